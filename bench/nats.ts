@@ -1,0 +1,225 @@
+/**
+ * NATS JetStream benchmark: `npm run bench:nats`.
+ *
+ * Scenarios (median of 3 runs each, the server from JOBBUS_NATS_URL, default
+ * nats://127.0.0.1:4222):
+ * - e2e_jobs_per_s: 50,000 no-op jobs through the full stack (NATS bus -> bridge -> runtime
+ *   backend -> worker with concurrency 64), enqueued with enqueueBatch in batches of 500;
+ *   clock from the first enqueue to the last job handled.
+ * - raw_msgs_per_s: the same 50,000 messages (the encoded jobs: the 100-byte payload and the
+ *   same job_* headers, built before the clock starts) with plain @nats-io/jetstream:
+ *   pipelined publishes awaiting every PubAck, a pull consumer acking each message.
+ * - ratio = e2e / raw (target >= 0.6), from the medians; the table also shows each run's
+ *   ratio (raw and e2e measured back to back), which is steadier on a shared machine.
+ * - raw_notrace_msgs_per_s / ratio_vs_notrace: the raw client with `noAsyncTraces` (which
+ *   the adapter sets), for reference.
+ * - delay_p99_late_ms / delay_early: 1,000 jobs due 2 s ahead; how late the p99 ran and
+ *   how many ran before their runAt (must be 0).
+ * - latency_p50_ms / latency_p99_ms: 300 jobs enqueued one at a time every 5 ms; enqueue
+ *   to handler start.
+ * The last line is `RESULT {json}`.
+ */
+import pino from 'pino';
+import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createEventBusBridge, createJob, createRuntimeBackend, createWorker, type Job } from '../src/index.js';
+import { createNatsEventBus } from '../src/eventbus/nats/index.js';
+import { encodeJob } from '../src/headers/index.js';
+
+const URL = process.env.JOBBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
+const N = Number(process.env.BENCH_JOBS ?? 50_000);
+const BATCH = 500;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const PAYLOAD = 'x'.repeat(100);
+const silent = pino({ level: 'silent' });
+const tag = `bench_${Date.now().toString(36)}`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = (): void => {
+      if (check()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`bench: timed out waiting for ${what}`));
+      setTimeout(tick, 2);
+    };
+    tick();
+  });
+}
+
+/** One full-stack setup on a fresh queue; `onJob` sees every handled job. */
+async function stack(run: string, onJob: (job: Job) => void) {
+  const subjectPrefix = `${tag}_${run}`;
+  const bus = await createNatsEventBus({ servers: URL, subjectPrefix, logger: silent, ...(process.env.BENCH_ACK_MODE && { ackMode: process.env.BENCH_ACK_MODE as 'confirmed' | 'flushed' | 'fast' }) });
+  const bridge = createEventBusBridge(bus, { logger: silent });
+  const backend = createRuntimeBackend(bridge, { group: 'bench', maxInFlight: 128 });
+  const queue = 'jobs';
+  const worker = createWorker(backend, { queues: [queue], concurrency: 64 }, { logger: silent });
+  worker.register('noop', async (job) => onJob(job));
+  await worker.start();
+  // Subscribe before the clock starts (reserve provisions the stream and the consumer).
+  await backend.reserve(queue, 1_000, { timeoutMs: 1 });
+  return {
+    backend,
+    queue,
+    streamPrefix: subjectPrefix.toUpperCase(),
+    async close() {
+      await worker.stop();
+      await backend.close();
+    },
+  };
+}
+
+async function deleteStreams(prefix: string): Promise<void> {
+  const nc = await connect({ servers: URL });
+  const jsm = await jetstreamManager(nc);
+  for await (const n of jsm.streams.names()) if (n.startsWith(prefix)) await jsm.streams.delete(n).catch(() => undefined);
+  await nc.close();
+}
+
+async function e2e(run: number): Promise<number> {
+  let done = 0;
+  const s = await stack(`e${run}`, () => void done++);
+  const jobs = Array.from({ length: N }, () => createJob({ name: 'noop', queue: s.queue, payload: PAYLOAD }));
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += BATCH) await s.backend.enqueueBatch(jobs.slice(i, i + BATCH));
+  await waitUntil(() => done >= N, 300_000, 'e2e jobs');
+  const rate = N / ((performance.now() - t0) / 1000);
+  await s.close();
+  await deleteStreams(s.streamPrefix);
+  return rate;
+}
+
+async function raw(run: number, noAsyncTraces = false): Promise<number> {
+  const nc: NatsConnection = await connect({ servers: URL, noAsyncTraces });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const stream = `${tag}_RAW_${run}_${noAsyncTraces ? 'NT' : 'D'}`.toUpperCase();
+  const subject = `${tag}.raw.${run}.${noAsyncTraces ? 'nt' : 'd'}`;
+  await jsm.streams.add({ name: stream, subjects: [subject] });
+  await jsm.consumers.add(stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit });
+  const consumer = await js.consumers.get(stream, 'raw');
+  let got = 0;
+  const messages = await consumer.consume({ max_messages: 1_000 });
+  const consumed = (async () => {
+    for await (const m of messages) {
+      m.ack();
+      if (++got >= N) break;
+    }
+  })();
+  // The same messages the e2e run publishes: each job's payload and job_* headers.
+  const outgoing = Array.from({ length: N }, () => {
+    const m = encodeJob(createJob({ name: 'noop', queue: subject, payload: PAYLOAD }));
+    const h: MsgHdrs = natsHeaders();
+    for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
+    return { body: m.value, headers: h };
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += BATCH) {
+    const acks = [];
+    for (let j = i; j < Math.min(N, i + BATCH); j++) acks.push(js.publish(subject, outgoing[j]!.body, { headers: outgoing[j]!.headers }));
+    await Promise.all(acks);
+  }
+  await consumed;
+  const rate = N / ((performance.now() - t0) / 1000);
+  await jsm.streams.delete(stream);
+  await nc.close();
+  return rate;
+}
+
+async function delay(run: number): Promise<{ p99Late: number; early: number }> {
+  const late: number[] = [];
+  let early = 0;
+  const s = await stack(`d${run}`, (job) => {
+    const d = Date.now() - job.runAt.getTime();
+    if (d < 0) early++;
+    late.push(d);
+  });
+  const runAt = new Date(Date.now() + 2_000);
+  const jobs = Array.from({ length: 1_000 }, () => createJob({ name: 'noop', queue: s.queue, payload: PAYLOAD, runAt }));
+  for (let i = 0; i < jobs.length; i += BATCH) await s.backend.enqueueBatch(jobs.slice(i, i + BATCH));
+  await waitUntil(() => late.length >= jobs.length, 60_000, 'delayed jobs');
+  await s.close();
+  await deleteStreams(s.streamPrefix);
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`delay lateness p0 ${percentile(late, 1)} p50 ${percentile(late, 50)} p90 ${percentile(late, 90)} p99 ${percentile(late, 99)} max ${Math.max(...late)}\n`);
+  return { p99Late: percentile(late, 99), early };
+}
+
+async function latency(run: number): Promise<{ p50: number; p99: number }> {
+  const sent = new Map<string, number>();
+  const lat: number[] = [];
+  const s = await stack(`l${run}`, (job) => lat.push(performance.now() - sent.get(job.id)!));
+  for (let i = 0; i < 300; i++) {
+    const job = createJob({ name: 'noop', queue: s.queue, payload: PAYLOAD });
+    sent.set(job.id, performance.now());
+    await s.backend.enqueue(job);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await waitUntil(() => lat.length >= 300, 30_000, 'latency jobs');
+  await s.close();
+  await deleteStreams(s.streamPrefix);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+const rows: Record<string, number[]> = {
+  e2e_jobs_per_s: [],
+  raw_msgs_per_s: [],
+  raw_notrace_msgs_per_s: [],
+  ratio_per_run: [],
+  delay_p99_late_ms: [],
+  delay_early: [],
+  latency_p50_ms: [],
+  latency_p99_ms: [],
+};
+// BENCH_ONLY=e2e (or raw, delay, latency; comma-separated) runs a subset, e.g. for profiling.
+const only = new Set((process.env.BENCH_ONLY ?? 'raw,e2e,delay,latency').split(','));
+for (let r = 0; r < RUNS; r++) {
+  if (only.has('raw')) rows.raw_msgs_per_s!.push(await raw(r));
+  if (only.has('e2e')) rows.e2e_jobs_per_s!.push(await e2e(r));
+  // The adapter turns the client's async stack traces off; the same for the raw client, for reference.
+  if (only.has('raw')) rows.raw_notrace_msgs_per_s!.push(await raw(r, true));
+  if (only.has('raw') && only.has('e2e')) rows.ratio_per_run!.push(rows.e2e_jobs_per_s![r]! / rows.raw_msgs_per_s![r]!);
+  if (only.has('delay')) {
+    const d = await delay(r);
+    rows.delay_p99_late_ms!.push(d.p99Late);
+    rows.delay_early!.push(d.early);
+  }
+  if (only.has('latency')) {
+    const l = await latency(r);
+    rows.latency_p50_ms!.push(l.p50);
+    rows.latency_p99_ms!.push(l.p99);
+  }
+  process.stderr.write(`run ${r + 1}/${RUNS} done\n`);
+}
+
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const result = {
+  e2e_jobs_per_s: Math.round(median(rows.e2e_jobs_per_s!)),
+  raw_msgs_per_s: Math.round(median(rows.raw_msgs_per_s!)),
+  ratio: round(median(rows.e2e_jobs_per_s!) / median(rows.raw_msgs_per_s!), 3),
+  raw_notrace_msgs_per_s: Math.round(median(rows.raw_notrace_msgs_per_s!)),
+  ratio_vs_notrace: round(median(rows.e2e_jobs_per_s!) / median(rows.raw_notrace_msgs_per_s!), 3),
+  delay_p99_late_ms: round(median(rows.delay_p99_late_ms!)),
+  delay_early: Math.max(...rows.delay_early!),
+  latency_p50_ms: round(median(rows.latency_p50_ms!), 2),
+  latency_p99_ms: round(median(rows.latency_p99_ms!), 2),
+};
+console.log(`NATS JetStream benchmark (${N} jobs, batches of ${BATCH}, ${RUNS} runs, ${URL})`);
+console.log('metric'.padEnd(24) + ['run 1', 'run 2', 'run 3', 'median'].map((h) => h.padStart(12)).join(''));
+for (const [k, v] of Object.entries(rows)) {
+  if (v.length === 0) continue;
+  const med = k === 'delay_early' ? Math.max(...v) : median(v);
+  console.log(k.padEnd(24) + [...v, med].map((x) => round(x, 2).toString().padStart(12)).join(''));
+}
+console.log(`${'ratio (of medians)'.padEnd(24)}${result.ratio.toString().padStart(48)}`);
+console.log(`RESULT ${JSON.stringify(result)}`);
+process.exit(0);

@@ -1,0 +1,1 @@
+export { createEventBusBridge, type EventBusBridge, type EventBusBridgeOptions } from './bridge.js';

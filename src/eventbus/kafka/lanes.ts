@@ -1,0 +1,85 @@
+/**
+ * Ordering lanes: decides which admitted messages may run now. Pure, no I/O.
+ *
+ * A lane is the unit of ordering: `key` ordering uses one lane per (partition, key),
+ * `partition` ordering one lane per partition, `none` no lanes at all. At most one item of a
+ * lane runs at a time; later items of the same lane wait in arrival (= offset) order. Items
+ * without a lane run at once. The number of admitted items is capped by the caller, so the
+ * waiting lists are bounded too.
+ */
+import type { Ordering } from '../types.js';
+
+/** Lane id of a message, or undefined when it may run concurrently with anything. */
+export function laneOf(ordering: Ordering, partition: number, key: string | undefined): string | undefined {
+  switch (ordering) {
+    case 'none':
+      return undefined;
+    case 'partition':
+      return String(partition);
+    case 'key':
+      // Kafka spreads null-key messages round-robin: they promise no order, so none is kept.
+      return key === undefined ? undefined : `${partition}\u0000${key}`;
+  }
+}
+
+/** FIFO lanes of waiting items. */
+export interface Lanes<T> {
+  /** Admit an item; true = it may run now, false = it waits behind its lane's running item. */
+  admit(lane: string | undefined, item: T): boolean;
+  /** The running item of `lane` is done: returns the next item to run (now owning the lane), if any. */
+  release(lane: string | undefined): T | undefined;
+  /** Remove waiting items for which `drop` returns true (e.g. of a revoked partition); returns them. */
+  removeWaiting(drop: (item: T) => boolean): T[];
+  /** Number of items waiting (not running). */
+  waiting(): number;
+}
+
+/** Create an empty set of lanes. */
+export function createLanes<T>(): Lanes<T> {
+  // lane -> queue of waiting items; presence of the key means the lane has a running item.
+  const busy = new Map<string, T[]>();
+  let waitingCount = 0;
+  return {
+    admit(lane, item) {
+      if (lane === undefined) return true;
+      const queue = busy.get(lane);
+      if (!queue) {
+        busy.set(lane, []);
+        return true;
+      }
+      queue.push(item);
+      waitingCount++;
+      return false;
+    },
+    release(lane) {
+      if (lane === undefined) return undefined;
+      const queue = busy.get(lane);
+      if (!queue) return undefined;
+      const next = queue.shift();
+      if (next === undefined) {
+        busy.delete(lane);
+        return undefined;
+      }
+      waitingCount--;
+      return next;
+    },
+    removeWaiting(drop) {
+      const removed: T[] = [];
+      for (const [lane, queue] of busy) {
+        const keep = queue.filter((item) => {
+          if (drop(item)) {
+            removed.push(item);
+            return false;
+          }
+          return true;
+        });
+        busy.set(lane, keep);
+      }
+      waitingCount -= removed.length;
+      return removed;
+    },
+    waiting() {
+      return waitingCount;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Options of {@link createKafkaEventBus} and their defaults.
+ */
+import type { KafkaClientPort } from './port.js';
+
+/** A pino-compatible logger (only the methods used). */
+export interface KafkaBusLogger {
+  debug?(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** How topics the bus creates are laid out. */
+export interface KafkaTopicOptions {
+  /** Partitions of queue and DLQ topics. Default 8. */
+  readonly partitions?: number;
+  /** Partitions of delay-tier topics. Default: same as `partitions`. */
+  readonly delayPartitions?: number;
+  /** Replication factor; -1 = the broker's `default.replication.factor`. Default -1. */
+  readonly replicationFactor?: number;
+  /** Extra topic configs for every created topic (e.g. `min.insync.replicas`). */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/** Consumer group tuning (tests use small values so rebalances are quick). */
+export interface KafkaConsumerOptions {
+  /** Group session timeout, ms. Default 30 000. */
+  readonly sessionTimeoutMs?: number;
+  /** Heartbeat interval, ms. Default 3 000. */
+  readonly heartbeatIntervalMs?: number;
+  /** Rebalance timeout, ms. Default 60 000. */
+  readonly rebalanceTimeoutMs?: number;
+  /** Longest a fetch long-polls; bounds how late a resumed partition is fetched again, ms. Default 250. */
+  readonly maxWaitTimeMs?: number;
+  /** Bytes fetched per partition per request. Default 1 MiB. */
+  readonly maxBytesPerPartition?: number;
+  /** Partitions whose batches are handled at once. Default 4. */
+  readonly partitionsConcurrently?: number;
+}
+
+/** Options of {@link createKafkaEventBus}. */
+export interface KafkaEventBusOptions {
+  /** Bootstrap servers, e.g. `['127.0.0.1:9092']`. */
+  readonly brokers: readonly string[];
+  /** Client id sent to the brokers. Default `jobbus`. */
+  readonly clientId?: string;
+  /** Use TLS. */
+  readonly ssl?: boolean;
+  /** SASL credentials. */
+  readonly sasl?: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: string;
+  };
+  /** Create missing queue, delay and DLQ topics on first use (default true); when false, verify they exist. */
+  readonly autoCreateTopics?: boolean;
+  /** Layout of created topics. */
+  readonly topics?: KafkaTopicOptions;
+  /** Delay tiers in ms (default 1 s, 10 s, 1 min, 10 min, 1 h). */
+  readonly delayTiersMs?: readonly number[];
+  /** Consumer group id of a subscription. Default `${group}.${topic}`. */
+  readonly groupId?: (group: string, topic: string) => string;
+  /** Consumer group id of the relay of a delay topic. Default `jobbus.relay.${delayTopic}`. */
+  readonly relayGroupId?: (delayTopic: string) => string;
+  /** Subscription consumers. */
+  readonly consumer?: KafkaConsumerOptions;
+  /** Relay consumers (defaults as `consumer`, but `maxWaitTimeMs` 100 for punctual wake-ups). */
+  readonly relay?: KafkaConsumerOptions;
+  /**
+   * A rejection asking for a redelivery later than this (ms) goes through the delay topics
+   * instead of waiting in memory: the same message is republished with `deliverAt` and the
+   * original counts as settled. Default 5 000.
+   */
+  readonly inMemoryRedeliveryMaxMs?: number;
+  /** Bounded wait for in-flight handlers on subscription close and partition revocation, ms. Default 5 000. */
+  readonly drainTimeoutMs?: number;
+  /** Idempotent producer. Default true. */
+  readonly idempotent?: boolean;
+  /** Connection timeout, ms. Default 3 000. */
+  readonly connectionTimeoutMs?: number;
+  /** Request timeout, ms. Default 30 000. */
+  readonly requestTimeoutMs?: number;
+  /** Where kafkajs and the bus log warnings and errors. Default: silent. */
+  readonly logger?: KafkaBusLogger;
+  /** Use this client driver instead of loading kafkajs (a second driver, or instrumentation). */
+  readonly client?: KafkaClientPort;
+}
+
+/** Resolved consumer settings. */
+export interface ResolvedConsumerOptions {
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly rebalanceTimeoutMs: number;
+  readonly maxWaitTimeMs: number;
+  readonly maxBytesPerPartition: number;
+  readonly partitionsConcurrently: number;
+}
+
+/** Fill in consumer defaults. */
+export function resolveConsumerOptions(
+  o: KafkaConsumerOptions | undefined,
+  base?: ResolvedConsumerOptions,
+): ResolvedConsumerOptions {
+  const session = o?.sessionTimeoutMs ?? base?.sessionTimeoutMs ?? 30_000;
+  return {
+    sessionTimeoutMs: session,
+    heartbeatIntervalMs: o?.heartbeatIntervalMs ?? base?.heartbeatIntervalMs ?? Math.max(100, Math.min(3_000, Math.floor(session / 3))),
+    rebalanceTimeoutMs: o?.rebalanceTimeoutMs ?? base?.rebalanceTimeoutMs ?? 60_000,
+    maxWaitTimeMs: o?.maxWaitTimeMs ?? base?.maxWaitTimeMs ?? 250,
+    maxBytesPerPartition: o?.maxBytesPerPartition ?? base?.maxBytesPerPartition ?? 1_048_576,
+    partitionsConcurrently: o?.partitionsConcurrently ?? base?.partitionsConcurrently ?? 4,
+  };
+}

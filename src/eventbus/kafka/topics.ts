@@ -1,0 +1,89 @@
+/**
+ * Topic provisioning: queue, delay and DLQ topics are created on first use (or, with
+ * `autoCreateTopics: false`, verified to exist). Topics known to exist are cached, and
+ * concurrent requests for the same topic share one round trip.
+ */
+import { NotFoundError, UnavailableError } from '../../jobs/errors.js';
+import type { AdminPort, TopicSpec } from './port.js';
+
+/** Ensures topics exist. */
+export interface TopicProvisioner {
+  /** Resolve once every topic exists; `delay` topics use the delay partition count. */
+  ensure(topics: readonly { readonly name: string; readonly delay?: boolean }[]): Promise<void>;
+  /** Forget the cache (e.g. after topics were deleted by someone else). */
+  forget(topic?: string): void;
+}
+
+/** Settings of the provisioner. */
+export interface ProvisionerSettings {
+  readonly autoCreate: boolean;
+  readonly partitions: number;
+  readonly delayPartitions: number;
+  readonly replicationFactor: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+/** Create a provisioner over a lazily connected admin client. */
+export function createTopicProvisioner(admin: () => Promise<AdminPort>, s: ProvisionerSettings): TopicProvisioner {
+  const known = new Set<string>();
+  const pending = new Map<string, Promise<void>>();
+
+  const run = async (topics: readonly { readonly name: string; readonly delay?: boolean }[]): Promise<void> => {
+    const a = await admin();
+    let existing: Set<string>;
+    try {
+      existing = new Set(await a.listTopics());
+    } catch (cause) {
+      throw new UnavailableError('kafka: cannot list topics', { cause });
+    }
+    const missing = topics.filter((t) => !existing.has(t.name));
+    if (missing.length && !s.autoCreate) {
+      throw new NotFoundError(
+        `kafka topic${missing.length > 1 ? 's' : ''} ${missing.map((t) => `"${t.name}"`).join(', ')} ` +
+          `do${missing.length > 1 ? '' : 'es'} not exist and autoCreateTopics is false: create ${missing.length > 1 ? 'them' : 'it'} first`,
+      );
+    }
+    if (missing.length) {
+      const specs: TopicSpec[] = missing.map((t) => ({
+        topic: t.name,
+        partitions: t.delay ? s.delayPartitions : s.partitions,
+        replicationFactor: s.replicationFactor,
+        configs: s.configs,
+      }));
+      try {
+        await a.createTopics(specs);
+      } catch (cause) {
+        throw new UnavailableError(`kafka: cannot create topics ${missing.map((t) => t.name).join(', ')}`, { cause });
+      }
+    }
+    for (const t of topics) known.add(t.name);
+  };
+
+  return {
+    async ensure(topics) {
+      const todo = topics.filter((t) => !known.has(t.name));
+      if (!todo.length) return;
+      const waits: Promise<void>[] = [];
+      const fresh: { name: string; delay?: boolean }[] = [];
+      for (const t of todo) {
+        const p = pending.get(t.name);
+        if (p) waits.push(p);
+        else fresh.push(t);
+      }
+      if (fresh.length) {
+        const p = run(fresh);
+        for (const t of fresh) pending.set(t.name, p);
+        void p.then(
+          () => fresh.forEach((t) => pending.delete(t.name)),
+          () => fresh.forEach((t) => pending.delete(t.name)),
+        );
+        waits.push(p);
+      }
+      await Promise.all(waits);
+    },
+    forget(topic) {
+      if (topic === undefined) known.clear();
+      else known.delete(topic);
+    },
+  };
+}

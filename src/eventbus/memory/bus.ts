@@ -1,0 +1,397 @@
+import { ClosedError, InvalidArgumentError } from '../../jobs/errors.js';
+import type {
+  BrowsableBus,
+  BrowsedMessage,
+  Delivery,
+  DeliveryHandler,
+  EventBus,
+  Message,
+  Ordering,
+  PublishOptions,
+  SubscribeOptions,
+  Subscription,
+} from '../types.js';
+import { DeliveryTerminated, RedeliverAfter } from '../types.js';
+import { ReadyQueue } from './ready-queue.js';
+import { TimerQueue } from './timer-queue.js';
+
+/** Options of {@link createMemoryEventBus}. */
+export interface MemoryEventBusOptions {
+  /**
+   * Messages a topic keeps for browsing and for consumer groups created later, once at
+   * least one group consumes it (a topic nobody consumes keeps everything). Default 100 000.
+   */
+  readonly retainPerTopic?: number;
+}
+
+interface Entry {
+  readonly seq: number;
+  readonly message: Message;
+  readonly publishedAt: Date;
+}
+
+/** One delivery of an entry to one subscriber, until settled. */
+interface InFlight {
+  readonly entry: Entry;
+  /** Ordering key held busy by this delivery. */
+  readonly key: string | undefined;
+  readonly member: Member;
+  readonly deliveryCount: number;
+  deadline: number;
+  done: boolean;
+}
+
+interface Member {
+  readonly handler: DeliveryHandler;
+  readonly maxInFlight: number;
+  inFlight: number;
+  closed: boolean;
+}
+
+interface Pending {
+  readonly seq: number;
+  readonly entry: Entry;
+  /** Deliveries so far. */
+  readonly deliveries: number;
+}
+
+/**
+ * A consumer group on one topic.
+ *
+ * Each entry moves: ready -> in flight -> (acked | waiting to redeliver -> ready).
+ * The ready queue keeps an entry's key busy while it is in flight or waiting to be
+ * redelivered, so with ordering `key` a later entry of the same key waits for the earlier.
+ */
+interface Group {
+  readonly name: string;
+  readonly topic: Topic;
+  readonly ordering: Ordering;
+  readonly ackTimeoutMs: number;
+  readonly redeliveryDelayMs: number;
+  readonly ready: ReadyQueue<Pending>;
+  readonly inFlight: Set<InFlight>;
+  readonly members: Member[];
+  rr: number;
+  pumpScheduled: boolean;
+  /** Entries waiting out a redelivery delay. */
+  waiting: number;
+}
+
+interface Topic {
+  readonly name: string;
+  readonly log: Entry[];
+  readonly groups: Map<string, Group>;
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 16;
+const DEFAULT_ACK_TIMEOUT_MS = 30_000;
+const DEFAULT_REDELIVERY_DELAY_MS = 1_000;
+
+/**
+ * The in-memory bus: the embedded default and the bus for users' unit tests. It has the
+ * semantics of the broker adapters: consumer groups (competing members, every group gets
+ * every message, a new group starts from the oldest retained message), per-key ordering,
+ * delayed delivery (never before `deliverAt`), redelivery of rejected or timed-out
+ * deliveries, and a bound on in-flight deliveries per subscriber. Nothing survives the process.
+ */
+export type MemoryEventBus = EventBus & BrowsableBus & {
+  /** Messages waiting for their `deliverAt`, per topic. */
+  delayedCount(topic: string): number;
+  /** Messages of `topic` not yet settled by `group` (ready, in flight or awaiting redelivery). */
+  pendingCount(topic: string, group: string): number;
+};
+
+/** Create an in-memory {@link EventBus}. */
+export function createMemoryEventBus(options: MemoryEventBusOptions = {}): MemoryEventBus {
+  const retain = options.retainPerTopic ?? 100_000;
+  const topics = new Map<string, Topic>();
+  const timers = new TimerQueue();
+  const delayed = new Map<string, number>();
+  let seq = 0;
+  let closed = false;
+
+  function assertOpen(): void {
+    if (closed) throw new ClosedError('memory event bus is closed');
+  }
+
+  function topicOf(name: string): Topic {
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new InvalidArgumentError(`topic name must be a non-empty string, got ${JSON.stringify(name)}`);
+    }
+    let t = topics.get(name);
+    if (!t) {
+      t = { name, log: [], groups: new Map() };
+      topics.set(name, t);
+    }
+    return t;
+  }
+
+  function copyMessage(m: Message): Message {
+    if (!(m.value instanceof Uint8Array)) throw new InvalidArgumentError('message value must be a Uint8Array');
+    return { ...(m.key !== undefined && { key: m.key }), value: m.value, headers: { ...m.headers } };
+  }
+
+  function append(topic: Topic, message: Message): void {
+    const entry: Entry = { seq: ++seq, message, publishedAt: new Date() };
+    topic.log.push(entry);
+    // Trimmed in chunks: one splice per many appends, not one per append.
+    if (topic.groups.size > 0 && topic.log.length > retain + Math.max(1_000, retain >> 4)) {
+      topic.log.splice(0, topic.log.length - retain);
+    }
+    for (const g of topic.groups.values()) {
+      g.ready.push({ seq: entry.seq, entry, deliveries: 0 });
+      schedulePump(g);
+    }
+  }
+
+  function publishOne(topicName: string, message: Message, opts?: PublishOptions): void {
+    const topic = topicOf(topicName);
+    const copy = copyMessage(message);
+    const due = opts?.deliverAt?.getTime();
+    if (due !== undefined && due > Date.now()) {
+      delayed.set(topicName, (delayed.get(topicName) ?? 0) + 1);
+      timers.add(due, () => {
+        delayed.set(topicName, (delayed.get(topicName) ?? 1) - 1);
+        append(topic, copy);
+      });
+    } else {
+      append(topic, copy);
+    }
+  }
+
+  function keyOf(p: Pending, ordering: Ordering): string | undefined {
+    if (ordering === 'none') return undefined;
+    if (ordering === 'partition') return '';
+    return p.entry.message.key ?? undefined;
+  }
+
+  function schedulePump(g: Group): void {
+    if (g.pumpScheduled || closed) return;
+    g.pumpScheduled = true;
+    queueMicrotask(() => {
+      g.pumpScheduled = false;
+      pump(g);
+    });
+  }
+
+  function nextMember(g: Group): Member | undefined {
+    const n = g.members.length;
+    for (let i = 0; i < n; i++) {
+      const m = g.members[(g.rr + i) % n]!;
+      if (!m.closed && m.inFlight < m.maxInFlight) {
+        g.rr = (g.rr + i + 1) % n;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  function pump(g: Group): void {
+    if (closed) return;
+    while (g.ready.size > 0) {
+      const member = nextMember(g);
+      if (!member) return;
+      const next = g.ready.take();
+      if (!next) return; // every waiting key is busy
+      deliver(g, member, next.item, next.key);
+    }
+  }
+
+  function deliver(g: Group, member: Member, p: Pending, key: string | undefined): void {
+    const flight: InFlight = {
+      entry: p.entry,
+      key,
+      member,
+      deliveryCount: p.deliveries + 1,
+      deadline: Date.now() + g.ackTimeoutMs,
+      done: false,
+    };
+    member.inFlight++;
+    g.inFlight.add(flight);
+    armAckTimeout(g, flight);
+    const delivery: Delivery = {
+      topic: g.topic.name,
+      message: p.entry.message,
+      deliveryCount: flight.deliveryCount,
+      position: `${g.topic.name}#${p.entry.seq}`,
+      working: () => {
+        if (!flight.done) flight.deadline = Date.now() + g.ackTimeoutMs;
+      },
+    };
+    let result: Promise<void>;
+    try {
+      result = Promise.resolve(member.handler(delivery));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => settle(g, flight, undefined),
+      (err: unknown) =>
+        settle(g, flight, err instanceof DeliveryTerminated ? undefined : err instanceof RedeliverAfter ? err.delayMs : g.redeliveryDelayMs),
+    );
+  }
+
+  function armAckTimeout(g: Group, flight: InFlight): void {
+    timers.add(flight.deadline, () => {
+      if (flight.done) return;
+      if (Date.now() < flight.deadline) {
+        armAckTimeout(g, flight); // working() moved the deadline
+        return;
+      }
+      settle(g, flight, 0); // presumed dead: redeliver now; a late settle is ignored
+    });
+  }
+
+  /** Finish a delivery: ack when `redeliverInMs` is undefined, else hand it out again later. */
+  function settle(g: Group, flight: InFlight, redeliverInMs: number | undefined): void {
+    if (flight.done) return;
+    flight.done = true;
+    g.inFlight.delete(flight);
+    flight.member.inFlight--;
+    if (redeliverInMs === undefined || closed || !g.topic.groups.has(g.name)) {
+      g.ready.release(flight.key);
+      schedulePump(g);
+      return;
+    }
+    const again: Pending = { seq: flight.entry.seq, entry: flight.entry, deliveries: flight.deliveryCount };
+    const requeue = (): void => {
+      if (closed) return;
+      // In front: it is older than anything still ready, and ordering demands it goes first.
+      g.ready.pushFront(again);
+      g.ready.release(flight.key);
+      schedulePump(g);
+    };
+    if (redeliverInMs <= 0) {
+      requeue();
+    } else {
+      g.waiting++;
+      timers.add(Date.now() + redeliverInMs, () => {
+        g.waiting--;
+        requeue();
+      });
+    }
+    schedulePump(g);
+  }
+
+  function groupOf(topic: Topic, opts: SubscribeOptions): Group {
+    let g = topic.groups.get(opts.group);
+    if (g) return g;
+    const ordering = opts.ordering ?? 'key';
+    const ready = new ReadyQueue<Pending>((p) => keyOf(p, ordering));
+    for (const entry of topic.log) ready.push({ seq: entry.seq, entry, deliveries: 0 });
+    g = {
+      name: opts.group,
+      topic,
+      ordering,
+      ackTimeoutMs: opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
+      redeliveryDelayMs: opts.redeliveryDelayMs ?? DEFAULT_REDELIVERY_DELAY_MS,
+      ready,
+      inFlight: new Set(),
+      members: [],
+      rr: 0,
+      pumpScheduled: false,
+      waiting: 0,
+    };
+    topic.groups.set(opts.group, g);
+    return g;
+  }
+
+  const bus: MemoryEventBus = {
+    async publish(topic, message, opts) {
+      assertOpen();
+      publishOne(topic, message, opts);
+    },
+
+    async publishBatch(topic, messages, opts) {
+      assertOpen();
+      for (const m of messages) publishOne(topic, m, opts);
+    },
+
+    async subscribe(topicName, handler, opts) {
+      assertOpen();
+      if (!opts || typeof opts.group !== 'string' || opts.group.trim() === '') {
+        throw new InvalidArgumentError('subscribe options need a non-empty consumer group');
+      }
+      const maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+        throw new InvalidArgumentError(`maxInFlight must be an integer >= 1, got ${maxInFlight}`);
+      }
+      const topic = topicOf(topicName);
+      const g = groupOf(topic, opts);
+      const member: Member = { handler, maxInFlight, inFlight: 0, closed: false };
+      g.members.push(member);
+      schedulePump(g);
+      const sub: Subscription = {
+        topic: topicName,
+        group: opts.group,
+        async close() {
+          if (member.closed) return;
+          member.closed = true;
+          g.members.splice(g.members.indexOf(member), 1);
+          // Release what this member holds so the group's other members (or a later one) get it.
+          for (const f of [...g.inFlight]) if (f.member === member) settle(g, f, 0);
+        },
+      };
+      return sub;
+    },
+
+    async healthCheck() {
+      assertOpen();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      timers.clear();
+      for (const t of topics.values()) {
+        for (const g of t.groups.values()) {
+          for (const f of g.inFlight) f.done = true;
+          g.inFlight.clear();
+          for (const m of g.members) m.closed = true;
+        }
+      }
+    },
+
+    async browse(topicName, limit) {
+      assertOpen();
+      const t = topics.get(topicName);
+      if (!t) return [];
+      const out: BrowsedMessage[] = [];
+      for (let i = t.log.length - 1; i >= 0 && out.length < limit; i--) {
+        const e = t.log[i]!;
+        out.push({ ...e.message, position: `${topicName}#${e.seq}`, publishedAt: e.publishedAt });
+      }
+      return out;
+    },
+
+    async remove(topicName, select) {
+      assertOpen();
+      const t = topics.get(topicName);
+      if (!t) return 0;
+      const removed = new Set<number>();
+      for (let i = t.log.length - 1; i >= 0; i--) {
+        const e = t.log[i]!;
+        if (select({ ...e.message, position: `${topicName}#${e.seq}`, publishedAt: e.publishedAt })) {
+          removed.add(e.seq);
+          t.log.splice(i, 1);
+        }
+      }
+      for (const g of t.groups.values()) {
+        g.ready.removeWhere((p) => removed.has(p.entry.seq));
+      }
+      return removed.size;
+    },
+
+    delayedCount(topic) {
+      return delayed.get(topic) ?? 0;
+    },
+
+    pendingCount(topicName, group) {
+      const g = topics.get(topicName)?.groups.get(group);
+      if (!g) return topics.get(topicName)?.log.length ?? 0;
+      return g.ready.size + g.inFlight.size + g.waiting;
+    },
+  };
+
+  return bus;
+}

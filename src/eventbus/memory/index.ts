@@ -1,0 +1,1 @@
+export { createMemoryEventBus, type MemoryEventBus, type MemoryEventBusOptions } from './bus.js';

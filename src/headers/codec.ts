@@ -1,0 +1,117 @@
+import { DecodeError } from '../jobs/errors.js';
+import { validateJob } from '../jobs/job.js';
+import type { Headers, Job } from '../jobs/types.js';
+import type { Message } from '../eventbus/types.js';
+import { setHeader } from '../eventbus/header-record.js';
+import { H, RESERVED_HEADERS } from './names.js';
+import { formatRfc3339, parseRfc3339 } from './time.js';
+
+/**
+ * The message key of a job: `partitionKey`, else `tenant:name`, else `name:id`, else `id`.
+ * Equal keys land on one partition and are processed in order.
+ */
+export function messageKeyOf(job: Pick<Job, 'partitionKey' | 'tenantId' | 'name' | 'id'>): string {
+  if (job.partitionKey) return job.partitionKey;
+  if (job.tenantId && job.name) return `${job.tenantId}:${job.name}`;
+  if (job.name && job.id) return `${job.name}:${job.id}`;
+  return job.id;
+}
+
+/**
+ * Encode a job as a bus message: the `job_*` headers (reserved ones overwrite user headers
+ * of the same name), the payload as value, and the partition key as key.
+ */
+export function encodeJob(job: Job): Message {
+  validateJob(job);
+  // fromEntries defines own properties, so a header named `__proto__` stays a header.
+  const headers: Record<string, string> = userHeadersOf(job.headers);
+  headers[H.id] = job.id;
+  headers[H.name] = job.name;
+  headers[H.queue] = job.queue;
+  const runAt = formatRfc3339(job.runAt, 'runAt');
+  headers[H.runAt] = runAt;
+  headers[H.attempt] = String(job.attempt);
+  headers[H.maxAttempts] = String(job.maxAttempts);
+  // A new job's createdAt is its runAt: format once.
+  headers[H.createdAt] = job.createdAt.getTime() === job.runAt.getTime() ? runAt : formatRfc3339(job.createdAt, 'createdAt');
+  if (job.contentType) headers[H.contentType] = job.contentType;
+  if (job.tenantId) {
+    headers[H.tenantId] = job.tenantId;
+    headers[H.tenantIdAlias] = job.tenantId;
+  }
+  if (job.correlationId) {
+    headers[H.correlationId] = job.correlationId;
+    headers[H.correlationIdAlias] = job.correlationId;
+  }
+  if (job.idempotencyKey) headers[H.idempotencyKey] = job.idempotencyKey;
+  if (job.partitionKey) headers[H.partitionKey] = job.partitionKey;
+  return { key: messageKeyOf(job), value: job.payload, headers };
+}
+
+/** The non-reserved headers, as own properties (a header named `__proto__` is kept as data). */
+function userHeadersOf(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(headers)) {
+    if (RESERVED_HEADERS.has(k)) continue;
+    setHeader(out, k, headers[k]!);
+  }
+  return out;
+}
+
+function parseCount(headers: Readonly<Record<string, string>>, name: string): number | undefined {
+  const raw = headers[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d{1,9}$/.test(raw.trim())) {
+    throw new DecodeError(name, `must be a non-negative decimal integer, got ${JSON.stringify(raw.slice(0, 32))}`);
+  }
+  return Number(raw.trim());
+}
+
+function required(headers: Readonly<Record<string, string>>, name: string): string {
+  const v = headers[name];
+  if (v === undefined || v.trim() === '') throw new DecodeError(name, 'header is missing or empty');
+  return v;
+}
+
+/**
+ * Decode a bus message into a job. `fallbackQueue` (the topic it was consumed from) is used
+ * when `job_queue` is absent, `now` (epoch ms) when `job_run_at` is. Throws a {@link DecodeError} naming the header that is missing
+ * or malformed; such a message is a poison message for the caller to dead-letter.
+ */
+export function decodeJob(message: Message, fallbackQueue: string, now: number = Date.now()): Job {
+  const h = message.headers;
+  const id = required(h, H.id);
+  const name = required(h, H.name);
+  const queue = h[H.queue]?.trim() ? h[H.queue]! : fallbackQueue;
+  const runAt = h[H.runAt] ? parseRfc3339(h[H.runAt]!, H.runAt) : new Date(now);
+  const createdAtText = h[H.createdAt];
+  const createdAt = !createdAtText || createdAtText === h[H.runAt] ? runAt : parseRfc3339(createdAtText, H.createdAt);
+  const attempt = parseCount(h, H.attempt) ?? 0;
+  const maxAttempts = parseCount(h, H.maxAttempts) ?? 0;
+  if (maxAttempts > 0 && attempt > maxAttempts) {
+    throw new DecodeError(H.attempt, `attempt ${attempt} exceeds ${H.maxAttempts} ${maxAttempts}`);
+  }
+  if (!(message.value instanceof Uint8Array) || message.value.byteLength === 0) {
+    throw new DecodeError('value', 'payload is empty');
+  }
+  const userHeaders: Headers = userHeadersOf(h);
+  const tenantId = h[H.tenantId] || h[H.tenantIdAlias] || undefined;
+  const correlationId = h[H.correlationId] || h[H.correlationIdAlias] || undefined;
+  const job: Job = {
+    id,
+    name,
+    queue,
+    payload: message.value,
+    headers: userHeaders,
+    ...(h[H.contentType] ? { contentType: h[H.contentType] } : {}),
+    ...(tenantId ? { tenantId } : {}),
+    ...(correlationId ? { correlationId } : {}),
+    ...(h[H.idempotencyKey] ? { idempotencyKey: h[H.idempotencyKey] } : {}),
+    ...(h[H.partitionKey] ? { partitionKey: h[H.partitionKey] } : {}),
+    runAt,
+    attempt,
+    maxAttempts,
+    createdAt,
+  };
+  return job;
+}

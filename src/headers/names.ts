@@ -1,0 +1,42 @@
+/** Header names of the wire format (compatible with the seed's Go services). */
+export const H = Object.freeze({
+  id: 'job_id',
+  name: 'job_name',
+  queue: 'job_queue',
+  runAt: 'job_run_at',
+  attempt: 'job_attempt',
+  maxAttempts: 'job_max_attempts',
+  tenantId: 'job_tenant_id',
+  tenantIdAlias: 'tenant_id',
+  correlationId: 'job_correlation_id',
+  correlationIdAlias: 'correlation_id',
+  idempotencyKey: 'job_idempotency_key',
+  contentType: 'job_content_type',
+  createdAt: 'job_created_at',
+  partitionKey: 'job_partition_key',
+  failureReason: 'job_failure_reason',
+  failedAt: 'job_failed_at',
+  originalQueue: 'job_original_queue',
+  traceparent: 'traceparent',
+});
+
+/**
+ * Headers that the codec writes from Job fields. They are stripped from `Job.headers`
+ * on decode and always overwrite a user header of the same name on encode.
+ */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  H.id,
+  H.name,
+  H.queue,
+  H.runAt,
+  H.attempt,
+  H.maxAttempts,
+  H.tenantId,
+  H.tenantIdAlias,
+  H.correlationId,
+  H.correlationIdAlias,
+  H.idempotencyKey,
+  H.contentType,
+  H.createdAt,
+  H.partitionKey,
+]);

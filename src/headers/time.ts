@@ -1,0 +1,53 @@
+import { DecodeError, ValidationError } from '../jobs/errors.js';
+
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Parse an RFC 3339 timestamp with up to nanosecond precision (Go's RFC3339Nano writes 9
+ * digits). Sub-millisecond digits are truncated: JavaScript dates hold milliseconds.
+ */
+export function parseRfc3339(text: string, header: string): Date {
+  // Fast path for what jobbus itself writes (toISOString): Date parses that format exactly.
+  if (text.length === 24 && ISO_MS.test(text)) {
+    const d = new Date(text);
+    // Date rolls 02-30 over into March and 24:00 into the next day: same day and hour or slow path.
+    const day = (text.charCodeAt(8) - 48) * 10 + text.charCodeAt(9) - 48;
+    const hour = (text.charCodeAt(11) - 48) * 10 + text.charCodeAt(12) - 48;
+    if (d.getUTCDate() === day && d.getUTCHours() === hour) return d;
+  }
+  const m = RFC3339.exec(text);
+  if (!m) throw new DecodeError(header, `not an RFC 3339 timestamp: ${JSON.stringify(text.slice(0, 64))}`);
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as [string, string, string, string, string, string, string, string | undefined, string];
+  const ms = frac ? Number(frac.padEnd(3, '0').slice(0, 3)) : 0;
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) {
+    throw new DecodeError(header, `timestamp out of range: ${JSON.stringify(text)}`);
+  }
+  let offsetMin = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    offsetMin = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  }
+  // setUTCFullYear, unlike Date.UTC, keeps years 0..99 as written.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), month - 1, day);
+  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new DecodeError(header, `not a calendar date: ${JSON.stringify(text)}`);
+  }
+  // A leap second (60) rolls into the next minute, as Go does when parsing.
+  date.setUTCHours(Number(h), Number(mi), Number(s), ms);
+  date.setTime(date.getTime() - offsetMin * 60_000);
+  return date;
+}
+
+/** Format a date as RFC 3339 in UTC with millisecond precision, e.g. `2026-11-22T10:00:00.123Z`. */
+export function formatRfc3339(date: Date, field: string): string {
+  const t = date.getTime();
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(t) || year < 0 || year > 9999) {
+    throw new ValidationError(field, `must be a date between years 0000 and 9999 (got ${String(date)})`);
+  }
+  return date.toISOString();
+}

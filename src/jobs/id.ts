@@ -1,0 +1,45 @@
+import { randomFillSync } from 'node:crypto';
+
+let lastMs = 0;
+let seq = 0;
+// Random bytes are drawn from a pool refilled in bulk: one crypto call per 512 ids instead of
+// one per id (ids are made on the hot enqueue path).
+const POOL_IDS = 512;
+const pool = Buffer.alloc(16 * POOL_IDS);
+let poolOffset = pool.length;
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * A new UUIDv7: time-ordered (ms precision, monotonic within one process) so ids sort
+ * by creation and index well, random enough to be unique across processes.
+ */
+export function newJobId(now: number = Date.now()): string {
+  // Monotonic within a millisecond: a 12-bit counter in rand_a; on overflow borrow the next ms.
+  if (now <= lastMs) {
+    seq++;
+    if (seq > 0xfff) {
+      lastMs++;
+      seq = 0;
+    }
+    now = lastMs;
+  } else {
+    lastMs = now;
+    seq = 0;
+  }
+  if (poolOffset >= pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const b = pool.subarray(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  b.writeUIntBE(now, 0, 6);
+  b[6] = 0x70 | ((seq >> 8) & 0x0f);
+  b[7] = seq & 0xff;
+  b[8] = 0x80 | (b[8]! & 0x3f);
+  let s = '';
+  for (let i = 0; i < 16; i++) {
+    s += HEX[b[i]!]!;
+    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+  }
+  return s;
+}

@@ -1,0 +1,107 @@
+import { ValidationError } from './errors.js';
+import { newJobId } from './id.js';
+import type { Headers, Job } from './types.js';
+
+/** Fields accepted by {@link createJob}; everything but name, queue and payload has a default. */
+export interface JobInput {
+  /** Defaults to a new UUIDv7. */
+  id?: string;
+  name: string;
+  queue: string;
+  /** Bytes, a string (UTF-8) or any JSON-serialisable value (encoded as JSON). */
+  payload: Uint8Array | string | JsonValue;
+  headers?: Headers;
+  /** Defaults to `application/json` for JSON values, `text/plain` for strings. */
+  contentType?: string;
+  tenantId?: string;
+  correlationId?: string;
+  idempotencyKey?: string;
+  partitionKey?: string;
+  /** Defaults to now. */
+  runAt?: Date;
+  /** Defaults to 0. */
+  attempt?: number;
+  /** Most attempts for this job; defaults to 0, meaning the worker's `retry.maxAttempts` decides. */
+  maxAttempts?: number;
+  /** Defaults to now. */
+  createdAt?: Date;
+}
+
+/** A JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const textEncoder = new TextEncoder();
+
+/** Turn a payload given as bytes, text or JSON into bytes plus its default content type. */
+export function encodePayload(payload: Uint8Array | string | JsonValue): { bytes: Uint8Array; contentType: string } {
+  if (payload instanceof Uint8Array) return { bytes: payload, contentType: 'application/octet-stream' };
+  if (typeof payload === 'string') return { bytes: textEncoder.encode(payload), contentType: 'text/plain; charset=utf-8' };
+  return { bytes: textEncoder.encode(JSON.stringify(payload)), contentType: 'application/json' };
+}
+
+/** Build a complete, validated {@link Job} from the fields a caller cares about. */
+export function createJob(input: JobInput): Job {
+  const now = new Date();
+  const { bytes, contentType } = encodePayload(input.payload);
+  const job: Job = {
+    id: input.id ?? newJobId(now.getTime()),
+    name: input.name,
+    queue: input.queue,
+    payload: bytes,
+    headers: { ...(input.headers ?? {}) },
+    contentType: input.contentType ?? contentType,
+    ...(input.tenantId !== undefined && { tenantId: input.tenantId }),
+    ...(input.correlationId !== undefined && { correlationId: input.correlationId }),
+    ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
+    ...(input.partitionKey !== undefined && { partitionKey: input.partitionKey }),
+    runAt: input.runAt ?? now,
+    attempt: input.attempt ?? 0,
+    maxAttempts: input.maxAttempts ?? 0,
+    createdAt: input.createdAt ?? now,
+  };
+  validateJob(job);
+  return job;
+}
+
+function validDate(d: unknown): boolean {
+  return d instanceof Date && !Number.isNaN(d.getTime());
+}
+
+/**
+ * Check a job against the contract's rules (the seed's): id, name and queue non-blank;
+ * payload non-empty; attempt >= 0; maxAttempts >= 0; attempt <= maxAttempts when
+ * maxAttempts > 0. Throws a {@link ValidationError} naming the first bad field.
+ */
+export function validateJob(job: Job): void {
+  for (const field of ['id', 'name', 'queue'] as const) {
+    const value: unknown = job[field];
+    if (typeof value !== 'string' || value.trim() === '') {
+      throw new ValidationError(field, `is required (got ${JSON.stringify(value)})`);
+    }
+  }
+  if (!(job.payload instanceof Uint8Array) || job.payload.byteLength === 0) {
+    throw new ValidationError('payload', 'must be non-empty bytes');
+  }
+  if (!Number.isInteger(job.attempt) || job.attempt < 0) {
+    throw new ValidationError('attempt', `must be an integer >= 0 (got ${job.attempt})`);
+  }
+  if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 0) {
+    throw new ValidationError('maxAttempts', `must be an integer >= 0 (got ${job.maxAttempts})`);
+  }
+  if (job.maxAttempts > 0 && job.attempt > job.maxAttempts) {
+    throw new ValidationError('attempt', `must be <= maxAttempts (${job.attempt} > ${job.maxAttempts})`);
+  }
+  if (!validDate(job.runAt)) throw new ValidationError('runAt', 'must be a valid Date');
+  if (!validDate(job.createdAt)) throw new ValidationError('createdAt', 'must be a valid Date');
+  if (job.headers === null || typeof job.headers !== 'object') {
+    throw new ValidationError('headers', 'must be an object of string values');
+  }
+  for (const [k, v] of Object.entries(job.headers)) {
+    if (typeof v !== 'string') throw new ValidationError(`headers.${k}`, `must be a string (got ${typeof v})`);
+  }
+}
+
+/** A copy of `job` with some fields replaced (jobs are immutable). */
+export function withJob(job: Job, changes: Partial<Job>): Job {
+  return { ...job, ...changes };
+}

@@ -1,0 +1,152 @@
+/**
+ * The jobs contract shared by every layer: what a job is, and the interfaces of the
+ * runtime (push), the backend (leases) and the dead-letter store.
+ */
+
+/** String-valued message headers. */
+export type Headers = Record<string, string>;
+
+/** A unit of background work as it travels on the bus. */
+export interface Job {
+  /** Unique id (UUIDv7 by default); duplicates after a crash carry the same id. */
+  readonly id: string;
+  /** Job name; selects the handler. */
+  readonly name: string;
+  /** Queue (topic / stream) the job is published to. */
+  readonly queue: string;
+  /** Opaque payload bytes; never empty. */
+  readonly payload: Uint8Array;
+  /** User headers (reserved `job_*` headers are not in here). */
+  readonly headers: Headers;
+  /** MIME type of the payload, e.g. `application/json`. */
+  readonly contentType?: string;
+  /** Tenant the job belongs to. */
+  readonly tenantId?: string;
+  /** Correlation id carried through logs and follow-up jobs. */
+  readonly correlationId?: string;
+  /** Key with which handlers or stores can deduplicate. */
+  readonly idempotencyKey?: string;
+  /** Transport key: ordering and partitioning follow it. */
+  readonly partitionKey?: string;
+  /** Not delivered before this instant. */
+  readonly runAt: Date;
+  /** Zero-based attempt number of this delivery. */
+  readonly attempt: number;
+  /** Maximum number of attempts (attempt 0 .. maxAttempts-1); 0 means the worker's `retry.maxAttempts` decides. */
+  readonly maxAttempts: number;
+  /** When the job was first created. */
+  readonly createdAt: Date;
+}
+
+/** A job held exclusively by one worker until `expiresAt`, reserved through a {@link Backend}. */
+export interface Lease {
+  /** Opaque token identifying this reservation (not the job id: a redelivered job gets a new lease). */
+  readonly token: string;
+  /** The reserved job. */
+  readonly job: Job;
+  /** The queue it was reserved from. */
+  readonly queue: string;
+  /** When the lease lapses and the job becomes deliverable again. */
+  readonly expiresAt: Date;
+  /** How many times the transport has delivered this message (1 on first delivery). */
+  readonly deliveryCount: number;
+}
+
+/** What a {@link Runtime} subscription handler receives beside the job. */
+export interface DeliveryContext {
+  /** How many times the transport has delivered this message (1 on first delivery). */
+  readonly deliveryCount: number;
+  /** Tell the transport the job is still being worked on (NATS `working()`, Kafka keep-alive). */
+  working(): void;
+}
+
+/** Push handler for {@link Runtime.subscribe}: resolve to acknowledge, reject to have the job redelivered. */
+export type RuntimeHandler = (job: Job, context: DeliveryContext) => Promise<void>;
+
+/** Options of {@link Runtime.subscribe}. */
+export interface RuntimeSubscribeOptions {
+  /** Consumer group; competing consumers share a group. Default: `jobbus`. */
+  readonly group?: string;
+  /** Most deliveries held (unsettled) at once by this subscription. */
+  readonly maxInFlight?: number;
+  /** How long the transport waits for a settle before presuming the consumer dead, ms. */
+  readonly ackTimeoutMs?: number;
+  /** `key` (default): jobs with equal partition keys never run at once, in order; `partition`; `none`. */
+  readonly ordering?: 'key' | 'partition' | 'none';
+}
+
+/** The jobs runtime: enqueue jobs and push them to handlers. */
+export interface Runtime {
+  /** Publish a job; resolves once the bus has durably accepted it. */
+  enqueue(job: Job): Promise<void>;
+  /** Publish several jobs in one batch; all or an error. */
+  enqueueBatch(jobs: readonly Job[]): Promise<void>;
+  /** Deliver the queue's jobs to `handler` until {@link Runtime.unsubscribe}. */
+  subscribe(queue: string, handler: RuntimeHandler, options?: RuntimeSubscribeOptions): Promise<void>;
+  /** Stop delivering the queue's jobs; held ones are released for redelivery. */
+  unsubscribe(queue: string): Promise<void>;
+  /** Throws when the bus cannot be used. */
+  healthCheck(): Promise<void>;
+  /** Release everything; the runtime cannot be used afterwards. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link Backend.reserve}. */
+export interface ReserveOptions {
+  /** How long to wait for a job before resolving `undefined`, ms. */
+  readonly timeoutMs?: number;
+  /** Aborts the wait. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link Backend.nack}. */
+export interface NackOptions {
+  /** Count this failure as a spent attempt (default true); false for "retry later". */
+  readonly countAttempt?: boolean;
+}
+
+/** Lease-based job storage: what a worker needs to pull, hold and settle jobs. */
+export interface Backend {
+  /** Publish a job. */
+  enqueue(job: Job): Promise<void>;
+  /** Publish several jobs in one batch. */
+  enqueueBatch(jobs: readonly Job[]): Promise<void>;
+  /** Take the next due job of `queue` for `leaseForMs`, or `undefined` after the reserve timeout. */
+  reserve(queue: string, leaseForMs: number, options?: ReserveOptions): Promise<Lease | undefined>;
+  /** The job is done. Throws {@link LeaseExpiredError} when the lease is gone. */
+  ack(lease: Lease): Promise<void>;
+  /** The attempt failed: schedule the retry copy at `nextRunAt`, then settle the original. */
+  nack(lease: Lease, nextRunAt: Date, reason: string, options?: NackOptions): Promise<void>;
+  /** Extend the lease by `leaseForMs` from now. */
+  renew(lease: Lease, leaseForMs: number): Promise<Lease>;
+  /** Publish the job to the queue's dead-letter queue with `reason`, then settle the original. */
+  moveToDLQ(lease: Lease, reason: string): Promise<void>;
+  /** Hand a reserved job back unsettled, for immediate redelivery (used on shutdown). */
+  release(lease: Lease): Promise<void>;
+  /** Throws when the backend cannot be used. */
+  healthCheck(): Promise<void>;
+  /** Stop, release outstanding leases for redelivery, close the bus if owned. */
+  close(): Promise<void>;
+}
+
+/** One entry of a dead-letter queue. */
+export interface DeadLetter {
+  /** The job as it failed (its headers include the `job_failure_*` fields). */
+  readonly job: Job;
+  /** Queue the job was dead-lettered from. */
+  readonly originalQueue: string;
+  /** Why it failed. */
+  readonly reason: string;
+  /** When it was dead-lettered. */
+  readonly failedAt: Date;
+}
+
+/** Read and redrive dead-letter queues. */
+export interface DLQStore {
+  /** Newest-first entries of the queue's DLQ, at most `limit`. */
+  listDLQ(queue: string, limit: number): Promise<DeadLetter[]>;
+  /** Publish the given entries back to their original queue with the attempt reset; returns how many. */
+  replayDLQ(queue: string, ids: readonly string[]): Promise<number>;
+  /** Remove entries (all when `ids` is omitted); returns how many. */
+  purgeDLQ(queue: string, ids?: readonly string[]): Promise<number>;
+}

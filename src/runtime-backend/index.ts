@@ -1,0 +1,1 @@
+export { createRuntimeBackend, type RuntimeBackend, type RuntimeBackendOptions } from './backend.js';

@@ -1,0 +1,21 @@
+export {
+  createWorker,
+  currentJob,
+  type Worker,
+  type WorkerOptions,
+  type WorkerHooks,
+  type JobHandler,
+  type JobContext,
+  type JobOutcome,
+  type Middleware,
+} from './worker.js';
+export { exponentialBackoff, backoffDelay } from './backoff.js';
+export {
+  createHealthChecker,
+  runtimeHealthChecker,
+  backendHealthChecker,
+  type HealthChecker,
+  type HealthResult,
+  type HealthCheckable,
+  type HealthCheckerOptions,
+} from './health.js';

@@ -1,0 +1,95 @@
+/**
+ * Delayed delivery through the tier topics: never early, punctual, survives a restart,
+ * hops tiers for long delays.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, makeBus, msg, plainKafka, text, topicName, waitFor } from './helpers.js';
+
+afterEach(cleanup);
+
+describe('kafka delayed delivery', () => {
+  it('never delivers early; mixed delays across tiers arrive close to due', async () => {
+    const bus = await makeBus(); // tiers 500 ms, 2 s, 5 s
+    const topic = topicName('delay');
+    const arrivals = new Map<string, number>();
+    await bus.subscribe(topic, async (d) => void arrivals.set(text(d.message), Date.now()), { group: 'g' });
+    const delays = [300, 700, 1_200, 2_500, 6_500, 0];
+    const due = new Map<string, number>();
+    await Promise.all(
+      delays.map(async (ms, i) => {
+        const at = Date.now() + ms;
+        due.set(`m${i}`, at);
+        await bus.publish(topic, msg(`m${i}`, `k${i}`, { job_id: String(i) }), { deliverAt: new Date(at) });
+      }),
+    );
+    await waitFor(() => arrivals.size === delays.length, 20_000, 'all delayed messages');
+    for (const [name, at] of due) {
+      const late = arrivals.get(name)! - at;
+      expect(late, name).toBeGreaterThanOrEqual(0);
+      expect(late, name).toBeLessThan(1_000);
+    }
+  });
+
+  it('delivers the original key, value and headers without the delay headers', async () => {
+    const bus = await makeBus();
+    const topic = topicName('delayhdr');
+    let got: { key?: string; headers: Record<string, string>; value: string } | undefined;
+    await bus.subscribe(
+      topic,
+      async (d) => void (got = { key: d.message.key, headers: { ...d.message.headers }, value: text(d.message) }),
+      { group: 'g' },
+    );
+    // A header named __proto__ too: it must travel through the relay as an ordinary header.
+    const headers = { job_id: 'x', traceparent: 't', ...(JSON.parse('{"__proto__": "p"}') as Record<string, string>) };
+    await bus.publish(topic, msg('v', 'the-key', headers), { deliverAt: new Date(Date.now() + 600) });
+    await waitFor(() => got !== undefined, 20_000, 'delayed message');
+    expect(got).toEqual({ key: 'the-key', headers, value: 'v' });
+    expect(got!.headers['__proto__']).toBe('p');
+  });
+
+  it('a delay survives a subscriber restart (nothing waits in memory)', async () => {
+    const topic = topicName('delayrestart');
+    const publisher = await makeBus();
+    const dueAt = Date.now() + 4_000;
+    await publisher.publishBatch(
+      topic,
+      Array.from({ length: 20 }, (_, i) => msg(`m${i}`, `k${i}`)),
+      { deliverAt: new Date(dueAt) },
+    );
+    // First worker: starts the relays, then goes away before anything is due.
+    const w1 = await makeBus();
+    const early: string[] = [];
+    const sub1 = await w1.subscribe(topic, async (d) => void early.push(text(d.message)), { group: 'g' });
+    await waitFor(() => Date.now() > dueAt - 2_500, 10_000, 'some waiting');
+    await sub1.close();
+    await w1.close();
+    expect(early).toEqual([]);
+    // Second worker, new process-equivalent: gets all of them, none early.
+    const w2 = await makeBus();
+    const got = new Map<string, number>();
+    await w2.subscribe(topic, async (d) => void got.set(text(d.message), Date.now()), { group: 'g' });
+    await waitFor(() => got.size === 20, 20_000, 'all 20 after restart');
+    for (const at of got.values()) expect(at).toBeGreaterThanOrEqual(dueAt);
+  });
+
+  it('publishes into the largest tier not longer than the delay (no waiting beyond the remaining delay)', async () => {
+    const bus = await makeBus();
+    const topic = topicName('tierpick');
+    await bus.publish(topic, msg('a'), { deliverAt: new Date(Date.now() + 2_300) }); // -> 2s tier
+    await bus.publish(topic, msg('b'), { deliverAt: new Date(Date.now() + 60_000) }); // -> 5s tier
+    await bus.publish(topic, msg('c'), { deliverAt: new Date(Date.now() + 100) }); // -> 500ms tier (until due)
+    const admin = plainKafka().admin();
+    await admin.connect();
+    try {
+      const count = async (t: string): Promise<number> =>
+        (await admin.fetchTopicOffsets(t)).reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+      const [d500, d2, d5] = bus.delayTopics(topic);
+      expect(bus.delayTopics(topic)).toEqual([`${topic}.delay.500ms`, `${topic}.delay.2s`, `${topic}.delay.5s`]);
+      expect(await count(d500!)).toBe(1);
+      expect(await count(d2!)).toBe(1);
+      expect(await count(d5!)).toBe(1);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});

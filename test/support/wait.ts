@@ -1,0 +1,1 @@
+export { waitFor, deferred, elapse } from '../../src/testing/wait.js';

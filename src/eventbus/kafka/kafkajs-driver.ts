@@ -124,8 +124,11 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
         },
         listTopics: () => admin.listTopics(),
         async createTopics(specs) {
+          // kafkajs's own leader wait (waitForLeaders) gives up on the first
+          // UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after the
+          // create; wait for the leaders ourselves and treat that answer as "not yet".
           await admin.createTopics({
-            waitForLeaders: true,
+            waitForLeaders: false,
             topics: specs.map((s) => ({
               topic: s.topic,
               numPartitions: s.partitions,
@@ -133,6 +136,7 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
               configEntries: Object.entries(s.configs ?? {}).map(([name, value]) => ({ name, value })),
             })),
           });
+          await waitForLeaders(admin, specs.map((s) => s.topic), Math.max(options.requestTimeoutMs, 10_000));
         },
         async topicOffsets(topic) {
           const offsets = await admin.fetchTopicOffsets(topic);
@@ -153,6 +157,34 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
       return readRanges(kafka, topic, ranges, timeoutMs);
     },
   };
+}
+
+/** Kafka error types that mean "the topic's metadata has not settled yet". */
+const METADATA_SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
+
+/** Poll metadata until every partition of `topics` has a leader, or fail after `timeoutMs`. */
+async function waitForLeaders(admin: KafkaJs.Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const ready = topics.every((name) => {
+        const t = meta.find((m) => m.name === name);
+        return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+      });
+      if (ready) return;
+      last = undefined;
+    } catch (e) {
+      const type = (e as { type?: unknown }).type;
+      if (typeof type !== 'string' || !METADATA_SETTLING.has(type)) throw e;
+      last = e;
+    }
+    if (Date.now() >= deadline) {
+      throw new UnavailableError(`kafka: topics ${topics.join(', ')} have no leader ${timeoutMs} ms after creation`, { cause: last });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

@@ -28,6 +28,7 @@ import pino from 'pino';
 import { createEventBusBridge, createJob, createRuntimeBackend, createWorker, type Job } from '../src/index.js';
 import { createKafkaEventBus, type KafkaEventBus } from '../src/eventbus/kafka/index.js';
 import { encodeJob } from '../src/headers/index.js';
+import { waitFor } from '../src/testing/wait.js';
 import { BROKERS_DIR, ensureKafka, readUpState } from '../test/setup/brokers.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 50_000);
@@ -131,7 +132,9 @@ async function e2e(asyncContext = true): Promise<number> {
 
 async function raw(admin: Admin, kafka: Kafka): Promise<number> {
   const topic = topicName('raw');
-  await admin.createTopics({ topics: [{ topic, numPartitions: 8, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic, numPartitions: 8, replicationFactor: 1 }], waitForLeaders: false });
+  // kafkajs's leader wait gives up on KRaft's transient UNKNOWN_TOPIC_OR_PARTITION: poll.
+  await waitFor(async () => (await admin.fetchTopicOffsets(topic)).length === 8, `topic ${topic} to get serving leaders`, 30_000, 100);
   const messages = makeJobs(topic, JOBS).map((j) => {
     const m = encodeJob(j);
     const headers: Record<string, Buffer> = {};

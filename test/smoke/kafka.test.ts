@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/testing/wait.js';
 import { kafkaBrokers, uniqueName } from '../setup/env.js';
 
 describe('smoke: Kafka', () => {
@@ -18,7 +19,9 @@ describe('smoke: Kafka', () => {
 
   it('produces and consumes a message with key and headers', async () => {
     await admin.connect();
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })).toBe(true);
+    // kafkajs's own leader wait gives up on KRaft's transient UNKNOWN_TOPIC_OR_PARTITION: poll instead.
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: false })).toBe(true);
+    await waitFor(async () => (await admin.fetchTopicOffsets(topic)).length === 2, `topic ${topic} to get serving leaders`);
 
     await producer.connect();
     const [meta] = await producer.send({

@@ -139,7 +139,11 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
           await waitForLeaders(admin, specs.map((s) => s.topic), Math.max(options.requestTimeoutMs, 10_000));
         },
         async topicOffsets(topic) {
-          const offsets = await admin.fetchTopicOffsets(topic);
+          let offsets: Awaited<ReturnType<KafkaJs.Admin['fetchTopicOffsets']>> = [];
+          await untilSettled(`the offsets of topic ${topic} could not be read`, Math.max(options.requestTimeoutMs, 10_000), async () => {
+            offsets = await admin.fetchTopicOffsets(topic);
+            return true;
+          });
           return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
         },
         async deleteRecords(topic, partition, beforeOffset) {
@@ -162,29 +166,43 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
 /** Kafka error types that mean "the topic's metadata has not settled yet". */
 const METADATA_SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
 
-/** Poll metadata until every partition of `topics` has a leader, or fail after `timeoutMs`. */
-async function waitForLeaders(admin: KafkaJs.Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
+/**
+ * Run `attempt` until it returns true, treating the errors of a topic whose metadata has not
+ * settled yet as "not yet"; any other error is thrown at once.
+ */
+async function untilSettled(what: string, timeoutMs: number, attempt: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
-      const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
-      const ready = topics.every((name) => {
-        const t = meta.find((m) => m.name === name);
-        return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
-      });
-      if (ready) return;
+      if (await attempt()) return;
       last = undefined;
     } catch (e) {
       const type = (e as { type?: unknown }).type;
       if (typeof type !== 'string' || !METADATA_SETTLING.has(type)) throw e;
       last = e;
     }
-    if (Date.now() >= deadline) {
-      throw new UnavailableError(`kafka: topics ${topics.join(', ')} have no leader ${timeoutMs} ms after creation`, { cause: last });
-    }
+    if (Date.now() >= deadline) throw new UnavailableError(`kafka: ${what} within ${timeoutMs} ms`, { cause: last });
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Wait until every partition of `topics` has a leader that answers: the metadata can name a
+ * leader a moment before that broker serves the partition (NOT_LEADER_OR_FOLLOWER), so the
+ * wait ends with a successful offsets request per topic.
+ */
+async function waitForLeaders(admin: KafkaJs.Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
+  await untilSettled(`topics ${topics.join(', ')} got no serving leader after creation`, timeoutMs, async () => {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
+    const led = topics.every((name) => {
+      const t = meta.find((m) => m.name === name);
+      return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+    });
+    if (!led) return false;
+    for (const name of topics) await admin.fetchTopicOffsets(name);
+    return true;
+  });
 }
 
 /**

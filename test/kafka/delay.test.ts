@@ -30,6 +30,34 @@ describe('kafka delayed delivery', () => {
     }
   });
 
+  it('a delay shorter than the smallest tier is not queued behind longer ones (held by the subscriber, never early)', async () => {
+    const bus = await makeBus(); // smallest tier 500 ms
+    const topic = topicName('subtier');
+    const got = new Map<string, { at: number; deliveryCount: number; headers: Record<string, string> }>();
+    await bus.subscribe(
+      topic,
+      async (d) => void got.set(text(d.message), { at: Date.now(), deliveryCount: d.deliveryCount, headers: { ...d.message.headers } }),
+      { group: 'g', ordering: 'partition' }, // one lane per partition: a held message must not block past its due time
+    );
+    // Ahead of them in the 500 ms tier: messages released only at the end of the tier.
+    const k = 'same-key'; // one partition for all of them
+    await bus.publishBatch(topic, [msg('long-0', k), msg('long-1', k)], { deliverAt: new Date(Date.now() + 1_900) });
+    const due = new Map<string, number>();
+    for (const ms of [100, 200, 300]) {
+      const at = Date.now() + ms;
+      due.set(`short-${ms}`, at);
+      await bus.publish(topic, msg(`short-${ms}`, k), { deliverAt: new Date(at) });
+    }
+    await waitFor(() => got.size === 5, 20_000, 'all five messages');
+    for (const [name, at] of due) {
+      const g = got.get(name)!;
+      expect(g.at - at, name).toBeGreaterThanOrEqual(0);
+      expect(g.at - at, name).toBeLessThan(200); // queued in the tier they would wait until ~500 ms
+      expect(g.deliveryCount, name).toBe(1); // holding until due is not a redelivery
+      expect(Object.keys(g.headers).filter((h) => h.startsWith('jobbus_')), name).toEqual([]);
+    }
+  });
+
   it('delivers the original key, value and headers without the delay headers', async () => {
     const bus = await makeBus();
     const topic = topicName('delayhdr');
@@ -77,7 +105,8 @@ describe('kafka delayed delivery', () => {
     const topic = topicName('tierpick');
     await bus.publish(topic, msg('a'), { deliverAt: new Date(Date.now() + 2_300) }); // -> 2s tier
     await bus.publish(topic, msg('b'), { deliverAt: new Date(Date.now() + 60_000) }); // -> 5s tier
-    await bus.publish(topic, msg('c'), { deliverAt: new Date(Date.now() + 100) }); // -> 500ms tier (until due)
+    await bus.publish(topic, msg('c'), { deliverAt: new Date(Date.now() + 700) }); // -> 500ms tier
+    await bus.publish(topic, msg('d'), { deliverAt: new Date(Date.now() + 100) }); // < smallest tier: the topic itself
     const admin = plainKafka().admin();
     await admin.connect();
     try {
@@ -88,6 +117,7 @@ describe('kafka delayed delivery', () => {
       expect(await count(d500!)).toBe(1);
       expect(await count(d2!)).toBe(1);
       expect(await count(d5!)).toBe(1);
+      expect(await count(topic)).toBe(1);
     } finally {
       await admin.disconnect();
     }

@@ -10,6 +10,7 @@ import {
   delayTopicName,
   makeTiers,
   pickTier,
+  isSubTierDelay,
   relayDecision,
   releaseAt,
   targetOfDelayTopic,
@@ -136,7 +137,7 @@ describe('delay tiers', () => {
   });
 
   it('picks the largest tier not longer than the remaining delay', () => {
-    expect(pickTier(tiers, 300).ms).toBe(1_000); // below the smallest: smallest, held until due
+    expect(pickTier(tiers, 300).ms).toBe(1_000); // below the smallest: smallest (publish holds those in the subscriber instead)
     expect(pickTier(tiers, 1_000).ms).toBe(1_000);
     expect(pickTier(tiers, 9_999).ms).toBe(1_000);
     expect(pickTier(tiers, 10_000).ms).toBe(10_000);
@@ -150,29 +151,37 @@ describe('delay tiers', () => {
     for (let entered = 0; entered < 10_000; entered += 37) {
       const remaining = t.ms + ((entered * 7919) % 9_000); // any remaining >= tier
       const r = releaseAt(t, entered, entered + remaining);
-      expect(r).toBeGreaterThanOrEqual(prev - 50); // monotone up to the release slack
+      expect(r).toBeGreaterThanOrEqual(prev); // monotone
       prev = r;
     }
   });
 
-  it('relay decisions: wait, hop, forward; never forward before due', () => {
+  it('relay decisions: wait, hop, forward; forward early only with less than the smallest tier left', () => {
     const t1 = tiers[0]!;
     // entered at 0, due at 25 s: wait until 1 s, then hop to the 10 s tier
     expect(relayDecision(tiers, t1, 500, 0, 25_000)).toEqual({ kind: 'wait', untilMs: 1_000 });
     expect(relayDecision(tiers, t1, 1_000, 0, 25_000)).toEqual({ kind: 'hop', tier: tiers[1] });
     // due within the tier: wait until due, then forward
     expect(relayDecision(tiers, t1, 100, 0, 600)).toEqual({ kind: 'wait', untilMs: 600 });
-    expect(relayDecision(tiers, t1, 600, 0, 600)).toEqual({ kind: 'forward' });
-    // just past the tier end (within slack): wait for due instead of one more hop
-    expect(relayDecision(tiers, t1, 1_000, 0, 1_030)).toEqual({ kind: 'wait', untilMs: 1_030 });
-    // property: forwarding only at or after due
+    expect(relayDecision(tiers, t1, 600, 0, 600)).toEqual({ kind: 'forward', early: false });
+    // tier over with less than the smallest tier left: forward early (the subscriber holds it)
+    // instead of queueing in the smallest tier behind messages released up to 1 s later
+    expect(relayDecision(tiers, t1, 1_000, 0, 1_030)).toEqual({ kind: 'forward', early: true });
+    expect(relayDecision(tiers, tiers[1]!, 10_000, 0, 10_999)).toEqual({ kind: 'forward', early: true });
+    expect(relayDecision(tiers, tiers[1]!, 10_000, 0, 11_000)).toEqual({ kind: 'hop', tier: t1 });
+    expect(isSubTierDelay(tiers, 999)).toBe(true);
+    expect(isSubTierDelay(tiers, 1_000)).toBe(false);
+    // property: never forward before release; forward early only with < smallest tier left;
+    // hop only into a tier no longer than what is left
     for (let i = 0; i < 1_000; i++) {
       const entered = Math.floor(Math.random() * 1e6);
       const due = entered + Math.floor(Math.random() * 30_000);
       const now = entered + Math.floor(Math.random() * 40_000);
       const d = relayDecision(tiers, t1, now, entered, due);
-      if (d.kind === 'forward') expect(now).toBeGreaterThanOrEqual(due);
-      if (d.kind === 'hop') expect(d.tier.ms).toBeLessThanOrEqual(Math.max(due - now, t1.ms));
+      if (d.kind === 'forward' && !d.early) expect(now).toBeGreaterThanOrEqual(due);
+      if (d.kind === 'forward' && d.early) expect(due - now).toBeLessThan(t1.ms);
+      if (d.kind === 'forward') expect(now).toBeGreaterThanOrEqual(releaseAt(t1, entered, due));
+      if (d.kind === 'hop') expect(d.tier.ms).toBeLessThanOrEqual(due - now);
     }
   });
 });

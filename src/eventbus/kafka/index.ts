@@ -36,7 +36,7 @@ import { resolveConsumerOptions, type KafkaEventBusOptions } from './options.js'
 import type { AdminPort, KafkaClientPort, PartitionRecord, ProducerPort, ProduceRecord } from './port.js';
 import { createDelayRelay, type DelayRelay } from './relay.js';
 import { createKafkaSubscription, type KafkaSubscription } from './subscription.js';
-import { delayTopicName, makeTiers, pickTier } from './tiers.js';
+import { delayTopicName, isSubTierDelay, makeTiers, pickTier } from './tiers.js';
 import { createTopicProvisioner } from './topics.js';
 import { decodeKey, DUE_AT_HEADER, encodeHeaders, TARGET_HEADER, toBytes, toMessage, type RawHeaderValue } from './wire.js';
 
@@ -230,11 +230,18 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     }
     const dueMs = deliverAt?.getTime();
     const now = Date.now();
-    if (dueMs === undefined || dueMs <= now) {
+    if (dueMs === undefined || dueMs <= now || isSubTierDelay(tiers, dueMs - now)) {
+      // Due, or due within the smallest tier: straight to the topic; a future due time travels
+      // along and the subscriber holds the message until then (tiers.ts, isSubTierDelay).
+      const held = dueMs !== undefined && dueMs > now ? String(dueMs) : undefined;
       await provisioner.ensure([{ name: topic }]);
       await send(
         topic,
-        messages.map((m) => ({ key: m.key, value: m.value, headers: encodeHeaders(m.headers ?? {}) })),
+        messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: held === undefined ? encodeHeaders(m.headers ?? {}) : { ...encodeHeaders(m.headers ?? {}), [DUE_AT_HEADER]: held },
+        })),
       );
       return;
     }

@@ -92,7 +92,7 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
       }
       let topic: string;
       if (decision.kind === 'forward') {
-        delete headers[DUE_AT_HEADER];
+        if (!decision.early) delete headers[DUE_AT_HEADER]; // early: the subscriber holds it until due
         delete headers[TARGET_HEADER];
         topic = s.target;
       } else {

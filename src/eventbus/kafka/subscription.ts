@@ -35,7 +35,7 @@ import { createLanes, laneOf } from './lanes.js';
 import type { KafkaBusLogger } from './options.js';
 import type { BatchControl, CommitOffset, ConsumedBatch, GroupConsumerPort } from './port.js';
 import { createPartitionTracker, type PartitionTracker } from './tracker.js';
-import { toMessage } from './wire.js';
+import { DUE_AT_HEADER, toMessage } from './wire.js';
 
 type PartitionStatus = 'assigned' | 'held' | 'revoked';
 
@@ -63,6 +63,8 @@ interface Entry {
   timer: NodeJS.Timeout | undefined;
   /** When a RUNNING entry is presumed dead (ackTimeoutMs after its start or last working()). */
   ackDeadline: number;
+  /** Due time of a message that arrived early (a delay shorter than the smallest tier), ms. */
+  dueAt: number | undefined;
 }
 
 /** Everything a subscription needs. */
@@ -101,6 +103,18 @@ export interface KafkaSubscription extends Subscription {
 }
 
 const COMMIT_RETRY_MS = 500;
+
+/**
+ * Remove the due-time header of a message that reached its topic early (a delay shorter than
+ * the smallest tier, see tiers.ts) and return the due time; undefined when there is none.
+ */
+function takeDueAt(message: Message): number | undefined {
+  const raw = message.headers?.[DUE_AT_HEADER];
+  if (raw === undefined) return undefined;
+  delete (message.headers as Record<string, string>)[DUE_AT_HEADER];
+  const due = Number(raw);
+  return Number.isFinite(due) ? due : undefined;
+}
 
 /** Create a subscription (not started). */
 export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubscription {
@@ -237,7 +251,11 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     notifyDrain();
   };
 
-  const scheduleRetry = (e: Entry, delayMs: number): void => {
+  /**
+   * Run `e` again after `delayMs`, holding it (and its lane) in memory meanwhile. A redelivery
+   * counts as a delivery; holding an early message until due does not.
+   */
+  const scheduleRetry = (e: Entry, delayMs: number, redelivery = true): void => {
     running.delete(e);
     notifyDrain();
     e.state = 'retrying';
@@ -246,7 +264,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       e.timer = undefined;
       if (e.state !== 'retrying') return;
       retrying.delete(e);
-      e.deliveryCount++;
+      if (redelivery) e.deliveryCount++;
       e.state = 'waiting';
       dispatch(e);
     }, delayMs);
@@ -284,6 +302,14 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
   };
 
   function start(e: Entry): void {
+    if (e.dueAt !== undefined) {
+      const early = e.dueAt - Date.now();
+      e.dueAt = undefined;
+      if (early > 0) {
+        scheduleRetry(e, early, false);
+        return;
+      }
+    }
     e.state = 'running';
     running.add(e);
     const run = ++e.run;
@@ -353,6 +379,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       } catch {
         message = { value: new Uint8Array(0), headers: {} }; // unreachable in practice; never block the partition
       }
+      const dueAt = takeDueAt(message);
       const e: Entry = {
         ps,
         offset: r.offset,
@@ -363,6 +390,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         run: 0,
         timer: undefined,
         ackDeadline: 0,
+        dueAt,
       };
       unsettled++;
       if (lanes.admit(e.lane, e)) start(e);

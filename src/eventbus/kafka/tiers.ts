@@ -7,7 +7,8 @@
  * only correct when release times grow with offsets. A message entering tier T at time e is
  * released at min(due, e + T); since e grows with offsets and T is constant, so does the
  * release time. A message is put in the largest tier <= its remaining delay, so it never waits
- * in a tier longer than it has left; a delay longer than the largest tier hops tiers.
+ * in a tier longer than it has left; a delay longer than the largest tier hops tiers, and what
+ * is left once less than the smallest tier remains is held by the subscriber (isSubTierDelay).
  */
 import { InvalidArgumentError } from '../../jobs/errors.js';
 
@@ -21,13 +22,6 @@ export interface DelayTier {
 
 /** Default ladder: 1 s, 10 s, 1 min, 10 min, 1 h. */
 export const DEFAULT_DELAY_TIERS_MS: readonly number[] = Object.freeze([1_000, 10_000, 60_000, 600_000, 3_600_000]);
-
-/**
- * A release this close after the tier interval waits for the due time itself instead of taking
- * one more hop through the smallest tier (a hop costs a produce and a fetch; the followers'
- * extra wait is bounded by this slack).
- */
-export const RELEASE_SLACK_MS = 50;
 
 /** Topic-safe name of a tier length: `1h`, `10m`, `1s`, else `<n>ms`. */
 export function tierName(ms: number): string {
@@ -74,21 +68,35 @@ export function targetOfDelayTopic(delayTopic: string): string | undefined {
 
 /** When a message that entered `tier` at `enteredAtMs` with final due `dueAtMs` leaves the tier. */
 export function releaseAt(tier: DelayTier, enteredAtMs: number, dueAtMs: number): number {
-  const tierEnd = enteredAtMs + tier.ms;
-  // Within the slack, waiting for the due time is cheaper than one more hop (see RELEASE_SLACK_MS).
-  if (dueAtMs - tierEnd <= RELEASE_SLACK_MS) return dueAtMs;
-  return tierEnd;
+  return Math.min(dueAtMs, enteredAtMs + tier.ms);
 }
 
-/** What a relay does with the head message of a tier partition. */
+/**
+ * What a relay does with the head message of a tier partition. `forward` with `early` set
+ * hands a message to its target topic before it is due, still carrying its due time: less
+ * than the smallest tier is left, and the subscriber holds it in memory until due (see
+ * {@link isSubTierDelay}).
+ */
 export type RelayDecision =
   | { readonly kind: 'wait'; readonly untilMs: number }
-  | { readonly kind: 'forward' }
+  | { readonly kind: 'forward'; readonly early: boolean }
   | { readonly kind: 'hop'; readonly tier: DelayTier };
 
 /**
+ * Whether a delay is shorter than the smallest tier. Such a delay never enters a tier topic: in
+ * one, it would queue behind messages released up to a whole tier later (head-of-line, since a
+ * relay reads in offset order), so a 100 ms delay could run ~10x late. It goes to the target
+ * topic with its due time instead, and the subscriber holds it until due: memory bounded by
+ * what arrives within one smallest-tier interval.
+ */
+export function isSubTierDelay(tiers: readonly DelayTier[], remainingMs: number): boolean {
+  return remainingMs < tiers[0]!.ms;
+}
+
+/**
  * Decide the fate of a message in `tier` at `nowMs`: wait (pause the partition until
- * `untilMs`), forward to the target topic (due), or hop to another tier (still far).
+ * `untilMs`), forward to the target topic (due, or less than the smallest tier left), or hop
+ * to another tier (still far).
  */
 export function relayDecision(
   tiers: readonly DelayTier[],
@@ -100,6 +108,7 @@ export function relayDecision(
   const release = releaseAt(tier, enteredAtMs, dueAtMs);
   if (nowMs < release) return { kind: 'wait', untilMs: release };
   const remaining = dueAtMs - nowMs;
-  if (remaining <= 0) return { kind: 'forward' };
+  if (remaining <= 0) return { kind: 'forward', early: false };
+  if (isSubTierDelay(tiers, remaining)) return { kind: 'forward', early: true };
   return { kind: 'hop', tier: pickTier(tiers, remaining) };
 }

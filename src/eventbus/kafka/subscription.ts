@@ -303,12 +303,14 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
 
   function start(e: Entry): void {
     if (e.dueAt !== undefined) {
+      // Checked again when the timer fires: a timer can fire a millisecond before Date.now()
+      // reaches its target.
       const early = e.dueAt - Date.now();
-      e.dueAt = undefined;
       if (early > 0) {
         scheduleRetry(e, early, false);
         return;
       }
+      e.dueAt = undefined;
     }
     e.state = 'running';
     running.add(e);

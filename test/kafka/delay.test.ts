@@ -52,7 +52,8 @@ describe('kafka delayed delivery', () => {
     for (const [name, at] of due) {
       const g = got.get(name)!;
       expect(g.at - at, name).toBeGreaterThanOrEqual(0);
-      expect(g.at - at, name).toBeLessThan(200); // queued in the tier they would wait until ~500 ms
+      // Queued in the 500 ms tier behind long-0/1, short-100 would arrive ~400 ms late (measured 438).
+      expect(g.at - at, name).toBeLessThan(300);
       expect(g.deliveryCount, name).toBe(1); // holding until due is not a redelivery
       expect(Object.keys(g.headers).filter((h) => h.startsWith('jobbus_')), name).toEqual([]);
     }

@@ -233,15 +233,14 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     if (dueMs === undefined || dueMs <= now || isSubTierDelay(tiers, dueMs - now)) {
       // Due, or due within the smallest tier: straight to the topic; a future due time travels
       // along and the subscriber holds the message until then (tiers.ts, isSubTierDelay).
-      const held = dueMs !== undefined && dueMs > now ? String(dueMs) : undefined;
+      const early = dueMs !== undefined && dueMs > now;
       await provisioner.ensure([{ name: topic }]);
       await send(
         topic,
-        messages.map((m) => ({
-          key: m.key,
-          value: m.value,
-          headers: held === undefined ? encodeHeaders(m.headers ?? {}) : { ...encodeHeaders(m.headers ?? {}), [DUE_AT_HEADER]: held },
-        })),
+        messages.map((m) => {
+          const headers = encodeHeaders(m.headers ?? {});
+          return { key: m.key, value: m.value, headers: early ? { ...headers, [DUE_AT_HEADER]: String(dueMs) } : headers };
+        }),
       );
       return;
     }

@@ -86,8 +86,8 @@ export type RelayDecision =
  * Whether a delay is shorter than the smallest tier. Such a delay never enters a tier topic: in
  * one, it would queue behind messages released up to a whole tier later (head-of-line, since a
  * relay reads in offset order), so a 100 ms delay could run ~10x late. It goes to the target
- * topic with its due time instead, and the subscriber holds it until due: memory bounded by
- * what arrives within one smallest-tier interval.
+ * topic with its due time instead, and the subscriber holds it until due (a held message takes
+ * an in-flight slot, so the subscriber's cap bounds the memory).
  */
 export function isSubTierDelay(tiers: readonly DelayTier[], remainingMs: number): boolean {
   return remainingMs < tiers[0]!.ms;

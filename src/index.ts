@@ -23,6 +23,7 @@ export {
   PermanentError,
   RetryLaterError,
   NoHandlerError,
+  PublishRejectedError,
   isJobbusError,
   describeError,
   type ErrorCode,

@@ -22,6 +22,18 @@ export interface Message {
 export interface PublishOptions {
   /** Do not deliver before this instant. The bus persists the wait (never an in-process sleep on brokers). */
   readonly deliverAt?: Date;
+  /**
+   * Broker-side deduplication id (NATS `Nats-Msg-Id`): a bus that deduplicates stores a second
+   * publish with the same id to the same topic within its window only once. Buses without
+   * deduplication ignore it. Absent: no deduplication.
+   */
+  readonly dedupId?: string;
+  /**
+   * The publish must store a new message. A broker answer "duplicate, not stored" is then an
+   * error (a retryable `UnavailableError`), never a success: the caller is about to settle the
+   * message this one copies, and a copy that was not stored would lose it.
+   */
+  readonly mustStore?: boolean;
 }
 
 /** A message offered to a subscription handler. */

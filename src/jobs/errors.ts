@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'CLOSED'
   | 'PERMANENT'
   | 'RETRY_LATER'
-  | 'NO_HANDLER';
+  | 'NO_HANDLER'
+  | 'PUBLISH_REJECTED';
 
 /** Options shared by every jobbus error constructor. */
 export interface JobbusErrorOptions {
@@ -183,6 +184,22 @@ export class RetryLaterError extends JobbusError {
 export class NoHandlerError extends JobbusError {
   constructor(jobName: string) {
     super('NO_HANDLER', `no handler registered for job name "${jobName}"`, false);
+  }
+}
+
+/**
+ * The broker refused a publish for good: the message is too large, a header or time cannot
+ * be encoded, the topic does not exist or may not be written, a stream refuses new messages.
+ * Sending the same message again will fail the same way (`retryable: false`). Transient
+ * failures (broker unreachable, leader moving, timeouts) are {@link UnavailableError}s instead.
+ */
+export class PublishRejectedError extends JobbusError {
+  /** The topic the publish was for. */
+  readonly topic: string;
+
+  constructor(topic: string, message: string, options: JobbusErrorOptions = {}) {
+    super('PUBLISH_REJECTED', `publish to "${topic}" rejected: ${message}`, false, options);
+    this.topic = topic;
   }
 }
 

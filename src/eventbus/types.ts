@@ -16,6 +16,12 @@ export interface Message {
   readonly value: Uint8Array;
   /** Headers; transports that allow bytes decode them as UTF-8. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Names of headers whose bytes on the wire were not valid UTF-8 (set by adapters on delivery
+   * only; the value in `headers` is then a lossy decoding). The jobs bridge treats such a message
+   * as poison, so a job never runs under a header value that differs per bus.
+   */
+  readonly invalidHeaders?: readonly string[];
 }
 
 /** Options for one published message. */

@@ -42,6 +42,12 @@ export interface PublishOptions {
   readonly mustStore?: boolean;
 }
 
+/** Options of {@link EventBus.publishBatch}: those of one publish, applied to every message. */
+export interface BatchPublishOptions extends Omit<PublishOptions, 'dedupId'> {
+  /** Deduplication id of each message (same order as the messages; absent or undefined = none). */
+  readonly dedupIds?: readonly (string | undefined)[];
+}
+
 /** A message offered to a subscription handler. */
 export interface Delivery {
   /** Topic the message was consumed from. */
@@ -121,7 +127,7 @@ export interface EventBus {
   /** Publish one message; resolves once the broker has durably accepted it. */
   publish(topic: string, message: Message, options?: PublishOptions): Promise<void>;
   /** Publish several messages to one topic; resolves once all are accepted. */
-  publishBatch(topic: string, messages: readonly Message[], options?: PublishOptions): Promise<void>;
+  publishBatch(topic: string, messages: readonly Message[], options?: BatchPublishOptions): Promise<void>;
   /** Start consuming `topic` as a member of `options.group`. */
   subscribe(topic: string, handler: DeliveryHandler, options: SubscribeOptions): Promise<Subscription>;
   /** Throws a typed error when the bus cannot be used. */

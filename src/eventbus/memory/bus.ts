@@ -75,6 +75,14 @@ interface Group {
   pumpScheduled: boolean;
   /** Entries waiting out a redelivery delay. */
   waiting: number;
+  /**
+   * Set while the group has no member: the last sequence it had queued. Appends then skip the
+   * group (its ready queue would grow without bound); the first member to come back queues the
+   * entries the log still retains above it, as a Kafka group resumes from its offset.
+   */
+  absentSince: number | undefined;
+  /** The group's ack-timeout sweep, running while deliveries are in flight. */
+  ackSweep: NodeJS.Timeout | undefined;
 }
 
 interface Topic {
@@ -139,6 +147,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
       topic.log.splice(0, topic.log.length - retain);
     }
     for (const g of topic.groups.values()) {
+      if (g.absentSince !== undefined) continue;
       g.ready.push({ seq: entry.seq, entry, deliveries: 0 });
       schedulePump(g);
     }
@@ -208,7 +217,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     };
     member.inFlight++;
     g.inFlight.add(flight);
-    armAckTimeout(g, flight);
+    ensureAckSweep(g);
     const delivery: Delivery = {
       topic: g.topic.name,
       message: p.entry.message,
@@ -231,15 +240,27 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     );
   }
 
-  function armAckTimeout(g: Group, flight: InFlight): void {
-    timers.add(flight.deadline, () => {
-      if (flight.done) return;
-      if (Date.now() < flight.deadline) {
-        armAckTimeout(g, flight); // working() moved the deadline
-        return;
-      }
-      settle(g, flight, 0); // presumed dead: redeliver now; a late settle is ignored
-    });
+  /**
+   * One interval per group finds deliveries not settled (nor kept alive by `working()`) within
+   * the ack timeout, instead of a timer entry per delivery: a settled delivery leaves the
+   * group's in-flight set at once and nothing else references it (R1: per-delivery entries kept
+   * every message alive for a whole ack timeout after its settle). Precision: a tenth of the
+   * ack timeout, at least 5 ms.
+   */
+  function ensureAckSweep(g: Group): void {
+    if (g.ackSweep) return;
+    const every = Math.max(5, Math.min(1_000, Math.floor(g.ackTimeoutMs / 10)));
+    g.ackSweep = setInterval(() => {
+      const now = Date.now();
+      for (const f of [...g.inFlight]) if (now >= f.deadline) settle(g, f, 0); // presumed dead; a late settle is ignored
+      if (g.inFlight.size === 0 || closed) stopAckSweep(g);
+    }, every);
+    g.ackSweep.unref();
+  }
+
+  function stopAckSweep(g: Group): void {
+    if (g.ackSweep) clearInterval(g.ackSweep);
+    g.ackSweep = undefined;
   }
 
   /** Finish a delivery: ack when `redeliverInMs` is undefined, else hand it out again later. */
@@ -275,7 +296,14 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
 
   function groupOf(topic: Topic, opts: SubscribeOptions): Group {
     let g = topic.groups.get(opts.group);
-    if (g) return g;
+    if (g) {
+      if (g.absentSince !== undefined) {
+        const since = g.absentSince;
+        g.absentSince = undefined;
+        for (const entry of topic.log) if (entry.seq > since) g.ready.push({ seq: entry.seq, entry, deliveries: 0 });
+      }
+      return g;
+    }
     const ordering = opts.ordering ?? 'key';
     const ready = new ReadyQueue<Pending>((p) => keyOf(p, ordering));
     for (const entry of topic.log) ready.push({ seq: entry.seq, entry, deliveries: 0 });
@@ -291,6 +319,8 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
       rr: 0,
       pumpScheduled: false,
       waiting: 0,
+      absentSince: undefined,
+      ackSweep: undefined,
     };
     topic.groups.set(opts.group, g);
     return g;
@@ -330,6 +360,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
           g.members.splice(g.members.indexOf(member), 1);
           // Release what this member holds so the group's other members (or a later one) get it.
           for (const f of [...g.inFlight]) if (f.member === member) settle(g, f, 0);
+          if (g.members.length === 0) g.absentSince = seq;
         },
       };
       return sub;
@@ -347,6 +378,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
         for (const g of t.groups.values()) {
           for (const f of g.inFlight) f.done = true;
           g.inFlight.clear();
+          stopAckSweep(g);
           for (const m of g.members) m.closed = true;
         }
       }
@@ -389,7 +421,9 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     pendingCount(topicName, group) {
       const g = topics.get(topicName)?.groups.get(group);
       if (!g) return topics.get(topicName)?.log.length ?? 0;
-      return g.ready.size + g.inFlight.size + g.waiting;
+      const since = g.absentSince;
+      const unqueued = since === undefined ? 0 : g.topic.log.filter((e) => e.seq > since).length;
+      return g.ready.size + g.inFlight.size + g.waiting + unqueued;
     },
   };
 

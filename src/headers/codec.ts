@@ -61,10 +61,13 @@ function userHeadersOf(headers: Readonly<Record<string, string>>): Record<string
 function parseCount(headers: Readonly<Record<string, string>>, name: string): number | undefined {
   const raw = headers[name];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,9}$/.test(raw.trim())) {
-    throw new DecodeError(name, `must be a non-negative decimal integer, got ${JSON.stringify(raw.slice(0, 32))}`);
+  const text = raw.trim();
+  // Up to 2^53-1: every count validateJob accepts must decode (D2).
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new DecodeError(name, `must be a non-negative decimal integer up to 2^53-1, got ${JSON.stringify(raw.slice(0, 32))}`);
   }
-  return Number(raw.trim());
+  return n;
 }
 
 function required(headers: Readonly<Record<string, string>>, name: string): string {

@@ -63,8 +63,11 @@ export function createJob(input: JobInput): Job {
   return job;
 }
 
+/** A date the wire format can carry: RFC 3339 with a four-digit year. */
 function validDate(d: unknown): boolean {
-  return d instanceof Date && !Number.isNaN(d.getTime());
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) return false;
+  const year = d.getUTCFullYear();
+  return year >= 0 && year <= 9999;
 }
 
 /**
@@ -82,17 +85,18 @@ export function validateJob(job: Job): void {
   if (!(job.payload instanceof Uint8Array) || job.payload.byteLength === 0) {
     throw new ValidationError('payload', 'must be non-empty bytes');
   }
-  if (!Number.isInteger(job.attempt) || job.attempt < 0) {
-    throw new ValidationError('attempt', `must be an integer >= 0 (got ${job.attempt})`);
+  // Safe integers only: the codec must read back every count it writes (D2).
+  if (!Number.isSafeInteger(job.attempt) || job.attempt < 0) {
+    throw new ValidationError('attempt', `must be an integer >= 0 and <= 2^53-1 (got ${job.attempt})`);
   }
-  if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 0) {
-    throw new ValidationError('maxAttempts', `must be an integer >= 0 (got ${job.maxAttempts})`);
+  if (!Number.isSafeInteger(job.maxAttempts) || job.maxAttempts < 0) {
+    throw new ValidationError('maxAttempts', `must be an integer >= 0 and <= 2^53-1 (got ${job.maxAttempts})`);
   }
   if (job.maxAttempts > 0 && job.attempt > job.maxAttempts) {
     throw new ValidationError('attempt', `must be <= maxAttempts (${job.attempt} > ${job.maxAttempts})`);
   }
-  if (!validDate(job.runAt)) throw new ValidationError('runAt', 'must be a valid Date');
-  if (!validDate(job.createdAt)) throw new ValidationError('createdAt', 'must be a valid Date');
+  if (!validDate(job.runAt)) throw new ValidationError('runAt', `must be a valid Date in years 0000-9999 (got ${String(job.runAt)})`);
+  if (!validDate(job.createdAt)) throw new ValidationError('createdAt', `must be a valid Date in years 0000-9999 (got ${String(job.createdAt)})`);
   if (job.headers === null || typeof job.headers !== 'object') {
     throw new ValidationError('headers', 'must be an object of string values');
   }

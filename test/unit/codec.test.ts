@@ -54,6 +54,25 @@ describe('job wire codec', () => {
     );
   });
 
+  it('D2: decodes every attempt / maxAttempts that createJob accepts (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (a, b) => {
+        const [attempt, maxAttempts] = a <= b ? [a, b] : [b, a];
+        const job = createJob({ name: 'n', queue: 'q', payload: 'x', attempt, maxAttempts });
+        const decoded = decodeJob(encodeJob(job), 'q');
+        expect([decoded.attempt, decoded.maxAttempts]).toEqual([attempt, maxAttempts]);
+      }),
+    );
+    const forever = createJob({ name: 'n', queue: 'q', payload: 'x', maxAttempts: 1_000_000_000 });
+    expect(decodeJob(encodeJob(forever), 'q').maxAttempts).toBe(1_000_000_000);
+    expect(() => createJob({ name: 'n', queue: 'q', payload: 'x', maxAttempts: 2 ** 53 })).toThrow(ValidationError);
+    expect(() => decodeJob({ value: new Uint8Array([1]), headers: { ...encodeJob(forever).headers, job_max_attempts: String(2 ** 53) } }, 'q')).toThrow(DecodeError);
+  });
+
+  it('S1: createJob refuses a runAt the wire format cannot carry (past year 9999)', () => {
+    expect(() => createJob({ name: 'n', queue: 'q', payload: 'x', runAt: new Date(Date.now() + 1e15) })).toThrow(/runAt/);
+  });
+
   it('lets reserved headers win over user headers of the same name', () => {
     const job = createJob({ name: 'n', queue: 'q', payload: 'x', headers: { job_id: 'evil', job_attempt: '99', mine: 'ok' } });
     const msg = encodeJob(job);

@@ -63,6 +63,13 @@ export interface Delivery {
    * (NATS `working()`; no-op where the transport needs nothing).
    */
   working(): void;
+  /**
+   * Aborted when this delivery can no longer be settled usefully: its partition was revoked or
+   * its subscription closed, so the message will be (or already is) delivered again elsewhere.
+   * A consumer that has not started work on it yet should drop it. Absent on buses that never
+   * take a delivery back.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Subscription handler: resolve = processed; reject = deliver again later. */

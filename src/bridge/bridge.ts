@@ -1,12 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { defaultLogger } from '../jobs/logger.js';
-import { ClosedError, ConflictError, describeError, InvalidArgumentError } from '../jobs/errors.js';
+import { ClosedError, ConflictError, DecodeError, describeError, InvalidArgumentError, JobbusError } from '../jobs/errors.js';
 import { DEFAULTS } from '../jobs/config.js';
 import type { Job, Runtime, RuntimeHandler, RuntimeSubscribeOptions } from '../jobs/types.js';
 import { decodeJob, encodeJob } from '../headers/codec.js';
-import { deadLetterMessage } from '../headers/dead-letter.js';
-import type { EventBus, Message, Subscription } from '../eventbus/types.js';
+import { deadLetterMessage, MINIMAL_REASON_BYTES } from '../headers/dead-letter.js';
+import type { Delivery, EventBus, Message, Subscription } from '../eventbus/types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
+import { settleRetryDelayMs } from './settle-retry.js';
 
 /** Options of {@link createEventBusBridge}. */
 export interface EventBusBridgeOptions {
@@ -20,16 +22,47 @@ export interface EventBusBridgeOptions {
   readonly now?: () => number;
 }
 
+/** Counters of what the bridge could not do; a non-zero value deserves an alert. */
+export interface BridgeCounters {
+  /** Dead-letter publishes (of jobs or poison messages) the broker refused even as a minimal copy. */
+  readonly deadLetterRefused: number;
+}
+
 /** The jobs {@link Runtime} over any {@link EventBus}, plus dead-lettering. */
 export interface EventBusBridge extends Runtime {
   /** The bus underneath. */
   readonly bus: EventBus;
   /** DLQ name of a queue. */
   dlqOf(queue: string): string;
-  /** Publish the dead-letter copy of `job` to its queue's DLQ. */
+  /**
+   * Publish a copy of a job that replaces a message about to be settled (a retry, a
+   * reschedule): never deduplicated against anything, and an answer "duplicate, not stored"
+   * is an error. Delayed until `runAt` when that is in the future.
+   */
+  publishCopy(job: Job): Promise<void>;
+  /**
+   * Publish the dead-letter copy of `job` to its queue's DLQ. When the broker refuses it for
+   * good (too large, say), a copy with a minimal reason is tried before the error is thrown.
+   */
   deadLetter(job: Job, reason: string): Promise<void>;
+  /** What the bridge could not do so far. */
+  counters(): BridgeCounters;
 }
 
+/** Broker-side dedup id of a first enqueue: a true duplicate (the same enqueue sent twice) is dropped. */
+function enqueueDedupId(job: Job): string {
+  return `${job.id}|${job.attempt}|${job.runAt.getTime()}`;
+}
+
+/** Dedup id of a copy: unique per publish, so it can never collide with the message it replaces (L1). */
+function copyDedupId(job: Job): string {
+  return `${job.id}|${job.attempt}|${job.runAt.getTime()}|${randomUUID()}`;
+}
+
+/** True when publishing the same message again cannot succeed. */
+function refusedForGood(err: unknown): boolean {
+  return err instanceof JobbusError && !err.retryable;
+}
 
 /**
  * Jobs over an event bus. Enqueue encodes the job (`job_*` headers, partition key) and
@@ -45,6 +78,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
   const now = options.now ?? Date.now;
   const subscriptions = new Map<string, Subscription>();
   let closed = false;
+  let deadLetterRefused = 0;
 
   function assertOpen(): void {
     if (closed) throw new ClosedError('jobs runtime is closed');
@@ -54,8 +88,53 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
     return job.runAt.getTime() > now() ? job.runAt : undefined;
   }
 
-  async function publishPoison(queue: string, message: Message, reason: string): Promise<void> {
-    await bus.publish(queue + dlqSuffix, deadLetterMessage(message, queue, reason, new Date(now())));
+  /**
+   * Publish a dead-letter copy; if the broker refuses it for good, once more with a minimal
+   * reason (a copy then adds only a few dozen bytes to its original). Counts and rethrows
+   * when even that is refused.
+   */
+  async function publishDeadLetter(queue: string, original: Message, reason: string): Promise<void> {
+    const dlq = queue + dlqSuffix;
+    const copy = (maxReasonBytes?: number): Message => deadLetterMessage(original, queue, reason, new Date(now()), maxReasonBytes);
+    try {
+      await bus.publish(dlq, copy(), { mustStore: true });
+      return;
+    } catch (err) {
+      if (!refusedForGood(err)) throw err;
+      logger.warn({ queue, dlq, err }, 'the DLQ refused the dead-letter copy; trying a copy with a minimal reason');
+    }
+    try {
+      await bus.publish(dlq, copy(MINIMAL_REASON_BYTES), { mustStore: true });
+    } catch (err) {
+      if (refusedForGood(err)) deadLetterRefused++;
+      throw err;
+    }
+  }
+
+  /** A message that cannot be decoded (or whose header bytes were not UTF-8) as a DecodeError, else undefined. */
+  function poisonReason(message: Message): DecodeError | undefined {
+    const invalid = message.invalidHeaders;
+    if (invalid && invalid.length > 0) {
+      return new DecodeError(invalid[0]!, `header value is not valid UTF-8 (headers: ${invalid.join(', ')})`);
+    }
+    return undefined;
+  }
+
+  /** Dead-letter a poison message; if that fails, hand it back with a growing delay (never a tight loop). */
+  async function moveAsidePoison(queue: string, delivery: Delivery, err: unknown): Promise<never> {
+    const reason = `decode: ${describeError(err)}`;
+    try {
+      await publishDeadLetter(queue, delivery.message, reason);
+    } catch (publishErr) {
+      const delayMs = settleRetryDelayMs(delivery.deliveryCount);
+      logger.error(
+        { queue, position: delivery.position, reason, err: publishErr, retryInMs: delayMs },
+        'poison message could NOT be moved to the DLQ; it stays in the queue and is tried again later',
+      );
+      throw new RedeliverAfter(delayMs, `poison message not dead-lettered: ${describeError(publishErr)}`);
+    }
+    logger.warn({ queue, position: delivery.position, err }, 'poison message moved to the DLQ');
+    throw new DeliveryTerminated(reason);
   }
 
   const bridge: EventBusBridge = {
@@ -67,29 +146,39 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
       assertOpen();
       const message = encodeJob(job);
       const deliverAt = deliverAtOf(job);
-      await bus.publish(job.queue, message, deliverAt ? { deliverAt } : undefined);
+      await bus.publish(job.queue, message, { ...(deliverAt && { deliverAt }), dedupId: enqueueDedupId(job) });
     },
 
     async enqueueBatch(jobs) {
       assertOpen();
       // One batch per (queue, due time): the bus delays a whole batch by one deliverAt.
-      const batches = new Map<string, { queue: string; deliverAt: Date | undefined; messages: Message[] }>();
+      const batches = new Map<string, { queue: string; deliverAt: Date | undefined; messages: Message[]; ids: string[] }>();
       for (const job of jobs) {
         const deliverAt = deliverAtOf(job);
         const k = `${job.queue}\u0000${deliverAt?.getTime() ?? ''}`;
         let b = batches.get(k);
-        if (!b) batches.set(k, (b = { queue: job.queue, deliverAt, messages: [] }));
+        if (!b) batches.set(k, (b = { queue: job.queue, deliverAt, messages: [], ids: [] }));
         b.messages.push(encodeJob(job));
+        b.ids.push(enqueueDedupId(job));
       }
       for (const b of batches.values()) {
-        await bus.publishBatch(b.queue, b.messages, b.deliverAt ? { deliverAt: b.deliverAt } : undefined);
+        await bus.publishBatch(b.queue, b.messages, { ...(b.deliverAt && { deliverAt: b.deliverAt }), dedupIds: b.ids });
       }
+    },
+
+    async publishCopy(job) {
+      assertOpen();
+      const message = encodeJob(job);
+      const deliverAt = deliverAtOf(job);
+      await bus.publish(job.queue, message, { ...(deliverAt && { deliverAt }), dedupId: copyDedupId(job), mustStore: true });
     },
 
     async deadLetter(job, reason) {
       assertOpen();
-      await bus.publish(job.queue + dlqSuffix, deadLetterMessage(encodeJob(job), job.queue, reason, new Date(now())));
+      await publishDeadLetter(job.queue, encodeJob(job), reason);
     },
+
+    counters: () => ({ deadLetterRefused }),
 
     async subscribe(queue, handler: RuntimeHandler, opts: RuntimeSubscribeOptions = {}) {
       assertOpen();
@@ -102,17 +191,15 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
         async (delivery) => {
           let job: Job;
           try {
+            const invalid = poisonReason(delivery.message);
+            if (invalid) throw invalid;
             job = decodeJob(delivery.message, queue, now());
           } catch (err) {
-            const reason = `decode: ${describeError(err)}`;
-            logger.warn({ queue, position: delivery.position, err }, 'poison message moved to the DLQ');
-            // If the DLQ publish fails this rejects and the bus redelivers: never lost.
-            await publishPoison(queue, delivery.message, reason);
-            throw new DeliveryTerminated(reason);
+            return moveAsidePoison(queue, delivery, err);
           }
           const early = job.runAt.getTime() - now();
           if (early > 0) throw new RedeliverAfter(early, `job ${job.id} is not due for ${early} ms`);
-          await handler(job, delivery); // a Delivery is a DeliveryContext (deliveryCount, working)
+          await handler(job, delivery); // a Delivery is a DeliveryContext (deliveryCount, working, signal)
         },
         {
           group: opts.group ?? DEFAULTS.group,
@@ -147,4 +234,3 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
   };
   return bridge;
 }
-

@@ -58,6 +58,8 @@ export interface DeliveryContext {
   readonly deliveryCount: number;
   /** Tell the transport the job is still being worked on (NATS `working()`, Kafka keep-alive). */
   working(): void;
+  /** Aborted when the transport took the delivery back (partition revoked, subscription closed). */
+  readonly signal?: AbortSignal;
 }
 
 /** Push handler for {@link Runtime.subscribe}: resolve to acknowledge, reject to have the job redelivered. */

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { ClosedError, InvalidArgumentError, LeaseExpiredError } from '../jobs/errors.js';
+import { ClosedError, describeError, InvalidArgumentError, JobbusError, LeaseExpiredError, PublishRejectedError, TimeoutError } from '../jobs/errors.js';
+import { defaultLogger } from '../jobs/logger.js';
+import type { Logger } from 'pino';
 import { DEFAULTS } from '../jobs/config.js';
 import type { Backend, Job, Lease, NackOptions, ReserveOptions } from '../jobs/types.js';
 import { failureHeaders } from '../headers/dead-letter.js';
 import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
 import type { EventBusBridge } from '../bridge/bridge.js';
+import { settleRetryDelayMs } from '../bridge/settle-retry.js';
+import { createPendingSettles, type SettleOp } from './pending-settles.js';
 
 /** Options of {@link createRuntimeBackend}. */
 export interface RuntimeBackendOptions {
@@ -18,6 +22,21 @@ export interface RuntimeBackendOptions {
   readonly ordering?: 'key' | 'partition' | 'none';
   /** Close the runtime when the backend closes. Default true. */
   readonly ownsRuntime?: boolean;
+  /**
+   * Longest a settle publish (retry copy, DLQ copy) may take before the job is handed back,
+   * ms. Default: two thirds of `ackTimeoutMs`; the delivery is kept alive meanwhile (U2).
+   */
+  readonly settleTimeoutMs?: number;
+  /** Logger; default: pino at level `JOBBUS_LOG_LEVEL` or `warn`. */
+  readonly logger?: Logger;
+}
+
+/** Counters of settle publishes that failed; a growing value deserves an alert. */
+export interface BackendCounters {
+  /** Settle publishes (retry or DLQ copies) that failed and were handed back to be tried again. */
+  readonly settleFailures: number;
+  /** DLQ copies the broker refused for good, even with a minimal reason. */
+  readonly deadLetterRefused: number;
 }
 
 /** A {@link Backend} built on a jobs runtime, exposing what it holds for tests and stats. */
@@ -30,6 +49,8 @@ export interface RuntimeBackend extends Backend {
   leasedCount(): number;
   /** The DLQ name of a queue (as the bridge underneath names it). */
   dlqOf(queue: string): string;
+  /** Settle publishes that failed so far. */
+  counters(): BackendCounters;
   /**
    * Stop consuming `queues` and hand their prefetched (not reserved) jobs back to the bus for
    * other consumers. A queue that still has leases is left subscribed (another worker on this
@@ -51,6 +72,7 @@ interface Held {
   readonly job: Job;
   readonly deliveryCount: number;
   readonly working: () => void;
+  readonly signal: AbortSignal | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
   token?: string;
@@ -80,6 +102,20 @@ class HeldLease implements Lease {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** True when publishing the same copy again cannot succeed: the broker refused it, or it cannot be encoded. */
+function refusedForGood(err: unknown): boolean {
+  return err instanceof PublishRejectedError || (err instanceof JobbusError && (err.code === 'VALIDATION' || err.code === 'DECODE'));
+}
+
+/** `promise`, or a retryable TimeoutError after `ms` (the promise itself runs on). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** How often expired leases are looked for, ms: the precision of lease expiry. */
 const LEASE_SWEEP_MS = 25;
 
@@ -96,6 +132,13 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
   const maxInFlight = options.maxInFlight ?? 64;
   const ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
   const ownsRuntime = options.ownsRuntime ?? true;
+  const settleTimeoutMs = options.settleTimeoutMs ?? Math.max(1_000, Math.floor((ackTimeoutMs * 2) / 3));
+  const logger = options.logger ?? defaultLogger();
+  /** Claimed jobs whose settle publish is in flight: kept alive like leases (U2). */
+  const settling = new Set<Held>();
+  const pending = createPendingSettles();
+  let settleFailures = 0;
+  let deadLetterRefused = 0;
   const buffers = new Map<string, Held[]>();
   const subscribing = new Map<string, Promise<void>>();
   const leases = new Map<string, Held>();
@@ -113,6 +156,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     () => {
       for (const buf of buffers.values()) for (const h of buf) h.working();
       for (const h of leases.values()) h.working();
+      for (const h of settling) h.working();
     },
     Math.max(100, Math.floor(ackTimeoutMs / 3)),
   );
@@ -123,6 +167,8 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
   }
 
   function offer(held: Held): void {
+    // U4: a delivery the bus took back (partition revoked) must not run here any more.
+    held.signal?.addEventListener('abort', () => dropTakenBack(held), { once: true });
     for (const w of waiters) {
       if (w.queues.includes(held.queue)) {
         waiters.delete(w);
@@ -133,6 +179,15 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     let buf = buffers.get(held.queue);
     if (!buf) buffers.set(held.queue, (buf = []));
     buf.push(held);
+  }
+
+  /** A buffered job whose delivery the bus took back leaves the buffer; a leased one runs on. */
+  function dropTakenBack(held: Held): void {
+    const buf = buffers.get(held.queue);
+    const i = buf ? buf.indexOf(held) : -1;
+    if (i < 0) return;
+    buf!.splice(i, 1);
+    finish(held, new RedeliverAfter(0, 'delivery taken back by the bus'));
   }
 
   async function ensureSubscribed(queue: string): Promise<void> {
@@ -146,7 +201,20 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
               reject(new RedeliverAfter(0, closed ? 'backend closed' : 'queue detached'));
               return;
             }
-            offer({ queue, job, deliveryCount: ctx.deliveryCount, working: ctx.working, resolve, reject, settled: false });
+            const held: Held = {
+              queue,
+              job,
+              deliveryCount: ctx.deliveryCount,
+              working: ctx.working,
+              signal: ctx.signal,
+              resolve,
+              reject,
+              settled: false,
+            };
+            // The handler already ran and decided; only its copy is missing: publish it, do not run again.
+            const again = pending.get(job);
+            if (again) void publishThenSettle(held, again, false).catch(() => undefined);
+            else offer(held);
           }),
         { group, maxInFlight, ackTimeoutMs, ...(options.ordering && { ordering: options.ordering }) },
       );
@@ -176,8 +244,12 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
 
   function takeBuffered(queues: readonly string[]): Held | undefined {
     for (const q of queues) {
-      const h = buffers.get(q)?.shift();
-      if (h) return h;
+      const buf = buffers.get(q);
+      while (buf && buf.length > 0) {
+        const h = buf.shift()!;
+        if (!h.signal?.aborted) return h;
+        finish(h, new RedeliverAfter(0, 'delivery taken back by the bus'));
+      }
     }
     return undefined;
   }
@@ -216,18 +288,68 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     return held;
   }
 
+  function publishOf(held: Held, op: SettleOp): Promise<void> {
+    return op.kind === 'copy' ? runtime.publishCopy(op.copy) : runtime.deadLetter(held.job, op.reason);
+  }
+
+  /** Put a claimed job back on the lease table, for the caller to settle another way. */
+  function restoreLease(held: Held): void {
+    held.expiresAt = Math.max(held.expiresAt ?? 0, Date.now() + settleTimeoutMs);
+    leases.set(held.token!, held);
+    leaseSweep ??= setInterval(sweepLeases, LEASE_SWEEP_MS);
+  }
+
+  /** The settle failed: remember it, count it, and hand the job back to be tried again later. */
+  function handBack(held: Held, op: SettleOp, err: unknown): void {
+    const failures = pending.failed(held.job, op);
+    settleFailures++;
+    const refused = op.kind === 'dead-letter' && refusedForGood(err);
+    if (refused) deadLetterRefused++;
+    const delayMs = settleRetryDelayMs(failures);
+    logger.error(
+      { queue: held.queue, jobId: held.job.id, attempt: held.job.attempt, failures, retryInMs: delayMs, err },
+      refused
+        ? 'the DLQ refused the job even with a minimal reason; it stays in its queue and the dead-letter publish is tried again later (the handler does not run again)'
+        : `publishing the ${op.kind === 'copy' ? 'retry' : 'dead-letter'} copy failed; the job is handed back and the publish is tried again later (the handler does not run again)`,
+    );
+    finish(held, new RedeliverAfter(delayMs, `settle publish failed: ${describeError(err)}`));
+  }
+
   /**
-   * Publish, then settle (`terminate`: the message now lives elsewhere, e.g. the DLQ); if the
-   * publish fails, hand the job back to the bus and rethrow.
+   * Publish a settle's copy, then settle the original. While the publish runs the delivery is
+   * kept alive, and the publish is bounded by `settleTimeoutMs` (U2). On failure:
+   * - a retry copy the broker refuses for good, of a leased job: the lease stays held and a
+   *   {@link PublishRejectedError} is thrown, so the caller can dead-letter the job instead;
+   *   of a redelivered job whose copy is pending: the job is dead-lettered now;
+   * - anything else: the job is handed back with a growing delay, and its next delivery
+   *   publishes the copy again instead of running the handler (S1).
    */
-  async function publishThenSettle(held: Held, publish: () => Promise<void>, terminate = false): Promise<void> {
+  async function publishThenSettle(held: Held, op: SettleOp, leased: boolean): Promise<void> {
+    settling.add(held);
+    let failure: unknown;
     try {
-      await publish();
+      await withTimeout(publishOf(held, op), settleTimeoutMs, `settle publish of job ${held.job.id}`);
     } catch (err) {
-      finish(held, new RedeliverAfter(1_000, 'settle publish failed'));
-      throw err;
+      failure = err ?? new Error('settle publish failed');
+    } finally {
+      settling.delete(held);
     }
-    finish(held, terminate ? new DeliveryTerminated('moved to the DLQ') : undefined);
+    if (failure === undefined) {
+      pending.delete(held.job);
+      finish(held, op.kind === 'dead-letter' ? new DeliveryTerminated('moved to the DLQ') : undefined);
+      return;
+    }
+    if (op.kind === 'copy' && refusedForGood(failure)) {
+      const why = `the retry copy of job ${held.job.id} was refused for good: ${describeError(failure)}`;
+      if (leased && !closed) {
+        restoreLease(held);
+        throw new PublishRejectedError(held.queue, `${why}; the lease is still held`, { cause: failure });
+      }
+      pending.delete(held.job);
+      return publishThenSettle(held, { kind: 'dead-letter', reason: why }, false);
+    }
+    handBack(held, op, failure);
+    throw failure;
   }
 
   const backend: RuntimeBackend = {
@@ -282,13 +404,13 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     async nack(l, nextRunAt, reason, opts: NackOptions = {}) {
       const held = claim(l, 'nack');
       const job = held.job;
-      const retry: Job = {
+      const copy: Job = {
         ...job,
         attempt: opts.countAttempt === false ? job.attempt : job.attempt + 1,
         runAt: nextRunAt,
         headers: { ...job.headers, ...failureHeaders(reason) },
       };
-      await publishThenSettle(held, () => runtime.enqueue(retry));
+      await publishThenSettle(held, { kind: 'copy', copy }, true);
     },
 
     async renew(l, leaseForMs) {
@@ -302,7 +424,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
 
     async moveToDLQ(l, reason) {
       const held = claim(l, 'move to the DLQ');
-      await publishThenSettle(held, () => runtime.deadLetter(held.job, reason), true);
+      await publishThenSettle(held, { kind: 'dead-letter', reason }, true);
     },
 
     async release(l) {
@@ -355,6 +477,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     },
 
     bufferedCount: (queue) => buffers.get(queue)?.length ?? 0,
+    counters: () => ({ settleFailures, deadLetterRefused }),
     dlqOf: (queue) => runtime.dlqOf(queue),
     leasedCount: () => leases.size,
   };

@@ -9,6 +9,7 @@ import {
   LeaseExpiredError,
   NoHandlerError,
   NotInitializedError,
+  PublishRejectedError,
   RetryLaterError,
   SchemaError,
   TimeoutError,
@@ -435,12 +436,15 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     | { kind: 'ack' }
     | { kind: 'retry'; delayMs: number; reason: string; error: unknown }
     | { kind: 'rescheduled'; delayMs: number; reason: string }
-    | { kind: 'dead'; reason: string; error: unknown };
+    | { kind: 'dead'; reason: string; error: unknown }
+    | { kind: 'release'; reason: string };
 
   function decide(job: Job, err: unknown, def?: RegistrableJob): Decision {
     const reason = describeError(err);
     if (err instanceof SchemaError) return { kind: 'dead', reason: `schema: ${err.message}`, error: err };
     if (err instanceof RetryLaterError) return { kind: 'rescheduled', delayMs: err.delayMs, reason };
+    // D4: the runtime is closing under the handler (e.g. a follow-up enqueue failed): not the job's fault.
+    if (err instanceof ClosedError) return { kind: 'release', reason };
     if (err instanceof JobbusError && !err.retryable) return { kind: 'dead', reason, error: err };
     const max = maxAttemptsOf(job, def);
     if (job.attempt + 1 >= max) return { kind: 'dead', reason: `attempts exhausted (${job.attempt + 1}/${max}): ${reason}`, error: err };
@@ -551,25 +555,25 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
           return { kind: 'completed', job };
         }
         case 'retry':
-          await backend.nack(lease, new Date(Date.now() + decision.delayMs), decision.reason);
+          if (!(await nackOrDeadLetter(lease, decision.delayMs, decision.reason, true, log))) {
+            return settleDead(job, lease, `retry copy refused: ${decision.reason}`, decision.error, log);
+          }
           log().info({ delayMs: decision.delayMs, reason: decision.reason }, 'job will be retried');
           await emit('onRetry', job, { error: decision.error, delayMs: decision.delayMs });
           return { kind: 'retry', job, delayMs: decision.delayMs, reason: decision.reason };
         case 'rescheduled':
-          await backend.nack(lease, new Date(Date.now() + decision.delayMs), decision.reason, { countAttempt: false });
+          if (!(await nackOrDeadLetter(lease, decision.delayMs, decision.reason, false, log))) {
+            return settleDead(job, lease, `reschedule copy refused: ${decision.reason}`, undefined, log);
+          }
           if (logger.isLevelEnabled('debug')) log().debug({ delayMs: decision.delayMs, reason: decision.reason }, 'job rescheduled');
           await emit('onRescheduled', job, { delayMs: decision.delayMs, reason: decision.reason });
           return { kind: 'rescheduled', job, delayMs: decision.delayMs, reason: decision.reason };
         case 'dead':
-          if (config.dlq.enabled) {
-            await backend.moveToDLQ(lease, decision.reason);
-            log().warn({ reason: decision.reason }, 'job moved to the DLQ');
-          } else {
-            await backend.ack(lease);
-            log().error({ reason: decision.reason }, 'job dropped (DLQ disabled)');
-          }
-          await emit('onDead', job, { error: decision.error, reason: decision.reason });
-          return { kind: 'dead', job, reason: decision.reason };
+          return await settleDead(job, lease, decision.reason, decision.error, log);
+        case 'release':
+          await backend.release(lease);
+          log().info({ reason: decision.reason }, 'job released for redelivery: the runtime is closing');
+          return { kind: 'released', job };
       }
     } catch (err) {
       if (err instanceof LeaseExpiredError) log().warn('lease expired before the job was settled; it will be redelivered');
@@ -577,6 +581,40 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
       await emit('onError', err, job);
       return { kind: 'released', job };
     }
+  }
+
+  /**
+   * nack; true when the copy was published. A copy the broker refuses for good (too large, a
+   * runAt past year 9999) leaves the lease held: false, and the caller dead-letters the job (S1).
+   */
+  async function nackOrDeadLetter(
+    lease: Lease,
+    delayMs: number,
+    reason: string,
+    countAttempt: boolean,
+    log: () => Logger,
+  ): Promise<boolean> {
+    try {
+      const runAt = new Date(Date.now() + delayMs);
+      await backend.nack(lease, runAt, reason, countAttempt ? {} : { countAttempt: false });
+      return true;
+    } catch (err) {
+      if (!(err instanceof PublishRejectedError)) throw err;
+      log().error({ err, reason }, 'the copy of the job was refused for good; moving the job to the DLQ instead');
+      return false;
+    }
+  }
+
+  async function settleDead(job: Job, lease: Lease, reason: string, error: unknown, log: () => Logger): Promise<JobOutcome> {
+    if (config.dlq.enabled) {
+      await backend.moveToDLQ(lease, reason);
+      log().warn({ reason }, 'job moved to the DLQ');
+    } else {
+      await backend.ack(lease);
+      log().error({ reason }, 'job dropped (DLQ disabled)');
+    }
+    await emit('onDead', job, { error, reason });
+    return { kind: 'dead', job, reason };
   }
 
   async function drainAndStop(): Promise<void> {

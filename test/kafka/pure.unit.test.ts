@@ -17,7 +17,7 @@ import {
   tierName,
 } from '../../src/eventbus/kafka/tiers.js';
 import { createPartitionTracker } from '../../src/eventbus/kafka/tracker.js';
-import { BINARY_HEADERS, decodeHeaders, encodeHeaders, toMessage } from '../../src/eventbus/kafka/wire.js';
+import { decodeHeaders, encodeHeaders, toMessage } from '../../src/eventbus/kafka/wire.js';
 
 describe('partition tracker', () => {
   it('commits only the contiguous settled prefix', () => {
@@ -192,15 +192,16 @@ describe('header wire format', () => {
     expect(decodeHeaders(enc)).toEqual({ job_id: 'abc', note: 'héllo ✓' });
   });
 
-  it('carries non-UTF-8 header bytes base64-encoded and restores them on publish', () => {
+  it('poison: a non-UTF-8 header value is decoded lossily and named in invalidHeaders (strict check)', () => {
     const bad = Buffer.from([0xff, 0xfe, 0x00, 0xc3]);
-    const decoded = decodeHeaders({ job_id: Buffer.from('x'), blob: bad });
-    expect(decoded[BINARY_HEADERS]).toBe('blob');
-    expect(decoded.blob).toBe(bad.toString('base64'));
-    const back = encodeHeaders(decoded);
-    expect(Buffer.compare(back.blob as Buffer, bad)).toBe(0);
-    expect(back.job_id).toBe('x'); // plain values stay strings
-    expect(back[BINARY_HEADERS]).toBeUndefined();
+    const m = toMessage(null, null, { job_id: Buffer.from('x'), blob: bad, ok: Buffer.from('a \uFFFD b'), bom: Buffer.from('\uFEFFz') });
+    expect(m.invalidHeaders).toEqual(['blob']); // a real U+FFFD is valid UTF-8
+    expect(m.headers.blob).toBe(bad.toString('utf8'));
+    expect(m.headers.ok).toBe('a \uFFFD b');
+    expect(m.headers.bom).toBe('\uFEFFz'); // a leading BOM is kept
+    expect(m.headers.job_id).toBe('x');
+    expect(toMessage(null, null, { job_id: Buffer.from('x') }).invalidHeaders).toBeUndefined();
+    expect(encodeHeaders(m.headers).blob).toBe(bad.toString('utf8')); // a republish carries the lossy text
   });
 
   it('keeps a header named __proto__ as an ordinary header', () => {

@@ -17,32 +17,54 @@
  */
 import { describeError } from '../../jobs/errors.js';
 import { setHeader } from '../header-record.js';
+import { safeTimeout, type SafeTimer } from '../timers.js';
 import type { KafkaBusLogger } from './options.js';
 import type { BatchControl, ConsumedBatch, ConsumedRecord, GroupConsumerPort, ProduceRecord } from './port.js';
+import { isRejected } from './publish-errors.js';
 import { delayTopicName, relayDecision, type DelayTier } from './tiers.js';
 import { decodeKey, DUE_AT_HEADER, TARGET_HEADER, toBytes } from './wire.js';
+
+/** Header on a relay's dead-letter copy: why the broker refused the forward, and from where. */
+export const RELAY_ERROR_HEADER = 'jobbus_relay_error';
+
+/** What the relays of a bus moved aside (shared by all relays of one bus). */
+export interface RelayCounters {
+  /** Records the broker refused for good, copied to their dead-letter topic. */
+  deadLettered: number;
+  /** Records refused for good whose dead-letter copy was refused too: skipped after the attempts. */
+  skipped: number;
+}
 
 /** Settings of a relay. */
 export interface DelayRelaySettings {
   readonly delayTopic: string;
   readonly tier: DelayTier;
+  /** The ladder hops go to (tiers that have relays); `tier` itself need not be on it (L3). */
   readonly tiers: readonly DelayTier[];
   /** The topic this tier finally delivers to. */
   readonly target: string;
   readonly consumer: GroupConsumerPort;
-  /** Produce with acks = all. */
+  /** Produce with acks = all; rejects with a classified JobbusError (publish-errors.ts). */
   readonly send: (topic: string, records: readonly ProduceRecord[]) => Promise<void>;
+  /** Where a record the broker refuses for good goes (S5). */
+  readonly deadLetterTopic: string;
+  readonly counters: RelayCounters;
   readonly logger: KafkaBusLogger | undefined;
   readonly now?: () => number;
+  /** First back-off after a failed forward, ms (doubles per failure, up to 30 s). Default 1 000. */
+  readonly backoffMs?: number;
+  /** Attempts at a refused record whose dead-letter copy is refused too, before it is skipped. Default 5. */
+  readonly maxRejectedAttempts?: number;
 }
 
 /** A running relay. */
 export interface DelayRelay {
+  readonly delayTopic: string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-const SEND_FAILURE_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 30_000;
 
 function rawHeaderBytes(record: ConsumedRecord): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
@@ -61,26 +83,152 @@ function dueAtOf(headers: Record<string, Uint8Array>): number {
   return Number.isFinite(n) ? n : 0;
 }
 
+/** One released record and where it goes. */
+interface Forward {
+  readonly offset: number;
+  readonly topic: string;
+  readonly record: ProduceRecord;
+}
+
 /** Create a relay (not started). */
 export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
   const now = s.now ?? Date.now;
-  const timers = new Map<number, NodeJS.Timeout>();
+  const backoffMs = s.backoffMs ?? 1_000;
+  const maxRejectedAttempts = s.maxRejectedAttempts ?? 5;
+  const timers = new Map<number, SafeTimer>();
+  // partition -> consecutive failed forwards (back-off exponent)
+  const failures = new Map<number, number>();
+  // partition -> attempts at its head record, refused together with its dead-letter copy
+  const rejectedHead = new Map<number, { offset: number; attempts: number }>();
   let stopped = false;
 
-  const wakeAt = (partition: number, untilMs: number): void => {
-    s.consumer.pause(s.delayTopic, [partition]);
-    const old = timers.get(partition);
-    if (old) clearTimeout(old);
-    const timer = setTimeout(() => {
-      timers.delete(partition);
-      if (!stopped) s.consumer.resume(s.delayTopic, [partition]);
-    }, Math.max(0, untilMs - now()));
+  const where = (partition: number, offset?: number): string =>
+    `${s.delayTopic}/${partition}${offset === undefined ? '' : `@${offset}`}`;
+
+  const resume = (partition: number): void => {
+    if (stopped) return;
+    try {
+      s.consumer.resume(s.delayTopic, [partition]);
+    } catch (err) {
+      // kafkajs throws here between a consumer crash and its restart (S2). Try again shortly;
+      // a new assignment resumes everything anyway (onAssigned).
+      s.logger?.warn({ delayTopic: s.delayTopic, partition, err: describeError(err) }, 'kafka relay: resume failed; retrying');
+      arm(partition, now() + backoffMs);
+    }
+  };
+
+  const arm = (partition: number, untilMs: number): void => {
+    timers.get(partition)?.clear();
+    // safeTimeout: no overflow on a far-future release (R5), no throw into the process (S2).
+    const timer = safeTimeout(
+      () => {
+        if (timers.get(partition) === timer) timers.delete(partition);
+        resume(partition);
+      },
+      untilMs - now(),
+      (err) => s.logger?.error({ delayTopic: s.delayTopic, partition, err: describeError(err) }, 'kafka relay: wake-up failed'),
+    );
     timers.set(partition, timer);
   };
 
-  const onBatch = async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
-    const outgoing = new Map<string, ProduceRecord[]>();
+  const wakeAt = (partition: number, untilMs: number): void => {
+    try {
+      s.consumer.pause(s.delayTopic, [partition]);
+    } catch (err) {
+      // Not paused: the head is fetched again and waits again; no harm beyond a re-fetch.
+      s.logger?.warn({ delayTopic: s.delayTopic, partition, err: describeError(err) }, 'kafka relay: pause failed');
+    }
+    arm(partition, untilMs);
+  };
+
+  const backOff = (partition: number): number => {
+    const n = (failures.get(partition) ?? 0) + 1;
+    failures.set(partition, n);
+    const delay = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** Math.min(n - 1, 16));
+    wakeAt(partition, now() + delay);
+    return delay;
+  };
+
+  /** Dead-letter a refused record; true when the relay may move past it. */
+  const moveAside = async (partition: number, f: Forward, reason: unknown): Promise<'moved' | 'retry'> => {
+    const headers: Record<string, string | Uint8Array> = { ...f.record.headers };
+    delete headers[DUE_AT_HEADER];
+    delete headers[TARGET_HEADER];
+    const why = `forward of ${where(partition, f.offset)} to "${f.topic}" refused: ${describeError(reason)}`.slice(0, 1024);
+    setHeader(headers, RELAY_ERROR_HEADER, why);
+    try {
+      await s.send(s.deadLetterTopic, [{ ...f.record, headers }]);
+      s.counters.deadLettered++;
+      s.logger?.error({ delayTopic: s.delayTopic, partition, offset: f.offset, deadLetterTopic: s.deadLetterTopic, reason: why }, 'kafka relay: record refused for good; copied to the dead-letter topic');
+      return 'moved';
+    } catch (err) {
+      if (!isRejected(err)) throw err; // transient: retried as a whole
+      const head = rejectedHead.get(partition);
+      const attempts = head?.offset === f.offset ? head.attempts + 1 : 1;
+      rejectedHead.set(partition, { offset: f.offset, attempts });
+      const fields = { delayTopic: s.delayTopic, partition, offset: f.offset, attempts, reason: why, dlqError: describeError(err) };
+      if (attempts < maxRejectedAttempts) {
+        s.logger?.error(fields, 'kafka relay: record refused for good and its dead-letter copy refused too; retrying with back-off');
+        return 'retry';
+      }
+      rejectedHead.delete(partition);
+      s.counters.skipped++;
+      s.logger?.error(fields, 'kafka relay: record refused for good and its dead-letter copy refused too; SKIPPED (lost)');
+      return 'moved';
+    }
+  };
+
+  /**
+   * Forward `plan` (offset order). Fast path: one send per topic. When the broker refuses the
+   * batch for good, record by record, so only the refused records are moved aside (S5).
+   * Returns the last offset handled (forwarded or moved aside), or undefined.
+   */
+  const forward = async (partition: number, plan: readonly Forward[]): Promise<number | undefined> => {
+    const byTopic = new Map<string, ProduceRecord[]>();
+    for (const f of plan) {
+      const list = byTopic.get(f.topic) ?? [];
+      list.push(f.record);
+      byTopic.set(f.topic, list);
+    }
+    try {
+      // Topics are written one after another so a hop never overtakes a forward; within a
+      // topic, order (and key) is kept by the single send.
+      for (const [topic, records] of byTopic) await s.send(topic, records);
+      return plan[plan.length - 1]!.offset;
+    } catch (err) {
+      if (!isRejected(err)) {
+        const delay = backOff(partition);
+        s.logger?.warn({ delayTopic: s.delayTopic, partition, retryInMs: delay, err: describeError(err) }, 'kafka relay: forward failed; retrying');
+        return undefined; // nothing advanced: the same records are fetched again
+      }
+    }
+    // Some records were refused for good: find them one by one (records of the failed batch
+    // that the broker did store are sent again: duplicates, never a loss).
     let last: number | undefined;
+    for (const f of plan) {
+      if (stopped) break;
+      try {
+        try {
+          await s.send(f.topic, [f.record]);
+        } catch (err) {
+          if (!isRejected(err)) throw err;
+          if ((await moveAside(partition, f, err)) === 'retry') {
+            backOff(partition);
+            return last;
+          }
+        }
+        last = f.offset;
+      } catch (err) {
+        const delay = backOff(partition);
+        s.logger?.warn({ delayTopic: s.delayTopic, partition, retryInMs: delay, err: describeError(err) }, 'kafka relay: forward failed; retrying');
+        return last;
+      }
+    }
+    return last;
+  };
+
+  const onBatch = async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
+    const plan: Forward[] = [];
     let waitUntil: number | undefined;
     for (const r of batch.records) {
       if (!control.isActive() || stopped) break;
@@ -98,21 +246,11 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
       } else {
         topic = delayTopicName(s.target, decision.tier);
       }
-      const list = outgoing.get(topic) ?? [];
-      list.push({ key: decodeKey(r.key), value: toBytes(r.value), headers, timestamp: now() });
-      outgoing.set(topic, list);
-      last = r.offset;
+      plan.push({ offset: r.offset, topic, record: { key: decodeKey(r.key), value: toBytes(r.value), headers, timestamp: now() } });
     }
-    if (last !== undefined) {
-      try {
-        // Topics are written one after another so a hop never overtakes a forward; within a
-        // topic, order (and key) is kept by the single send.
-        for (const [topic, records] of outgoing) await s.send(topic, records);
-      } catch (err) {
-        s.logger?.warn({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay: forward failed; retrying');
-        wakeAt(batch.partition, now() + SEND_FAILURE_BACKOFF_MS);
-        return; // nothing advanced: the same records are fetched again
-      }
+    if (plan.length) {
+      const last = await forward(batch.partition, plan);
+      if (last === undefined) return; // backing off; the partition is paused until then
       control.advance(last);
       try {
         await s.consumer.commit([{ topic: s.delayTopic, partition: batch.partition, offset: last + 1 }]);
@@ -120,29 +258,40 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
         // Not fatal: the next commit covers it; after a crash these are forwarded again.
         s.logger?.debug?.({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay: commit failed');
       }
+      if (last !== plan[plan.length - 1]!.offset) return; // stopped part-way, backing off
+      failures.delete(batch.partition);
     }
     if (waitUntil !== undefined && !stopped) wakeAt(batch.partition, waitUntil);
     await control.heartbeat();
   };
 
+  const clearTimers = (): void => {
+    for (const t of timers.values()) t.clear();
+    timers.clear();
+  };
+
   return {
+    delayTopic: s.delayTopic,
     async start() {
       await s.consumer.start({
         onBatch,
         onAssigned: () => {
           // Re-apply nothing from before a rebalance (spring-kafka#2525): re-read every head.
-          for (const t of timers.values()) clearTimeout(t);
-          timers.clear();
-          s.consumer.resume(s.delayTopic);
+          clearTimers();
+          failures.clear();
+          try {
+            s.consumer.resume(s.delayTopic);
+          } catch (err) {
+            s.logger?.warn({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay: resume after assignment failed');
+          }
         },
         onRebalancing: () => undefined,
-        onCrash: (err) => s.logger?.warn({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay crashed; restarting'),
+        onCrash: (err) => s.logger?.warn({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay crashed'),
       });
     },
     async stop() {
       stopped = true;
-      for (const t of timers.values()) clearTimeout(t);
-      timers.clear();
+      clearTimers();
       await s.consumer.stop();
     },
   };

@@ -66,6 +66,33 @@ export function targetOfDelayTopic(delayTopic: string): string | undefined {
   return m?.[1];
 }
 
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Tier length of a tier name (`1s` -> 1000, `250ms` -> 250), or undefined when it is not one. */
+export function parseTierName(name: string): number | undefined {
+  const m = /^([0-9]{1,12})(ms|s|m|h)$/.exec(name);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+/**
+ * The delay tiers of `topic` among existing topic names (`<topic>.delay.<tier>`), whatever
+ * ladder created them (L3), smallest first.
+ */
+export function delayTiersAmong(topic: string, topicNames: Iterable<string>): DelayTier[] {
+  const prefix = `${topic}.delay.`;
+  const out: DelayTier[] = [];
+  for (const name of topicNames) {
+    if (!name.startsWith(prefix)) continue;
+    const suffix = name.slice(prefix.length);
+    const ms = parseTierName(suffix);
+    // Only the canonical name of a length (`1s`, not `1000ms`) is ours; others are left alone.
+    if (ms !== undefined && suffix === tierName(ms)) out.push({ name: suffix, ms });
+  }
+  return out.sort((a, b) => a.ms - b.ms);
+}
+
 /** When a message that entered `tier` at `enteredAtMs` with final due `dueAtMs` leaves the tier. */
 export function releaseAt(tier: DelayTier, enteredAtMs: number, dueAtMs: number): number {
   return Math.min(dueAtMs, enteredAtMs + tier.ms);

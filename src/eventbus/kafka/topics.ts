@@ -2,6 +2,11 @@
  * Topic provisioning: queue, delay and DLQ topics are created on first use (or, with
  * `autoCreateTopics: false`, verified to exist). Topics known to exist are cached, and
  * concurrent requests for the same topic share one round trip.
+ *
+ * Retention (D6): created topics get `retention.ms` = {@link defaultRetentionMs} unless
+ * `topics.configs` names one. The broker default (7 days) would delete queued and delayed jobs
+ * of workers that are down for a week; 14 days (at least the longest tier + 7 days) is a
+ * bounded disk cost with room for a long outage. Topics that already exist are not altered.
  */
 import { NotFoundError, UnavailableError } from '../../jobs/errors.js';
 import type { AdminPort, TopicSpec } from './port.js';
@@ -20,16 +25,33 @@ export interface ProvisionerSettings {
   readonly partitions: number;
   readonly delayPartitions: number;
   readonly replicationFactor: number;
+  /** Configs of every created topic; a `retention.ms` here wins over {@link retentionMs}. */
   readonly configs: Readonly<Record<string, string>>;
+  /** `retention.ms` of created topics (see {@link defaultRetentionMs}). */
+  readonly retentionMs: number;
+}
+
+/** Fourteen days, ms. */
+export const DEFAULT_RETENTION_MS = 14 * 24 * 3_600_000;
+
+/** Default `retention.ms` of created topics: 14 days, and at least the longest tier + 7 days. */
+export function defaultRetentionMs(longestTierMs: number): number {
+  return Math.max(DEFAULT_RETENTION_MS, longestTierMs + 7 * 24 * 3_600_000);
 }
 
 /** Create a provisioner over a lazily connected admin client. */
 export function createTopicProvisioner(admin: () => Promise<AdminPort>, s: ProvisionerSettings): TopicProvisioner {
+  const configs: Readonly<Record<string, string>> = { 'retention.ms': String(s.retentionMs), ...s.configs };
   const known = new Set<string>();
   const pending = new Map<string, Promise<void>>();
 
   const run = async (topics: readonly { readonly name: string; readonly delay?: boolean }[]): Promise<void> => {
-    const a = await admin();
+    let a: AdminPort;
+    try {
+      a = await admin();
+    } catch (cause) {
+      throw new UnavailableError(`kafka: cannot connect the admin client: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
     let existing: Set<string>;
     try {
       existing = new Set(await a.listTopics());
@@ -48,7 +70,7 @@ export function createTopicProvisioner(admin: () => Promise<AdminPort>, s: Provi
         topic: t.name,
         partitions: t.delay ? s.delayPartitions : s.partitions,
         replicationFactor: s.replicationFactor,
-        configs: s.configs,
+        configs,
       }));
       try {
         await a.createTopics(specs);

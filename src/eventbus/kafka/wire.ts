@@ -1,16 +1,14 @@
 /**
  * Kafka record <-> bus {@link Message} conversion. Header values on Kafka are bytes, the bus
- * contract has strings: valid UTF-8 is decoded as such; any other header value is delivered
- * base64-encoded and its name listed in {@link BINARY_HEADERS}, and publishing such a message
- * (e.g. to a DLQ) turns those values back into the original bytes. So a poison message reaches
- * its handler and can be dead-lettered byte for byte.
+ * contract has strings: valid UTF-8 is decoded as such. Any other header value is decoded
+ * lossily (U+FFFD for each bad sequence) and its name listed in {@link Message.invalidHeaders}:
+ * the jobs bridge treats such a message as poison on every bus, so a job never runs under a
+ * header value that differs per bus. A republish (e.g. the DLQ copy) carries the lossy text.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { setHeader } from '../header-record.js';
 import type { Message } from '../types.js';
 
-/** Header listing (comma-separated) the headers whose values are base64 of non-UTF-8 bytes. */
-export const BINARY_HEADERS = 'jobbus_binary_headers';
 /** Delay header: absolute due time, epoch milliseconds (decimal). */
 export const DUE_AT_HEADER = 'jobbus_due_at';
 /** Delay header: the topic a delayed message is finally delivered to. */
@@ -24,60 +22,50 @@ function asBuffer(v: Uint8Array | string): Buffer {
   return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
+/** Decoded headers plus the names whose bytes were not valid UTF-8. */
+export interface DecodedHeaders {
+  readonly headers: Record<string, string>;
+  /** Empty when every value was valid UTF-8. */
+  readonly invalid: string[];
+}
+
 /**
- * Decode consumed record headers. A repeated header name keeps its last value (Java's
- * `lastHeader`); a null value becomes ''.
+ * Decode consumed record headers strictly. A repeated header name keeps its last value (Java's
+ * `lastHeader`); a null value becomes ''. Invalid UTF-8 is decoded lossily and named in `invalid`.
  */
-export function decodeHeaders(raw: Readonly<Record<string, RawHeaderValue>> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!raw) return out;
-  const binary: string[] = [];
+export function decodeHeaderValues(raw: Readonly<Record<string, RawHeaderValue>> | undefined): DecodedHeaders {
+  const headers: Record<string, string> = {};
+  const invalid: string[] = [];
+  if (!raw) return { headers, invalid };
   for (const [name, value] of Object.entries(raw)) {
-    if (name === BINARY_HEADERS) continue; // recomputed below; a foreign one cannot be trusted
     let v: Uint8Array | string | null | undefined;
     if (Array.isArray(value)) v = value.length ? (value[value.length - 1] as Uint8Array | string) : undefined;
     else v = value as Uint8Array | string | null | undefined;
-    if (name === '__proto__') {
-      setHeader(out, name, headerText(v));
-    } else if (v === null || v === undefined) {
-      out[name] = '';
-    } else if (typeof v === 'string') {
-      out[name] = v;
-    } else {
+    let text: string;
+    if (v === null || v === undefined) text = '';
+    else if (typeof v === 'string') text = v;
+    else {
       const buf = asBuffer(v);
-      const text = buf.toString('utf8');
-      // Invalid UTF-8 decodes to U+FFFD; only then pay for the exact check (a real U+FFFD is valid).
-      if (!text.includes('\uFFFD') || isUtf8(buf)) out[name] = text;
-      else {
-        out[name] = buf.toString('base64');
-        binary.push(name);
-      }
+      text = buf.toString('utf8'); // lossy: U+FFFD per invalid sequence; keeps a leading BOM
+      // Strict check (as TextDecoder fatal) only when a U+FFFD shows up: a real U+FFFD is valid.
+      if (text.includes('\uFFFD') && !isUtf8(buf)) invalid.push(name);
     }
+    setHeader(headers, name, text); // setHeader: a header named __proto__ stays an ordinary header
   }
-  if (binary.length) out[BINARY_HEADERS] = binary.join(',');
-  return out;
+  return { headers, invalid };
 }
 
-function headerText(v: Uint8Array | string | null | undefined): string {
-  if (v === null || v === undefined) return '';
-  return typeof v === 'string' ? v : asBuffer(v).toString('utf8');
+/** {@link decodeHeaderValues} without the list of invalid names. */
+export function decodeHeaders(raw: Readonly<Record<string, RawHeaderValue>> | undefined): Record<string, string> {
+  return decodeHeaderValues(raw).headers;
 }
 
 /**
- * Encode bus headers for a Kafka record, restoring base64-carried binary values (see
- * {@link BINARY_HEADERS}). Plain values stay strings: the client writes them as UTF-8 straight
- * into the request buffer (no Buffer per header on the hot path).
+ * Encode bus headers for a Kafka record. Values stay strings: the client writes them as UTF-8
+ * straight into the request buffer (no Buffer per header on the hot path).
  */
-export function encodeHeaders(headers: Readonly<Record<string, string>>): Record<string, string | Buffer> {
-  const marker = headers[BINARY_HEADERS];
-  if (marker === undefined) return headers as Record<string, string>;
-  const binary = new Set(marker.split(',').filter(Boolean));
-  const out: Record<string, string | Buffer> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name === BINARY_HEADERS) continue;
-    setHeader(out, name, binary.has(name) ? Buffer.from(value, 'base64') : value);
-  }
-  return out;
+export function encodeHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return headers as Record<string, string>;
 }
 
 /** A zero-copy Uint8Array view of a client buffer (plain Uint8Array, not a Buffer subclass). */
@@ -99,10 +87,12 @@ export function toMessage(
   headers: Readonly<Record<string, RawHeaderValue>> | undefined,
 ): Message {
   const k = decodeKey(key);
-  const m: { key?: string; value: Uint8Array; headers: Record<string, string> } = {
+  const decoded = decodeHeaderValues(headers);
+  const m: { key?: string; value: Uint8Array; headers: Record<string, string>; invalidHeaders?: readonly string[] } = {
     value: toBytes(value),
-    headers: decodeHeaders(headers),
+    headers: decoded.headers,
   };
   if (k !== undefined) m.key = k;
+  if (decoded.invalid.length) m.invalidHeaders = decoded.invalid;
   return m;
 }

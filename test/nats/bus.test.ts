@@ -2,12 +2,13 @@
  * NATS-specific behaviour of the JetStream event bus, against the real server.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { ClosedError, ConflictError, ValidationError } from '../../src/jobs/errors.js';
+import { headers } from '@nats-io/nats-core';
+import { ClosedError, ConflictError, UnavailableError, ValidationError } from '../../src/jobs/errors.js';
 import { H } from '../../src/headers/names.js';
 import { DeliveryTerminated, type Delivery, type Message } from '../../src/eventbus/types.js';
-import type { NatsEventBus } from '../../src/eventbus/nats/index.js';
+import { DUE_AT_HEADER, type NatsEventBus } from '../../src/eventbus/nats/index.js';
 import { deferred, elapse, waitFor } from '../support/wait.js';
 import { natsScope, natsUrl, uniqueName } from './helpers.js';
 
@@ -64,10 +65,26 @@ describe('NATS JetStream bus', () => {
     expect(got).toHaveLength(1);
     expect(got[0]!.at).toBeGreaterThanOrEqual(due);
     expect(got[0]!.at - due).toBeLessThan(1_000);
-    // It was delivered (and naked) before: the server counts that delivery, the job does not.
-    expect(got[0]!.d.deliveryCount).toBeGreaterThanOrEqual(2);
+    // It waited in the delay stream: the queue consumer delivered it once, when due.
+    expect(got[0]!.d.deliveryCount).toBe(1);
     expect(got[0]!.d.message.headers[H.attempt]).toBe('0');
     expect(Object.keys(got[0]!.d.message.headers).some((k) => k.startsWith('jobbus_'))).toBe(false);
+  });
+
+  it("naks a foreign producer's early message (jobbus_due_at on the queue subject) until it is due", async () => {
+    const topic = uniqueName('foreign-due');
+    const bus = await scope.bus();
+    const got: { at: number; d: Delivery }[] = [];
+    await bus.subscribe(topic, async (d) => void got.push({ at: Date.now(), d }), { group: 'g', ackTimeoutMs: 500 });
+    const due = Date.now() + 1_000;
+    const h = headers();
+    h.set(DUE_AT_HEADER, String(due));
+    h.set(H.attempt, '0');
+    await jetstream(bus.connection).publish(bus.subjectOf(topic), te.encode('f'), { headers: h });
+    await waitFor(() => got.length === 1, 'the early message', 10_000);
+    expect(got[0]!.at).toBeGreaterThanOrEqual(due);
+    expect(got[0]!.d.deliveryCount).toBeGreaterThanOrEqual(2); // naked early: the server counts it, the job does not
+    expect(got[0]!.d.message.headers[H.attempt]).toBe('0');
   });
 
   it('does not redeliver a long handler that calls working() for longer than ack wait', async () => {
@@ -149,20 +166,26 @@ describe('NATS JetStream bus', () => {
     expect(await bus.browse(`${uniqueName('never')}.dlq`, 10)).toEqual([]);
   });
 
-  it('lets the server drop a duplicate publish but keeps retry and retry-later copies of the same job', async () => {
+  it('L1: dedupId is the Nats-Msg-Id; a duplicate is dropped, and with mustStore it is an error, never a success', async () => {
     const topic = uniqueName('dedup');
     const bus = await scope.bus();
-    const runAt = '2026-01-01T00:00:00.000Z';
-    await bus.publish(topic, jobMessage('job-7', 0, runAt, 'first'));
-    await bus.publish(topic, jobMessage('job-7', 0, runAt, 'resent')); // same enqueue again: dropped
+    await bus.publish(topic, msg('first'), { dedupId: 'job-7|0|t' });
+    await bus.publish(topic, msg('resent'), { dedupId: 'job-7|0|t' }); // same enqueue again: dropped, success
     expect(await streamMessages(bus, topic)).toBe(1);
-    await bus.publish(topic, jobMessage('job-7', 1, '2026-01-01T00:00:01.000Z', 'retry')); // attempt + 1
-    await bus.publish(topic, jobMessage('job-7', 1, '2026-01-01T00:00:05.000Z', 'later')); // same attempt, new runAt
-    await bus.publish(`${topic}.dlq`, jobMessage('job-7', 1, '2026-01-01T00:00:05.000Z', 'dead')); // other stream
-    expect(await streamMessages(bus, topic)).toBe(3);
-    expect(await streamMessages(bus, `${topic}.dlq`)).toBe(1);
+    // A copy that must be stored: the duplicate answer is a retryable error, the caller keeps the original.
+    const err = await bus.publish(topic, msg('copy'), { dedupId: 'job-7|0|t', mustStore: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as UnavailableError).retryable).toBe(true);
+    await bus.publish(topic, msg('copy'), { dedupId: 'job-7|copy-1', mustStore: true });
+    await bus.publishBatch(topic, [msg('b1'), msg('b2'), msg('b3')], { dedupIds: ['job-7|0|t', 'b2', undefined] });
+    // Batch: the first id is a duplicate (dropped), the others are stored; with mustStore the batch fails.
+    expect(await streamMessages(bus, topic)).toBe(4);
+    await expect(bus.publishBatch(topic, [msg('b4'), msg('b5')], { dedupIds: ['b4', 'b2'], mustStore: true })).rejects.toBeInstanceOf(UnavailableError);
+    // No id, no dedup (the adapter reads no job headers any more).
+    await bus.publish(topic, jobMessage('job-7', 0, '2026-01-01T00:00:00.000Z', 'a'));
+    await bus.publish(topic, jobMessage('job-7', 0, '2026-01-01T00:00:00.000Z', 'b'));
     const bodies = (await bus.browse(topic, 10)).map((m) => td.decode(m.value));
-    expect(bodies).toEqual(['later', 'retry', 'first']);
+    expect(bodies).toEqual(['b', 'a', 'b4', 'b3', 'b2', 'copy', 'first']);
   });
 
   it('hands every message a closing subscriber held back to its group at once (no bare nak loses one)', async () => {
@@ -257,14 +280,26 @@ describe('NATS JetStream bus', () => {
     await waitFor(async () => n === 1 && (await streamMessages(bus, topic)) === 0, 'workqueue removal on ack');
   });
 
-  it("updates the group consumer's ack wait to a later subscriber's ackTimeoutMs", async () => {
+  it("D5: a subscriber with another ackTimeoutMs neither changes the group's ack wait nor gets its running jobs redelivered", async () => {
     const topic = uniqueName('ackwait');
-    const bus = await scope.bus();
-    const first = await bus.subscribe(topic, async () => undefined, { group: 'g', ackTimeoutMs: 30_000 });
-    await first.close();
-    await bus.subscribe(topic, async () => undefined, { group: 'g', ackTimeoutMs: 1_000 });
-    const jsm = await jetstreamManager(bus.connection);
-    expect((await jsm.consumers.info(bus.streamOf(topic), 'g')).config.ack_wait).toBe(1_000 * 1_000_000);
+    const [a, b] = await Promise.all([scope.bus(), scope.bus()]);
+    const jsm = await jetstreamManager(a.connection);
+    // Short ack wait first (1 s), then a process with a long lease (10 s) joins the group.
+    const runs: string[] = [];
+    const release = deferred();
+    await a.subscribe(topic, async (d) => void runs.push(`a:${td.decode(d.message.value)}`), { group: 'g', ackTimeoutMs: 1_000, maxInFlight: 1 });
+    await b.subscribe(topic, async (d) => {
+      runs.push(`b:${td.decode(d.message.value)}`);
+      await release.promise; // longer than the consumer's 1 s ack wait, never calls working()
+    }, { group: 'g', ackTimeoutMs: 10_000, maxInFlight: 8 });
+    expect((await jsm.consumers.info(a.streamOf(topic), 'g')).config.ack_wait).toBe(1_000 * 1_000_000); // not flipped to 10 s
+    await a.publishBatch(topic, Array.from({ length: 6 }, (_, i) => msg(`m${i}`)));
+    await waitFor(() => runs.some((r) => r.startsWith('b:')), 'a job held by the long-lease process');
+    await elapse(2_500); // 2.5 consumer ack waits: b keeps its jobs alive with +WPI
+    release.resolve();
+    await waitFor(() => new Set(runs.map((r) => r.slice(2))).size === 6, 'all six');
+    await elapse(300);
+    expect(runs).toHaveLength(6); // no job ran twice
   });
 
   it('rejects queue names that cannot map to a subject, naming the queue', async () => {

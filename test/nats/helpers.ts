@@ -49,14 +49,15 @@ export function natsScope(prefix: string, url: () => string = natsUrl): NatsScop
   };
 }
 
-/** Delete every stream whose name starts with `streamPrefix`. */
+/** Delete every stream whose name starts with `streamPrefix` (and the scope's KV buckets). */
 export async function deleteStreams(url: string, streamPrefix: string): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
     nc = await connect({ servers: url });
     const jsm = await jetstreamManager(nc);
     const names: string[] = [];
-    for await (const n of jsm.streams.names()) if (n.startsWith(`${streamPrefix}_`)) names.push(n);
+    // Queue, DLQ and delay streams, and the KV bucket of the group registry.
+    for await (const n of jsm.streams.names()) if (n.startsWith(`${streamPrefix}_`) || n.startsWith(`KV_${streamPrefix}_`)) names.push(n);
     await Promise.allSettled(names.map((n) => jsm.streams.delete(n)));
   } finally {
     await nc?.close();

@@ -9,6 +9,7 @@ import { setHeader } from '../header-record.js';
 import type {
   AdminPort,
   CommitOffset,
+  CommittedOffset,
   ConsumedRecord,
   GroupConsumerPort,
   GroupConsumerSettings,
@@ -154,7 +155,7 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
     },
 
     groupConsumer(settings) {
-      return createGroupConsumer(kafka, settings);
+      return createGroupConsumer(kafka, settings, options.logger);
     },
 
     readRanges(topic, ranges, timeoutMs) {
@@ -292,7 +293,7 @@ function toRecord(m: KafkaJs.KafkaMessage): ConsumedRecord {
   };
 }
 
-function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsumerSettings): GroupConsumerPort {
+function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsumerSettings, logger: KafkaBusLogger | undefined): GroupConsumerPort {
   const consumer = kafka.consumer({
     groupId: settings.groupId,
     sessionTimeout: settings.sessionTimeoutMs,
@@ -303,12 +304,39 @@ function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsumerSettin
     allowAutoTopicCreation: false,
   });
   let generation = 0;
-  // kafkajs offers a retry-free commit (one request, current generation) only through the
-  // eachBatch payload; consumer.commitOffsets() retries, and a retry after a rebalance would
-  // commit with the *new* generation for a partition this member may no longer own. So the
-  // latest payload's commit function is kept and used for every commit.
+  // kafkajs offers a retry-free commit (one request) only through the eachBatch payload;
+  // consumer.commitOffsets() retries for a while. The latest payload's commit function is kept
+  // and used for every commit. It does NOT pin a generation: kafkajs replaces its offset manager
+  // (with the new generation) on every group sync, so a commit issued after a rejoin carries the
+  // new generation. What keeps a member from committing a partition it no longer owns is the
+  // subscription: it commits a partition only while it is assigned to it, or, during a
+  // rebalance, only from the awaited revoke hook, which runs before kafkajs rejoins.
   let commitFn: ((offsets: KafkaJs.Offsets) => Promise<void>) | undefined;
   let stopped = false;
+  // The group's committed offsets are read through an admin client (kafkajs exposes no
+  // offset-fetch on the consumer); connected on first use, disconnected by stop().
+  let admin: Promise<KafkaJs.Admin> | undefined;
+  const getAdmin = (): Promise<KafkaJs.Admin> => {
+    admin ??= (async () => {
+      const a = kafka.admin();
+      await a.connect();
+      return a;
+    })().catch((err: unknown) => {
+      admin = undefined;
+      throw err;
+    });
+    return admin;
+  };
+  // pause/resume throw "Consumer group was not initialized" while kafkajs is between a crash and
+  // its restart (its consumerGroup is null then). Nothing is fetched in that window anyway, and
+  // the caller resumes what it wants on the next assignment, so ignore it.
+  const safely = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      logger?.debug?.({ groupId: settings.groupId, err: err instanceof Error ? err.message : String(err) }, `kafka: ${what} ignored, the consumer is not running`);
+    }
+  };
 
   return {
     async start(handlers: GroupHandlers) {
@@ -323,7 +351,7 @@ function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsumerSettin
       consumer.on(consumer.events.REBALANCING, () => handlers.onRebalancing());
       consumer.on(consumer.events.CRASH, (event) => {
         commitFn = undefined;
-        handlers.onCrash(event.payload.error);
+        handlers.onCrash(event.payload.error, event.payload.restart === true);
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: true });
@@ -356,24 +384,50 @@ function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsumerSettin
       });
     },
     pause(topic, partitions) {
-      consumer.pause([partitions ? { topic, partitions: [...partitions] } : { topic }]);
+      safely('pause', () => consumer.pause([partitions ? { topic, partitions: [...partitions] } : { topic }]));
     },
     resume(topic, partitions) {
-      consumer.resume([partitions ? { topic, partitions: [...partitions] } : { topic }]);
+      safely('resume', () => consumer.resume([partitions ? { topic, partitions: [...partitions] } : { topic }]));
     },
     async commit(offsets: readonly CommitOffset[]) {
       if (!commitFn) throw new UnavailableError(`group ${settings.groupId}: no batch fetched yet, nothing can be committed`);
-      const byTopic = new Map<string, { partition: number; offset: string }[]>();
+      const byTopic = new Map<string, { partition: number; offset: string; metadata?: string }[]>();
       for (const o of offsets) {
         const list = byTopic.get(o.topic) ?? [];
-        list.push({ partition: o.partition, offset: String(o.offset) });
+        // kafkajs passes each partition entry to the OffsetCommit request as is, metadata included.
+        list.push({ partition: o.partition, offset: String(o.offset), ...(o.metadata ? { metadata: o.metadata } : {}) });
         byTopic.set(o.topic, list);
       }
-      await commitFn({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+      try {
+        await commitFn({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+      } catch (err) {
+        if ((err as { type?: unknown }).type === 'OFFSET_METADATA_TOO_LARGE') {
+          throw Object.assign(new UnavailableError(`group ${settings.groupId}: the broker refused the commit metadata as too large`, { cause: err }), {
+            metadataTooLarge: true,
+          });
+        }
+        throw err;
+      }
+    },
+    async committed(topic) {
+      const a = await getAdmin();
+      const result = await a.fetchOffsets({ groupId: settings.groupId, topics: [topic] });
+      const out: CommittedOffset[] = [];
+      for (const t of result) {
+        if (t.topic !== topic) continue;
+        for (const p of t.partitions) out.push({ partition: p.partition, offset: Number(p.offset), metadata: p.metadata ?? '' });
+      }
+      return out;
     },
     async stop() {
       stopped = true;
-      await consumer.disconnect();
+      try {
+        await consumer.disconnect();
+      } finally {
+        const a = admin;
+        admin = undefined;
+        await a?.then((x) => x.disconnect()).catch(() => undefined);
+      }
     },
   };
 }

@@ -105,8 +105,12 @@ export interface GroupHandlers {
    * rebalance (a driver may learn of one where it cannot wait); {@link onRebalancing} always is.
    */
   onRevoke?(): Promise<void>;
-  /** The consumer crashed; the driver restarts it (a new assignment follows). */
-  onCrash(error: unknown): void;
+  /**
+   * The consumer crashed. `restarting`: the client restarts it by itself (a new assignment
+   * follows); false: it stays stopped (kafkajs does not restart after a non-retriable error) and
+   * only a new consumer brings the member back.
+   */
+  onCrash(error: unknown, restarting: boolean): void;
 }
 
 /** An offset to commit: `offset` = the next offset to read. */
@@ -114,6 +118,25 @@ export interface CommitOffset {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
+  /** Commit metadata string stored with the offset (broker limit `offset.metadata.max.bytes`, default 4096). */
+  readonly metadata?: string;
+}
+
+/** A group's committed offset of one partition. */
+export interface CommittedOffset {
+  readonly partition: number;
+  /** Next offset to read, or -1 when the group has committed none. */
+  readonly offset: number;
+  /** Metadata committed with it ('' when none). */
+  readonly metadata: string;
+}
+
+/**
+ * Marks a commit the broker refused because its metadata exceeds `offset.metadata.max.bytes`
+ * (a driver sets `metadataTooLarge: true` on the error it rejects with).
+ */
+export function isMetadataTooLarge(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { metadataTooLarge?: unknown }).metadataTooLarge === true;
 }
 
 /** Settings of a group consumer. */
@@ -137,12 +160,18 @@ export interface GroupConsumerSettings {
 export interface GroupConsumerPort {
   /** Connect, join, and start fetching. Resolves once running (the first assignment may come later). */
   start(handlers: GroupHandlers): Promise<void>;
-  /** Stop fetching `partitions` of `topic` (all when omitted). */
+  /**
+   * Stop fetching `partitions` of `topic` (all when omitted). Never throws: while the consumer
+   * is not running (between a crash and its restart) it does nothing, and the next assignment
+   * starts with every assigned partition resumed by the caller.
+   */
   pause(topic: string, partitions?: readonly number[]): void;
-  /** Resume fetching. */
+  /** Resume fetching. Never throws (see {@link pause}). */
   resume(topic: string, partitions?: readonly number[]): void;
   /** Commit once, no retries, with the current group generation. Rejects on failure. */
   commit(offsets: readonly CommitOffset[]): Promise<void>;
+  /** The group's committed offsets (with metadata) of every partition of `topic` it has committed. */
+  committed(topic: string): Promise<CommittedOffset[]>;
   /** Leave the group and disconnect. */
   stop(): Promise<void>;
 }

@@ -1,18 +1,24 @@
 /**
  * One subscription = one consumer group member (`groupId(group, topic)`) with its own
  * dispatcher: messages of a partition run concurrently (subject to the ordering lanes), at
- * most `maxInFlight` are unsettled at once, and only the contiguous settled prefix of each
- * partition is committed.
+ * most `maxInFlight` are unsettled at once, at most `maxOffsetSpan` offsets separate the oldest
+ * unsettled and the newest admitted one of a partition, only the contiguous settled prefix of
+ * each partition is committed, and the settled offsets above it travel in the commit metadata.
  *
- * Partition state machine (one `PartitionState` per assigned partition):
+ * Partition state machine (one `PartitionState` per assigned partition, partition.ts):
  *
- *   ASSIGNED --rebalancing / close--> HELD --assigned again--> ASSIGNED
- *                                      |
- *                                      +--not in new assignment / closed--> REVOKED (terminal)
+ *   (assigned) --committed offset read--> ASSIGNED --rebalancing / crash / close--> HELD
+ *   HELD --assigned again, group offset not ahead of ours--> ASSIGNED
+ *   HELD/ASSIGNED --not in new assignment / closed / group offset ahead of ours--> REVOKED
  *
- * - ASSIGNED: fetched records are admitted, waiting ones dispatched, settled prefixes committed.
+ * - On every assignment the group's committed offset and metadata are read first (nothing of
+ *   the partition is admitted or dispatched before): records the metadata marks settled are
+ *   skipped; a kept partition whose group offset moved past ours (another member owned it while
+ *   this one was fenced) starts over from the group's offset (U3), and no commit ever goes
+ *   below the highest committed offset known.
+ * - ASSIGNED: fetched records are admitted, waiting ones dispatched, settled offsets committed.
  * - HELD: nothing new is dispatched (waiting messages stay queued); in-flight handlers keep
- *   running, their settles are recorded and committed while the old generation still allows it.
+ *   running; deliveries' `signal` is aborted so a consumer that buffered them gives them back.
  * - REVOKED: the tracker is dropped, queued messages are released, settles of handlers still
  *   running are ignored (no commit for a partition this member no longer owns); such messages
  *   may be delivered again by the new owner (bounded duplicates).
@@ -21,7 +27,7 @@
  * (rejected; timer) -> RUNNING. A rejected message keeps its offset uncommitted and its lane
  * (key) blocked, so neither a commit nor a same-key successor can pass it.
  */
-import { describeError } from '../../jobs/errors.js';
+import { describeError, type UnavailableError } from '../../jobs/errors.js';
 import {
   DeliveryTerminated,
   RedeliverAfter,
@@ -31,41 +37,20 @@ import {
   type Ordering,
   type Subscription,
 } from '../types.js';
+import { createCommitter } from './commits.js';
+import { createConsumerSupervisor } from './consumer-supervisor.js';
 import { createLanes, laneOf } from './lanes.js';
+import { bitsThatFit, decodeSettled, KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
 import type { KafkaBusLogger } from './options.js';
-import type { BatchControl, CommitOffset, ConsumedBatch, GroupConsumerPort } from './port.js';
-import { createPartitionTracker, type PartitionTracker } from './tracker.js';
+import { newPartitionState, type Entry, type PartitionState } from './partition.js';
+import type { BatchControl, CommittedOffset, ConsumedBatch, GroupConsumerPort } from './port.js';
 import { DUE_AT_HEADER, toMessage } from './wire.js';
 
-type PartitionStatus = 'assigned' | 'held' | 'revoked';
-
-interface PartitionState {
-  readonly partition: number;
-  readonly tracker: PartitionTracker;
-  status: PartitionStatus;
-  /** Last offset committed (next offset to read), or -1. */
-  committed: number;
-  /** Entries that became runnable while HELD, in order. */
-  held: Entry[];
-}
-
-type EntryState = 'waiting' | 'running' | 'retrying' | 'done';
-
-interface Entry {
-  readonly ps: PartitionState;
-  readonly offset: number;
-  readonly lane: string | undefined;
-  readonly message: Message;
-  state: EntryState;
-  deliveryCount: number;
-  /** Increments on every handler invocation; a settle of an older invocation is ignored. */
-  run: number;
-  timer: NodeJS.Timeout | undefined;
-  /** When a RUNNING entry is presumed dead (ackTimeoutMs after its start or last working()). */
-  ackDeadline: number;
-  /** Due time of a message that arrived early (a delay shorter than the smallest tier), ms. */
-  dueAt: number | undefined;
-}
+/**
+ * Default `maxOffsetSpan`: the most offsets whose settled state always fits in the broker's
+ * default 4 KiB commit metadata as a bitset (24 472), rounded down.
+ */
+export const DEFAULT_MAX_OFFSET_SPAN = Math.floor(bitsThatFit(KAFKA_DEFAULT_METADATA_MAX_BYTES) / 1_000) * 1_000;
 
 /** Everything a subscription needs. */
 export interface KafkaSubscriptionSettings {
@@ -75,6 +60,8 @@ export interface KafkaSubscriptionSettings {
   readonly handler: DeliveryHandler;
   readonly ordering: Ordering;
   readonly maxInFlight: number;
+  /** Most offsets from the oldest unsettled to the newest admitted one per partition. Default {@link DEFAULT_MAX_OFFSET_SPAN}. */
+  readonly maxOffsetSpan?: number | undefined;
   readonly ackTimeoutMs: number;
   readonly redeliveryDelayMs: number;
   readonly inMemoryRedeliveryMaxMs: number;
@@ -86,7 +73,8 @@ export interface KafkaSubscriptionSettings {
   readonly revokeDrainMs: number;
   /** How often a batch waiting at the cap heartbeats (kafkajs throttles to its heartbeat interval). */
   readonly heartbeatTickMs: number;
-  readonly consumer: GroupConsumerPort;
+  /** A new group member (called again to re-create one after a crash without restart). */
+  readonly consumer: () => GroupConsumerPort;
   /** Persist a redelivery through the delay topics (for long RedeliverAfter delays). */
   readonly republishLater: (message: Message, deliverAt: Date) => Promise<void>;
   readonly logger: KafkaBusLogger | undefined;
@@ -100,9 +88,11 @@ export interface KafkaSubscription extends Subscription {
   start(): Promise<void>;
   /** Unsettled messages right now (for tests and metrics). */
   unsettled(): number;
+  /** Offsets held in memory over all partitions (the sum of the trackers' spans; tests, metrics). */
+  span(): number;
+  /** Why this subscription's group member is down (crashed, not assigned again yet), or undefined. */
+  health(): UnavailableError | undefined;
 }
-
-const COMMIT_RETRY_MS = 500;
 
 /**
  * Remove the due-time header of a message that reached its topic early (a delay shorter than
@@ -118,6 +108,9 @@ function takeDueAt(message: Message): number | undefined {
 
 /** Create a subscription (not started). */
 export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubscription {
+  const maxSpan = Math.max(1, s.maxOffsetSpan ?? DEFAULT_MAX_OFFSET_SPAN);
+  // Hysteresis: a span-paused partition resumes once a refill's worth of offsets is free.
+  const spanRefill = Math.max(1, Math.floor(maxSpan / 8));
   const partitions = new Map<number, PartitionState>();
   const lanes = createLanes<Entry>();
   const running = new Set<Entry>();
@@ -126,69 +119,23 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
   let closing = false;
   let closePromise: Promise<void> | undefined;
   const drainWaiters = new Set<() => void>();
-
-  // ---- commits: single flight, coalesced; only partitions not REVOKED -------------------------
-  let commitInFlight: Promise<void> | undefined;
-  let commitDirty = false;
-  let commitRetry: NodeJS.Timeout | undefined;
-
-  const commitNow = async (): Promise<void> => {
-    while (commitDirty) {
-      commitDirty = false;
-      const offsets: CommitOffset[] = [];
-      const states: [PartitionState, number][] = [];
-      for (const ps of partitions.values()) {
-        if (ps.status === 'revoked') continue;
-        const c = ps.tracker.committable();
-        if (c !== undefined && c > ps.committed) {
-          offsets.push({ topic: s.topic, partition: ps.partition, offset: c });
-          states.push([ps, c]);
-        }
-      }
-      if (!offsets.length) return;
-      try {
-        await s.consumer.commit(offsets);
-        for (const [ps, c] of states) if (c > ps.committed) ps.committed = c;
-      } catch (err) {
-        // Typical during a rebalance (generation moved on) or before the first batch. The
-        // offsets stay uncommitted: at worst those messages are delivered again.
-        s.logger?.debug?.({ topic: s.topic, groupId: s.groupId, err: describeError(err) }, 'kafka commit failed');
-        if (!closing && !commitRetry) {
-          commitRetry = setTimeout(() => {
-            commitRetry = undefined;
-            requestCommit();
-          }, COMMIT_RETRY_MS);
-          commitRetry.unref?.();
-        }
-        return;
-      }
-    }
-  };
-
-  const flushCommits = async (): Promise<void> => {
-    commitDirty = true;
-    while (commitInFlight) await commitInFlight;
-    commitInFlight = commitNow().finally(() => {
-      commitInFlight = undefined;
-    });
-    await commitInFlight;
-  };
-
-  function requestCommit(): void {
-    commitDirty = true;
-    if (commitInFlight) return; // the running loop picks it up
-    commitInFlight = commitNow().finally(() => {
-      commitInFlight = undefined;
-      if (commitDirty && !commitRetry) requestCommit();
-    });
-  }
+  const supervisor = createConsumerSupervisor({ topic: s.topic, groupId: s.groupId, newConsumer: s.consumer, logger: s.logger });
+  const committer = createCommitter({
+    topic: s.topic,
+    groupId: s.groupId,
+    partitions: () => partitions.values(),
+    consumer: () => supervisor.current(),
+    logger: s.logger,
+  });
 
   // ---- flow control ----------------------------------------------------------------------------
   // At the cap, onBatch waits (heartbeating) instead of returning: kafkajs fetches again only
   // after every batch of the previous fetch returned, so waiting there *is* the pause, with no
   // fetch-loop sleep before the resume (a consumer.pause()/resume() cycle costs up to one
   // maxWaitTime per refill), and only this member's own heartbeat runs while it waits: the
-  // rebalance hook (onRevoke) sees every rebalance that happens at the cap.
+  // rebalance hook (onRevoke) sees every rebalance that happens at the cap. The offset span, in
+  // contrast, is per partition: a partition at its span bound is paused (consumer.pause), so one
+  // stuck message stalls only its own partition.
   const capacityWaiters = new Set<() => void>();
   // Hysteresis: a batch waiting at the cap is woken when a refill's worth of slots is free, not
   // on every settle (each wake costs a promise, a timer and a heartbeat call).
@@ -197,9 +144,11 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     if (!force && unsettled > s.maxInFlight - refill) return;
     for (const w of capacityWaiters) w();
   };
+  const admitting = (control: BatchControl, ps: PartitionState): boolean =>
+    control.isActive() && ps.status === 'assigned' && partitions.get(ps.partition) === ps && !closing;
   const waitForCapacity = async (control: BatchControl, ps: PartitionState): Promise<boolean> => {
     while (unsettled >= s.maxInFlight) {
-      if (!control.isActive() || ps.status !== 'assigned' || closing) return false;
+      if (!admitting(control, ps)) return false;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
@@ -211,18 +160,26 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       });
       await control.heartbeat();
     }
-    return control.isActive() && ps.status === 'assigned' && !closing;
+    return admitting(control, ps);
   };
   const notifyDrain = (): void => {
     notifyCapacity();
     if (running.size === 0) for (const w of drainWaiters) w();
   };
+  /** The head of `ps` moved: commit, and resume a span-paused partition once there is room. */
+  const headMoved = (ps: PartitionState): void => {
+    committer.request();
+    if (ps.spanPaused && ps.tracker.span() <= maxSpan - spanRefill) {
+      ps.spanPaused = false;
+      supervisor.current().resume(s.topic, [ps.partition]);
+    }
+  };
 
   // ---- dispatch --------------------------------------------------------------------------------
   const dispatch = (e: Entry): void => {
-    if (e.ps.status === 'assigned' && !closing) start(e);
-    else if (e.ps.status === 'held') e.ps.held.push(e);
-    else drop(e);
+    if (e.ps.status === 'revoked' || closing) drop(e);
+    else if (e.ps.status === 'assigned' && e.ps.ready) start(e);
+    else e.ps.held.push(e);
   };
 
   /** Forget an entry that will not run (partition revoked or subscription closing). */
@@ -245,7 +202,10 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     retrying.delete(e);
     e.state = 'done';
     unsettled--;
-    if (e.ps.status !== 'revoked' && e.ps.tracker.settle(e.offset)) requestCommit();
+    if (e.ps.status !== 'revoked') {
+      if (e.ps.tracker.settle(e.offset)) headMoved(e.ps);
+      else committer.request(); // the metadata changed (written at most once per interval)
+    }
     const next = lanes.release(e.lane);
     if (next) dispatch(next);
     notifyDrain();
@@ -275,8 +235,14 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       finish(e); // settled elsewhere (e.g. copied to the DLQ): committable like an ack
       return;
     }
+    if (e.ps.status === 'revoked' || closing) {
+      // Not ours any more (or closing): the next owner delivers it again; holding it for the
+      // delay would keep an in-flight slot for nothing (S4).
+      drop(e);
+      return;
+    }
     const delayMs = err instanceof RedeliverAfter ? err.delayMs : s.redeliveryDelayMs;
-    if (delayMs <= s.inMemoryRedeliveryMaxMs || e.ps.status === 'revoked') {
+    if (delayMs <= s.inMemoryRedeliveryMaxMs) {
       scheduleRetry(e, delayMs);
       return;
     }
@@ -326,6 +292,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       working: () => {
         if (e.run === run && e.state === 'running') e.ackDeadline = Date.now() + s.ackTimeoutMs;
       },
+      signal: e.ps.abort.signal,
     };
     let result: Promise<void>;
     try {
@@ -362,14 +329,32 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
 
   // ---- group callbacks ---------------------------------------------------------------------------
   const onBatch = async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
-    const ps = partitions.get(batch.partition);
-    if (!ps || ps.status !== 'assigned' || closing) return;
+    let ps = partitions.get(batch.partition);
+    if (ps && !ps.ready && ps.loading) {
+      await ps.loading; // the committed offset and metadata decide what to skip
+      ps = partitions.get(batch.partition);
+    }
+    if (!ps || !ps.ready || ps.status !== 'assigned' || closing) return;
     for (const r of batch.records) {
-      if (!control.isActive() || ps.status !== 'assigned' || closing) break;
-      if (ps.tracker.nextOffset() !== undefined && r.offset < ps.tracker.nextOffset()!) {
+      if (!admitting(control, ps)) break;
+      const next = ps.tracker.nextOffset();
+      if (next !== undefined && r.offset < next) {
         // Refetched after a rebalance kept this partition: already tracked (running or settled).
         control.advance(r.offset);
         continue;
+      }
+      if (ps.skip?.has(r.offset)) {
+        // Settled before a crash or rebalance (commit metadata): not delivered again.
+        if (ps.tracker.add(r.offset, true)) committer.request();
+        control.advance(r.offset);
+        continue;
+      }
+      if (ps.tracker.unsettled() > 0 && r.offset - ps.tracker.committable()! + 1 > maxSpan) {
+        // Span bound: stop fetching this partition until its oldest unsettled offset settles
+        // (headMoved resumes it). Records not advanced are fetched again.
+        ps.spanPaused = true;
+        supervisor.current().pause(s.topic, [ps.partition]);
+        break;
       }
       // Hard cap: wait for a free slot (see waitForCapacity); records not admitted are fetched again.
       if (unsettled >= s.maxInFlight && !(await waitForCapacity(control, ps))) break;
@@ -397,12 +382,17 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       unsettled++;
       if (lanes.admit(e.lane, e)) start(e);
     }
+    if (ps.skip && ps.tracker.nextOffset() !== undefined && ps.tracker.nextOffset()! >= ps.skip.end) ps.skip = undefined;
     // kafkajs heartbeats only between fetches and when asked inside eachBatch: ask.
     await control.heartbeat();
   };
 
+  /** Stop dispatching everywhere and tell buffered deliveries to give their messages back. */
   const holdAll = (): void => {
-    for (const ps of partitions.values()) if (ps.status === 'assigned') ps.status = 'held';
+    for (const ps of partitions.values()) {
+      if (ps.status === 'assigned') ps.status = 'held';
+      ps.abort.abort();
+    }
   };
 
   const waitForRunning = async (timeoutMs: number): Promise<void> => {
@@ -420,7 +410,8 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
 
   const revoke = (ps: PartitionState): void => {
     ps.status = 'revoked';
-    partitions.delete(ps.partition);
+    ps.abort.abort();
+    if (partitions.get(ps.partition) === ps) partitions.delete(ps.partition);
     const held = ps.held;
     ps.held = [];
     for (const e of held) drop(e);
@@ -429,22 +420,91 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     // RUNNING entries of ps keep their slot until their handler returns; their settle is ignored.
   };
 
+  /** Make `ps` dispatch again (its committed offset is known). */
+  const activate = (ps: PartitionState): void => {
+    ps.ready = true;
+    ps.loading = undefined;
+    const held = ps.held;
+    ps.held = [];
+    for (const e of held) dispatch(e);
+  };
+
+  /** Start an empty partition state at the group's committed offset, skipping what its metadata marks settled. */
+  const startAt = (ps: PartitionState, committed: CommittedOffset | undefined): PartitionState => {
+    if (committed && committed.offset >= 0) {
+      ps.committed = committed.offset;
+      ps.committedMeta = committed.metadata;
+      ps.skip = decodeSettled(committed.metadata, committed.offset);
+    }
+    return ps;
+  };
+
+  /** Read the group's committed offsets (bounded: a batch of these partitions waits for it). */
+  const readCommitted = async (): Promise<Map<number, CommittedOffset> | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const list = await Promise.race([
+        supervisor.current().committed(s.topic),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${s.revokeDrainMs} ms`)), s.revokeDrainMs);
+        }),
+      ]);
+      return new Map(list.map((c) => [c.partition, c]));
+    } catch (err) {
+      // Deliver everything from the fetch position: duplicates possible, never a loss.
+      s.logger?.warn({ topic: s.topic, groupId: s.groupId, err: describeError(err) }, 'kafka: could not read the committed offsets; settled offsets above them may be delivered again');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const onAssigned = (assignment: ReadonlyMap<string, readonly number[]>): void => {
     const mine = new Set(assignment.get(s.topic) ?? []);
     for (const ps of [...partitions.values()]) if (!mine.has(ps.partition)) revoke(ps);
-    if (closing) return;
+    if (closing || mine.size === 0) return;
+    const consumer = supervisor.current();
+    const loading = readCommitted();
+    const pending: PartitionState[] = [];
     for (const p of mine) {
-      const ps = partitions.get(p);
-      if (!ps) {
-        partitions.set(p, { partition: p, tracker: createPartitionTracker(), status: 'assigned', committed: -1, held: [] });
-        continue;
+      let ps = partitions.get(p);
+      if (ps) {
+        ps.status = 'assigned';
+        ps.abort = new AbortController();
+        ps.ready = false;
+      } else {
+        ps = newPartitionState(p);
+        partitions.set(p, ps);
+        // kafkajs keeps a partition's pause across rebalances: a new state starts unpaused.
+        consumer.resume(s.topic, [p]);
       }
-      ps.status = 'assigned';
-      const held = ps.held;
-      ps.held = [];
-      for (const e of held) dispatch(e);
+      pending.push(ps);
     }
-    requestCommit();
+    const done = loading.then((committed) => {
+      for (const ps of pending) {
+        if (partitions.get(ps.partition) !== ps || ps.status !== 'assigned') continue;
+        const c = committed?.get(ps.partition);
+        if (ps.tracker.nextOffset() === undefined) {
+          // New (or nothing fetched yet): start from the group's offset and metadata.
+          activate(startAt(ps, c));
+        } else if (c && c.offset > ps.tracker.committable()!) {
+          // U3: the group committed past our oldest unsettled offset while this member was
+          // fenced: another member owned the partition. Our tracker is stale; start over from
+          // the group's offset (what we were running is released; its settles are ignored).
+          s.logger?.warn({ topic: s.topic, partition: ps.partition, ours: ps.tracker.committable(), group: c.offset }, 'kafka: the group committed past this member\'s position; starting over from the group\'s offset');
+          revoke(ps);
+          const f = startAt(newPartitionState(ps.partition), c);
+          partitions.set(ps.partition, f);
+          if (ps.spanPaused) consumer.resume(s.topic, [ps.partition]);
+          activate(f);
+        } else {
+          if (c && c.offset > ps.committed) ps.committed = c.offset; // never commit below it
+          activate(ps);
+        }
+      }
+      committer.request();
+    });
+    for (const ps of pending) ps.loading = done;
   };
 
   const subscription: KafkaSubscription = {
@@ -453,36 +513,44 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     async start() {
       ackSweeper = setInterval(sweepAckDeadlines, Math.max(20, Math.min(1_000, Math.floor(s.ackTimeoutMs / 4))));
       ackSweeper.unref?.();
-      await s.consumer.start({
+      let revokeDrain: Promise<void> | undefined;
+      await supervisor.start({
         onBatch,
-        onAssigned,
+        onAssigned: (assignment) => {
+          revokeDrain = undefined;
+          onAssigned(assignment);
+        },
         onRebalancing: () => {
           holdAll();
-          requestCommit();
+          // Issued synchronously, before kafkajs rejoins: still the old generation (commits.ts).
+          committer.requestIncludingHeld();
         },
-        onRevoke: async () => {
-          holdAll();
-          await waitForRunning(s.revokeDrainMs);
-          await flushCommits();
+        onRevoke: () => {
+          // Concurrent batches learn of the same rebalance: one drain and one commit for all.
+          revokeDrain ??= (async () => {
+            holdAll();
+            await waitForRunning(s.revokeDrainMs);
+            await committer.flush();
+          })();
+          return revokeDrain;
         },
-        onCrash: (err) => {
-          holdAll();
-          s.logger?.warn({ topic: s.topic, groupId: s.groupId, err: describeError(err) }, 'kafka consumer crashed; restarting');
-        },
+        onCrash: () => holdAll(), // logged by the supervisor
       });
     },
     unsettled: () => unsettled,
+    span() {
+      let n = 0;
+      for (const ps of partitions.values()) n += ps.tracker.span();
+      return n;
+    },
+    health: () => supervisor.down(),
     close() {
       closePromise ??= (async () => {
         holdAll();
         closing = true;
         if (ackSweeper) clearInterval(ackSweeper);
         notifyCapacity(true);
-        try {
-          s.consumer.pause(s.topic);
-        } catch {
-          // not running: nothing to pause
-        }
+        supervisor.current().pause(s.topic);
         for (const e of lanes.removeWaiting(() => true)) drop(e);
         for (const e of [...retrying]) drop(e);
         for (const ps of partitions.values()) {
@@ -491,13 +559,12 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
           for (const e of held) drop(e);
         }
         await waitForRunning(s.drainTimeoutMs);
-        if (commitRetry) clearTimeout(commitRetry);
-        commitRetry = undefined;
-        await flushCommits();
+        await committer.flush();
+        committer.stop();
         for (const ps of [...partitions.values()]) revoke(ps);
         for (const e of [...running]) drop(e);
         try {
-          await s.consumer.stop();
+          await supervisor.stop();
         } finally {
           s.onClosed();
         }

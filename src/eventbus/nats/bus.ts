@@ -1,22 +1,18 @@
 import pino, { type Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
-import {
-  ClosedError,
-  ConflictError,
-  InvalidArgumentError,
-  JobbusError,
-  NotFoundError,
-  NotInitializedError,
-  UnavailableError,
-  ValidationError,
-} from '../../jobs/errors.js';
-import type { BrowsableBus, BrowsedMessage, EventBus, Message, PublishOptions, SubscribeOptions } from '../types.js';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, NotInitializedError, PublishRejectedError, UnavailableError } from '../../jobs/errors.js';
+import { RedeliverAfter, type BrowsableBus, type BrowsedMessage, type EventBus, type Message, type PublishOptions, type SubscribeOptions } from '../types.js';
+import { cleanStream, type JanitorDeps } from './janitor.js';
 import { createNameMapper } from './names.js';
 import { resolveOptions, type NatsEventBusOptions } from './options.js';
+import { createProvisioner, RELAY_DURABLE, type StreamRef } from './provision.js';
 import { createJsPublisher, PublishFailedError } from './publisher.js';
+import { notStoredError, publishError } from './publish-errors.js';
+import { createGroupRegistry } from './registry.js';
+import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
-import { defaultMsgId, readMessage, writeHeaders } from './wire.js';
+import { readMessage, writeHeaders } from './wire.js';
 
 type TransportModule = typeof import('@nats-io/transport-node');
 type JetStreamModule = typeof import('@nats-io/jetstream');
@@ -25,21 +21,35 @@ type JetStreamModule = typeof import('@nats-io/jetstream');
 export interface NatsEventBus extends EventBus, BrowsableBus {
   /** The connection underneath (for diagnostics; do not close it while the bus is open). */
   readonly connection: NatsConnection;
+  /** How settled jobs are dropped on this server: `purge` (nats-server ≥ 2.9.15) or per-message `delete`. */
+  readonly cleanupMethod: CleanupMethod;
   /** Stream name holding `topic` (throws a ValidationError for an unmappable name). */
   streamOf(topic: string): string;
   /** Subject `topic` is published on. */
   subjectOf(topic: string): string;
-  /** Purge settled jobs from `acked` queue streams now (normally on a timer); returns messages purged. */
+  /** Drop settled jobs from `acked` queue streams now (normally on a timer); returns messages dropped. */
   cleanup(): Promise<number>;
+  /**
+   * Retire a consumer group of a queue: delete its durable consumer and its registration, so it
+   * no longer holds the queue's retention floor. Close the group's subscriptions first (in every
+   * process): a live subscriber re-creates its consumer (and registration) from what is retained.
+   * Returns false when the group was neither registered nor had a consumer.
+   */
+  removeGroup(topic: string, group: string): Promise<boolean>;
 }
 
-/** A provisioned topic. */
-interface StreamRef {
-  readonly topic: string;
-  readonly name: string;
-  readonly subject: string;
-  readonly retained: boolean;
-  readonly workqueue: boolean;
+/** What publishOne does with one message. */
+interface PublishSpec {
+  /** Due time (epoch ms) of a delayed message: published to the topic's delay stream. */
+  readonly dueAt?: number;
+  readonly dedupId?: string;
+  readonly mustStore?: boolean;
+}
+
+/** A relay forwarding due messages of one topic's delay stream, shared by its subscriptions. */
+interface Relay {
+  readonly started: Promise<Subscriber>;
+  users: number;
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 16;
@@ -48,6 +58,10 @@ const DEFAULT_REDELIVERY_DELAY_MS = 1_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 /** Parallel single-message reads while browsing. */
 const BROWSE_CHUNK = 64;
+/** Forwards one relay runs at once. */
+const RELAY_IN_FLIGHT = 64;
+/** Longest wait before a refused forward is tried again, ms. */
+const RELAY_MAX_BACKOFF_MS = 60_000;
 
 async function loadModules(): Promise<{ transport: TransportModule; jsmod: JetStreamModule }> {
   try {
@@ -55,7 +69,7 @@ async function loadModules(): Promise<{ transport: TransportModule; jsmod: JetSt
     return { transport, jsmod };
   } catch (err) {
     throw new NotInitializedError(
-      'jobbus/nats needs its optional peer dependencies: npm install @nats-io/transport-node @nats-io/jetstream @nats-io/nats-core',
+      'jobbus/nats needs its optional peer dependencies: npm install @nats-io/transport-node @nats-io/jetstream @nats-io/nats-core @nats-io/kv',
       { cause: err },
     );
   }
@@ -67,27 +81,25 @@ function describe(err: unknown): string {
 
 /**
  * Create a NATS JetStream event bus (server 2.9+). Connects (or uses `options.connection`),
- * checks JetStream is enabled, and provisions streams and consumers on first use.
+ * checks JetStream is enabled, and provisions streams and consumers on first use (see
+ * provision.ts for the layout).
  *
- * Layout (see names.ts): topic `q` is subject `<prefix>.q.<q>` in stream
- * `<PREFIX>_<escaped q>`; a consumer group is a durable pull consumer named after the
- * group, shared by all its subscribers, with explicit acks and `ack_wait` from the
- * subscription's `ackTimeoutMs`.
- *
- * Semantics: publish waits for the PubAck and sets `Nats-Msg-Id` (see wire.ts) so the
- * server drops a re-sent duplicate within `duplicateWindowMs`. A delayed message is stored
- * at once with a due-time header; a delivery before it is due is naked with the remaining
- * delay, never shown to the handler. Resolved handler = ack (by default written in bursts,
- * each burst confirmed by one flush; see `ackMode`), rejected = nak with the {@link RedeliverAfter} delay or `redeliveryDelayMs`,
- * `working()` = `+WPI`. After a disconnect the client reconnects forever and the pull loops
- * resume; acks lost in the gap make the server redeliver those messages after ack wait
- * (at-least-once, same `job_id`).
+ * Semantics: publish waits for the PubAck; `PublishOptions.dedupId` becomes `Nats-Msg-Id`, so
+ * the server drops a re-sent duplicate within `duplicateWindowMs`, and with `mustStore` a
+ * "duplicate" answer is an error. A message with a future `deliverAt` waits in the topic's
+ * delay stream; a relay run by the topic's subscribers forwards it to the queue stream when
+ * due (relay.ts). A delivery before its due time (a foreign producer's `jobbus_due_at`) is
+ * naked with the remaining delay. Resolved handler = ack (by default written in bursts, each
+ * burst confirmed by one flush; see `ackMode`), rejected = nak with the {@link RedeliverAfter}
+ * delay or `redeliveryDelayMs`, `working()` = `+WPI`. After a disconnect the client reconnects
+ * forever and the pull loops resume; acks lost in the gap make the server redeliver those
+ * messages after ack wait (at-least-once, same `job_id`).
  */
 export async function createNatsEventBus(options: NatsEventBusOptions = {}): Promise<NatsEventBus> {
   const opts = resolveOptions(options);
   const names = createNameMapper(opts.subjectPrefix, opts.streamPrefix);
   const logger: Logger = options.logger ?? pino({ name: 'jobbus-nats', level: process.env.JOBBUS_LOG_LEVEL ?? 'warn' });
-  const msgIdOf = options.msgId ?? defaultMsgId;
+  const msgIdOf = options.msgId;
   const { transport, jsmod } = await loadModules();
 
   let nc: NatsConnection;
@@ -120,14 +132,33 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     throw new UnavailableError(`NATS JetStream is not available: ${describe(err)}`, { cause: err });
   }
   const publisher = createJsPublisher(nc, transport.createInbox());
+  const cleanupMethod = opts.cleanupMethod ?? cleanupMethodFor(nc.info?.version);
+  if (cleanupMethod === 'delete') {
+    logger.debug({ version: nc.info?.version }, 'server may lose ack-pending state on a partial purge: settled jobs are deleted one by one');
+  }
+  const registry = createGroupRegistry({
+    nc,
+    bucket: `${opts.streamPrefix}_groups`,
+    storage: opts.storage,
+    replicas: opts.replicas,
+    timeoutMs: opts.publishTimeoutMs,
+  });
+  const prov = createProvisioner({ jsm, jsmod, opts, names, registry, logger });
+  const janitorDeps: JanitorDeps = {
+    jsm,
+    registry,
+    method: cleanupMethod,
+    logger,
+    explicitAck: jsmod.AckPolicy.Explicit,
+    maxDeletesPerRun: opts.maxDeletesPerRun,
+  };
 
   let closed = false;
   let closing: Promise<void> | undefined;
   let connected = true;
-  const streams = new Map<string, Promise<StreamRef>>();
-  const consumers = new Map<string, Promise<void>>();
   const subscribers = new Set<Subscriber>();
-  /** Streams this bus consumes with `acked` retention -> highest sequence purged so far. */
+  const relays = new Map<string, Relay>();
+  /** Streams this bus consumes with `acked` retention -> highest sequence dropped so far. */
   const cleanable = new Map<string, number>();
 
   void (async () => {
@@ -136,6 +167,10 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       else if (s.type === 'reconnect') {
         connected = true;
         for (const sub of subscribers) sub.reconnected();
+      } else if (s.type === 'error' && /permissions violation for publish to "([^"]+)"/i.test(describe(s.error))) {
+        // The server refuses a publish asynchronously: fail the publishes waiting on that subject.
+        const subject = /publish to "([^"]+)"/i.exec(describe(s.error))![1]!;
+        publisher.failSubject(subject, { kind: 'permission', description: describe(s.error) }, describe(s.error));
       }
     }
   })().catch(() => undefined);
@@ -149,11 +184,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     if (closed) throw new ClosedError('NATS event bus is closed');
   }
 
-  function apiCode(err: unknown): number | undefined {
-    return err instanceof jsmod.JetStreamApiError ? err.code : undefined;
-  }
-  const isStreamMissing = (err: unknown): boolean => apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound;
-  const isConsumerMissing = (err: unknown): boolean => apiCode(err) === jsmod.JetStreamApiCodes.ConsumerNotFound;
+  const apiCode = (err: unknown): number | undefined => (err instanceof jsmod.JetStreamApiError ? err.code : undefined);
 
   /** A failure talking to the server, typed: our own errors pass, the rest is "unavailable". */
   function unavailable(what: string, err: unknown): JobbusError {
@@ -161,157 +192,27 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     return new UnavailableError(`${what}: ${describe(err)}`, { cause: err });
   }
 
-  function streamConfig(ref: StreamRef): WithName<StreamConfig> {
-    const limits = ref.retained ? opts.retainedLimits : { maxAgeMs: 0, maxMsgs: -1, maxBytes: -1 };
-    return {
-      name: ref.name,
-      subjects: [ref.subject],
-      retention: ref.workqueue ? jsmod.RetentionPolicy.Workqueue : jsmod.RetentionPolicy.Limits,
-      storage: opts.storage === 'memory' ? jsmod.StorageType.Memory : jsmod.StorageType.File,
-      num_replicas: opts.replicas,
-      duplicate_window: nanos(opts.duplicateWindowMs),
-      discard: jsmod.DiscardPolicy.Old,
-      max_age: nanos(limits.maxAgeMs),
-      max_msgs: limits.maxMsgs,
-      max_bytes: limits.maxBytes,
-      description: `jobbus topic ${ref.topic}`,
-    };
-  }
-
-  async function provisionStream(topic: string): Promise<StreamRef> {
-    const retained = opts.retainTopic(topic);
-    const ref: StreamRef = {
-      topic,
-      name: names.streamOf(topic),
-      subject: names.subjectOf(topic),
-      retained,
-      workqueue: !retained && opts.queueRetention === 'workqueue',
-    };
-    try {
-      const info = await jsm.streams.info(ref.name);
-      if (!info.config.subjects?.includes(ref.subject)) {
-        throw new ValidationError('queue', `stream ${ref.name} of queue "${topic}" exists but does not bind subject ${ref.subject}`);
-      }
-      return { ...ref, workqueue: info.config.retention === jsmod.RetentionPolicy.Workqueue };
-    } catch (err) {
-      if (!isStreamMissing(err)) throw unavailable(`cannot look up stream ${ref.name} of queue "${topic}"`, err);
-    }
-    if (opts.provision === 'verify') {
-      throw new NotFoundError(`stream ${ref.name} of queue "${topic}" does not exist (provision: 'verify')`);
-    }
-    try {
-      await jsm.streams.add(streamConfig(ref));
-    } catch (err) {
-      const code = apiCode(err);
-      if (code === 10058) return ref; // created meanwhile by another process
-      if (code === 10065) {
-        throw new ValidationError('queue', `queue "${topic}": subject ${ref.subject} overlaps another stream's subjects`, { cause: err });
-      }
-      throw unavailable(`cannot create stream ${ref.name} of queue "${topic}"`, err);
-    }
-    return ref;
-  }
-
-  function streamFor(topic: string): Promise<StreamRef> {
-    let p = streams.get(topic);
-    if (!p) {
-      p = provisionStream(topic);
-      streams.set(topic, p);
-      p.catch(() => streams.delete(topic));
-    }
-    return p;
-  }
-
-  function forgetStream(topic: string, stream: string): void {
-    streams.delete(topic);
-    for (const k of consumers.keys()) if (k.startsWith(`${stream}\u0000`)) consumers.delete(k);
-  }
-
-  async function provisionConsumer(ref: StreamRef, group: string, ackWaitMs: number): Promise<void> {
-    const durable = names.durableOf(group);
-    const ackWait = nanos(ackWaitMs);
-    let exists = false;
-    try {
-      const info = await jsm.consumers.info(ref.name, durable);
-      exists = true;
-      if (info.config.ack_wait !== ackWait && opts.provision === 'create') {
-        // The last subscriber's lease length wins; a failed update keeps the old one.
-        await jsm.consumers
-          .update(ref.name, durable, { ack_wait: ackWait, max_ack_pending: opts.maxAckPending })
-          .catch((err: unknown) => logger.warn({ err, stream: ref.name, durable }, 'could not update ack_wait'));
-      }
-    } catch (err) {
-      if (!isConsumerMissing(err)) throw unavailable(`cannot look up consumer ${durable} on ${ref.name}`, err);
-    }
-    if (!exists) {
-      if (opts.provision === 'verify') {
-        throw new NotFoundError(`consumer ${durable} of group "${group}" on stream ${ref.name} does not exist (provision: 'verify')`);
-      }
-      try {
-        await jsm.consumers.add(ref.name, {
-          durable_name: durable,
-          description: `jobbus group ${group} of ${ref.topic}`,
-          ack_policy: jsmod.AckPolicy.Explicit,
-          ack_wait: ackWait,
-          deliver_policy: jsmod.DeliverPolicy.All,
-          // Attempts live in job_attempt; the server must never drop a message on its own.
-          max_deliver: -1,
-          max_ack_pending: opts.maxAckPending,
-        });
-      } catch (err) {
-        if (ref.workqueue && apiCode(err) !== undefined && /workqueue|overlap|filtered/i.test(describe(err))) {
-          throw new ConflictError(
-            `queue "${ref.topic}" uses WorkQueue retention, which allows one consumer group; group "${group}" cannot be added (use queueRetention 'acked')`,
-            { cause: err },
-          );
-        }
-        // Another subscriber may have created it meanwhile; the info below decides.
-        if (!(await jsm.consumers.info(ref.name, durable).then(() => true, () => false))) {
-          throw unavailable(`cannot create consumer ${durable} on ${ref.name}`, err);
-        }
-      }
-    }
-  }
-
-  function consumerFor(topic: string, group: string, ackWaitMs: number, refresh: boolean): Promise<void> {
-    const run = async (): Promise<void> => {
-      let ref = await streamFor(topic);
-      // Keyed by ack wait too: a subscriber with another lease length updates the consumer.
-      const k = `${ref.name}\u0000${group}\u0000${ackWaitMs}`;
-      if (refresh) {
-        forgetStream(topic, ref.name);
-        ref = await streamFor(topic);
-      }
-      let p = consumers.get(k);
-      if (!p) {
-        p = provisionConsumer(ref, group, ackWaitMs);
-        consumers.set(k, p);
-        p.catch(() => consumers.delete(k));
-      }
-      return p;
-    };
-    return run();
-  }
-
-  async function publishOne(topic: string, message: Message, dueAt: number | undefined, retry = true): Promise<void> {
-    const ref = await streamFor(topic);
+  async function publishOne(topic: string, message: Message, spec: PublishSpec, retry = true): Promise<void> {
+    const delayed = spec.dueAt !== undefined;
+    const target = delayed ? await prov.delayStreamFor(topic) : await prov.streamFor(topic);
     const h = transport.headers();
-    writeHeaders(h, message, dueAt);
-    const msgID = msgIdOf(topic, message);
-    if (msgID !== undefined) h.set('Nats-Msg-Id', msgID);
+    writeHeaders(h, message, spec.dueAt);
+    const dedupId = spec.dedupId ?? msgIdOf?.(topic, message);
+    if (dedupId !== undefined) h.set('Nats-Msg-Id', dedupId);
+    let duplicate: boolean;
     try {
-      await publisher.publish(ref.subject, message.value, h, opts.publishTimeoutMs);
+      duplicate = (await publisher.publish(target.subject, message.value, h, opts.publishTimeoutMs)).duplicate;
     } catch (err) {
       const failure = err instanceof PublishFailedError ? err.failure : undefined;
       if (retry && opts.provision === 'create' && failure?.kind === 'no-stream') {
         // The stream was deleted under us (or lost by a memory-storage restart): provision again once.
-        forgetStream(topic, ref.name);
-        return publishOne(topic, message, dueAt, false);
+        prov.forgetStream(topic);
+        return publishOne(topic, message, spec, false);
       }
       if (failure?.kind === 'closed' && closed) throw new ClosedError('NATS event bus is closed', { cause: err });
-      if (failure?.kind === 'no-stream') throw new NotFoundError(`no stream binds ${ref.subject} (queue "${topic}")`, { cause: err });
-      throw unavailable(`publish to queue "${topic}" failed`, err);
+      throw publishError(topic, target.subject, err);
     }
+    if (duplicate && spec.mustStore) throw notStoredError(topic, dedupId ?? '');
   }
 
   function checkMessage(message: Message): void {
@@ -323,6 +224,69 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     if (due === undefined) return undefined;
     if (!Number.isFinite(due)) throw new InvalidArgumentError('deliverAt must be a valid Date');
     return due > Date.now() ? due : undefined;
+  }
+
+  /** Forward a due message of the delay stream to the queue stream (then the relay acks it). */
+  async function forward(topic: string, created: string, seq: string, message: Message, deliveryCount: number): Promise<void> {
+    try {
+      // Unique per stored delay message: a forward repeated after a crash is dropped as a duplicate.
+      await publishOne(topic, message, { dedupId: `jobbus-relay|${created}|${seq}` });
+    } catch (err) {
+      if (!(err instanceof PublishRejectedError)) throw err;
+      const wait = Math.min(RELAY_MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(deliveryCount, 6));
+      logger.error({ err, topic, seq, wait }, 'the queue stream refuses a due delayed message; it stays in the delay stream and is tried again');
+      throw new RedeliverAfter(wait, describe(err));
+    }
+  }
+
+  function startRelay(topic: string): void {
+    const known = relays.get(topic);
+    if (known) {
+      known.users++;
+      return;
+    }
+    const relay: Relay = {
+      users: 1,
+      started: (async () => {
+        const delay = await prov.delayStreamFor(topic);
+        const consumerAckWaitMs = await prov.relayConsumerFor(topic, false);
+        const sub = startSubscriber({
+          topic: `${topic} (delay relay)`,
+          group: RELAY_DURABLE,
+          stream: delay.name,
+          durable: RELAY_DURABLE,
+          handler: (d) => forward(topic, delay.created, d.position.slice(d.position.lastIndexOf('#') + 1), d.message, d.deliveryCount),
+          maxInFlight: RELAY_IN_FLIGHT,
+          ackTimeoutMs: consumerAckWaitMs,
+          consumerAckWaitMs,
+          redeliveryDelayMs: DEFAULT_REDELIVERY_DELAY_MS,
+          ordering: 'none',
+          ackMode: opts.ackMode,
+          pullExpiresMs: opts.pullExpiresMs,
+          settleTimeoutMs: CLOSE_TIMEOUT_MS,
+          logger,
+          nc,
+          inbox: transport.createInbox(),
+          ensureConsumer: (refresh) => prov.relayConsumerFor(topic, refresh),
+          onClosed: () => subscribers.delete(sub),
+        });
+        subscribers.add(sub);
+        return sub;
+      })(),
+    };
+    relays.set(topic, relay);
+    relay.started.catch((err: unknown) => {
+      relays.delete(topic);
+      logger.error({ err, topic }, 'delay relay could not start; delayed jobs of this topic wait until a subscriber starts one');
+    });
+  }
+
+  async function stopRelay(topic: string): Promise<void> {
+    const relay = relays.get(topic);
+    if (!relay || --relay.users > 0) return;
+    relays.delete(topic);
+    const sub = await relay.started.catch(() => undefined);
+    await sub?.subscription.close();
   }
 
   /** Stored messages of a stream, newest first, read `BROWSE_CHUNK` sequences at a time. */
@@ -350,7 +314,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
 
   async function existingStream(topic: string): Promise<StreamRef | undefined> {
     try {
-      return await streamFor(topic);
+      return await prov.streamFor(topic);
     } catch (err) {
       if (err instanceof NotFoundError) return undefined;
       throw err;
@@ -359,13 +323,14 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
 
   const bus: NatsEventBus = {
     connection: nc,
+    cleanupMethod,
     streamOf: (topic) => names.streamOf(topic),
     subjectOf: (topic) => names.subjectOf(topic),
 
     async publish(topic, message, o) {
       assertOpen();
       checkMessage(message);
-      await publishOne(topic, message, dueAtOf(o));
+      await publishOne(topic, message, { dueAt: dueAtOf(o), dedupId: o?.dedupId, mustStore: o?.mustStore });
     },
 
     async publishBatch(topic, messages, o) {
@@ -373,10 +338,14 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       if (!Array.isArray(messages)) throw new InvalidArgumentError('messages must be an array');
       messages.forEach(checkMessage);
       const dueAt = dueAtOf(o);
-      await streamFor(topic);
+      const ids = o?.dedupIds;
+      if (ids !== undefined && (!Array.isArray(ids) || ids.length > messages.length)) {
+        throw new InvalidArgumentError('dedupIds must be an array with at most one id per message');
+      }
+      await (dueAt === undefined ? prov.streamFor(topic) : prov.delayStreamFor(topic));
       // Pipelined: every publish is on the wire before the first PubAck is awaited, and
       // one connection keeps their order.
-      const results = await Promise.allSettled(messages.map((m) => publishOne(topic, m, dueAt)));
+      const results = await Promise.allSettled(messages.map((m, i) => publishOne(topic, m, { dueAt, dedupId: ids?.[i], mustStore: o?.mustStore })));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },
@@ -392,9 +361,10 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         throw new InvalidArgumentError(`maxInFlight must be an integer >= 1, got ${maxInFlight}`);
       }
       const ackTimeoutMs = so.ackTimeoutMs ?? opts.defaultAckTimeoutMs;
-      const ref = await streamFor(topic);
-      await consumerFor(topic, so.group, ackTimeoutMs, false);
+      const ref = await prov.streamFor(topic);
+      const consumerAckWaitMs = await prov.consumerFor(topic, so.group, ackTimeoutMs, false);
       if (!ref.retained && !ref.workqueue && !cleanable.has(ref.name)) cleanable.set(ref.name, 0);
+      startRelay(topic);
       const sub = startSubscriber({
         topic,
         group: so.group,
@@ -403,6 +373,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         handler,
         maxInFlight,
         ackTimeoutMs,
+        consumerAckWaitMs,
         redeliveryDelayMs: so.redeliveryDelayMs ?? DEFAULT_REDELIVERY_DELAY_MS,
         ordering: so.ordering ?? 'key',
         ackMode: opts.ackMode,
@@ -411,8 +382,11 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         logger,
         nc,
         inbox: transport.createInbox(),
-        ensureConsumer: (refresh) => consumerFor(topic, so.group, ackTimeoutMs, refresh),
-        onClosed: () => subscribers.delete(sub),
+        ensureConsumer: (refresh) => prov.consumerFor(topic, so.group, ackTimeoutMs, refresh),
+        onClosed: () => {
+          subscribers.delete(sub);
+          void stopRelay(topic);
+        },
       });
       subscribers.add(sub);
       return sub.subscription;
@@ -434,6 +408,8 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         closed = true;
         clearInterval(janitor);
         await Promise.allSettled([...subscribers].map((s) => s.subscription.close()));
+        await Promise.allSettled([...relays.values()].map(async (r) => (await r.started).subscription.close()));
+        relays.clear();
         publisher.close();
         if (ownsConnection && !nc.isClosed()) {
           // Drain waits for the server; with the server gone it would wait for a reconnect.
@@ -485,42 +461,45 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     },
 
     async cleanup() {
-      let purged = 0;
+      let dropped = 0;
       for (const [stream, done] of cleanable) {
         if (closed) break;
-        let floor = Infinity;
-        let any = false;
         try {
-          for await (const ci of jsm.consumers.list(stream)) {
-            if (ci.config.ack_policy !== jsmod.AckPolicy.Explicit || !ci.config.durable_name) continue;
-            any = true;
-            floor = Math.min(floor, ci.ack_floor.stream_seq);
-          }
+          const r = await cleanStream(janitorDeps, stream, done);
+          dropped += r.dropped;
+          cleanable.set(stream, r.done);
         } catch (err) {
-          if (isStreamMissing(err)) cleanable.delete(stream);
-          continue;
+          if (apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound) cleanable.delete(stream);
+          else logger.debug({ err, stream }, 'cleanup of stream failed; next run');
         }
-        if (!any || floor <= done) continue;
-        // Everything at or below every group's ack floor is settled by all groups.
-        const r = await jsm.streams.purge(stream, { seq: floor + 1 });
-        purged += r.purged;
-        cleanable.set(stream, floor);
       }
-      return purged;
+      return dropped;
+    },
+
+    async removeGroup(topic, group) {
+      assertOpen();
+      const stream = names.streamOf(topic);
+      const durable = names.durableOf(group);
+      try {
+        const registered = (await registry.groupsOf(stream)).has(durable);
+        const deleted = await jsm.consumers.delete(stream, durable).catch((err: unknown) => {
+          if (apiCode(err) === jsmod.JetStreamApiCodes.ConsumerNotFound || apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound) return false;
+          throw err;
+        });
+        if (registered) await registry.remove(stream, durable);
+        prov.forgetStream(topic);
+        return registered || deleted;
+      } catch (err) {
+        throw unavailable(`cannot remove group "${group}" of queue "${topic}"`, err);
+      }
     },
   };
   return bus;
 }
-
-type WithName<T> = Partial<T> & { name: string };
 
 /** `p`'s value, or false once `ms` passed. */
 function within(p: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-function nanos(ms: number): number {
-  return Math.round(ms * 1_000_000);
 }

@@ -5,7 +5,8 @@
  * so `jobs.email` is `jobbus.q.jobs.email`. Each topic's stream binds exactly that one
  * subject (no wildcard), so `jobs.email.dlq` (`jobbus.q.jobs.email.dlq`) never overlaps
  * the stream of `jobs.email`: JetStream refuses overlapping stream subjects, and a
- * `jobs.email.>` wildcard would swallow the DLQ.
+ * `jobs.email.>` wildcard would swallow the DLQ. Delayed messages of a topic wait on
+ * `<prefix>.d.<topic>` in the topic's delay stream (see provision.ts).
  *
  * Stream and durable consumer names cannot hold `.`, `*`, `>`, whitespace or path
  * separators, so they are escaped injectively: `[A-Za-z0-9-]` stay, every other character
@@ -55,6 +56,8 @@ export function escapeName(name: string): string {
 export interface NameMapper {
   /** Subject a topic's messages are published on. Throws a {@link ValidationError} for an unmappable topic. */
   subjectOf(topic: string): string;
+  /** Subject of a topic's delay stream (messages published with a future `deliverAt`). */
+  delaySubjectOf(topic: string): string;
   /** Stream holding a topic. */
   streamOf(topic: string): string;
   /** Durable consumer of a group. */
@@ -71,6 +74,10 @@ export function createNameMapper(subjectPrefix: string, streamPrefix: string): N
     subjectOf(topic) {
       checkSubjectPart(topic, 'queue', 'queue');
       return `${subjectPrefix}.q.${topic}`;
+    },
+    delaySubjectOf(topic) {
+      checkSubjectPart(topic, 'queue', 'queue');
+      return `${subjectPrefix}.d.${topic}`;
     },
     streamOf(topic) {
       checkSubjectPart(topic, 'queue', 'queue');

@@ -8,12 +8,13 @@ import type { Message } from '../types.js';
 /**
  * How a queue's stream forgets jobs that every consumer group has settled.
  *
- * - `acked` (default): a Limits-retention stream; the bus purges everything below the
- *   lowest ack floor of the stream's explicit-ack consumers every `cleanupIntervalMs`. Like
- *   Interest retention, but a job published before any group exists is kept (Interest
- *   retention discards messages nobody is subscribed to yet), and any number of groups
- *   each get every job. A job waiting far in the future holds the floor, so acked jobs
- *   behind it stay stored (not delivered again) until it is settled.
+ * - `acked` (default): a Limits-retention stream; every `cleanupIntervalMs` the bus drops
+ *   everything at or below the lowest ack floor of the queue's groups: every group that ever
+ *   subscribed (recorded in a KV bucket) until `removeGroup()` retires it, plus any other
+ *   explicit-ack durable on the stream. Like Interest retention, but a job published before
+ *   any group exists is kept (Interest retention discards messages nobody is subscribed to
+ *   yet), and any number of groups each get every job. A job held or failing for a long time
+ *   holds the floor, so acked jobs behind it stay stored (not delivered again) until it is settled.
  * - `workqueue`: WorkQueue retention; the server deletes each job when it is acked. Exact
  *   and free of housekeeping, but a queue can then have only one consumer group: a
  *   second group's subscribe fails with a ConflictError.
@@ -62,13 +63,22 @@ export interface NatsEventBusOptions {
   readonly retainTopic?: (topic: string) => boolean;
   /** Limits of retained topics' streams. */
   readonly retainedLimits?: RetainedLimits;
-  /** How often settled jobs are purged from `acked` queue streams, ms. Default 5 000. */
+  /** How often settled jobs are dropped from `acked` queue streams, ms. Default 5 000. */
   readonly cleanupIntervalMs?: number;
   /**
-   * `max_ack_pending` of created consumers. Not the in-flight cap (that is
-   * `SubscribeOptions.maxInFlight`, enforced by pulling only for free slots): delayed jobs
-   * waiting out a `nak(delay)` count as ack-pending on the server, so this bounds how many
-   * delayed jobs one group can hold before new jobs stall. Default 100 000.
+   * How settled jobs are dropped. Default: by server version — `purge` (one partial purge) on
+   * nats-server ≥ 2.9.15, `delete` (one delete per message) on older servers, which lose
+   * ack-pending state on a partial purge. Forcing `purge` on such a server loses jobs.
+   */
+  readonly cleanupMethod?: 'purge' | 'delete';
+  /** Most per-message deletes per stream in one cleanup run (method `delete`). Default 20 000. */
+  readonly maxDeletesPerRun?: number;
+  /**
+   * `max_ack_pending` of created group consumers. Not the in-flight cap (that is
+   * `SubscribeOptions.maxInFlight`, enforced by pulling only for free slots). Delayed jobs wait
+   * in the topic's delay stream, not here; what counts is due work held by handlers, messages
+   * naked for redelivery (`RedeliverAfter`) and foreign messages with a future
+   * `jobbus_due_at`. Default 100 000.
    */
   readonly maxAckPending?: number;
   /** Ack wait of a group whose subscribe gives no `ackTimeoutMs`, ms. Default 30 000. */
@@ -89,7 +99,10 @@ export interface NatsEventBusOptions {
   readonly publishTimeoutMs?: number;
   /** Lifetime of one pull request, ms; the server sends idle heartbeats every half of it (at most 1 s), and three missed ones make the subscriber re-pull. Default 5 000. */
   readonly pullExpiresMs?: number;
-  /** `Nats-Msg-Id` of a published message; default `job_id|job_attempt|job_run_at` (see wire.ts). */
+  /**
+   * `Nats-Msg-Id` of a published message that has no `PublishOptions.dedupId` (for raw bus
+   * users who derive ids from their messages). Default: none — the jobs bridge passes ids.
+   */
   readonly msgId?: (topic: string, message: Message) => string | undefined;
   /** Logger; default pino at `JOBBUS_LOG_LEVEL` (default `warn`). */
   readonly logger?: Logger;
@@ -107,6 +120,8 @@ export interface ResolvedNatsOptions {
   readonly retainTopic: (topic: string) => boolean;
   readonly retainedLimits: Required<RetainedLimits>;
   readonly cleanupIntervalMs: number;
+  readonly cleanupMethod: 'purge' | 'delete' | undefined;
+  readonly maxDeletesPerRun: number;
   readonly maxAckPending: number;
   readonly defaultAckTimeoutMs: number;
   readonly ackMode: 'confirmed' | 'flushed' | 'fast';
@@ -118,6 +133,11 @@ function positive(name: string, v: number | undefined, dflt: number, min = 1): n
   const value = v ?? dflt;
   if (!Number.isFinite(value) || value < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}, got ${v}`);
   return value;
+}
+
+function cleanupMethodOption(v: unknown): 'purge' | 'delete' | undefined {
+  if (v === undefined || v === 'purge' || v === 'delete') return v;
+  throw new InvalidArgumentError(`cleanupMethod must be 'purge' or 'delete', got ${String(v)}`);
 }
 
 /** Apply defaults and check ranges. */
@@ -141,6 +161,8 @@ export function resolveOptions(o: NatsEventBusOptions): ResolvedNatsOptions {
       maxBytes: o.retainedLimits?.maxBytes ?? -1,
     },
     cleanupIntervalMs: positive('cleanupIntervalMs', o.cleanupIntervalMs, 5_000, 10),
+    cleanupMethod: cleanupMethodOption(o.cleanupMethod),
+    maxDeletesPerRun: positive('maxDeletesPerRun', o.maxDeletesPerRun, 20_000),
     maxAckPending: positive('maxAckPending', o.maxAckPending, 100_000),
     defaultAckTimeoutMs: positive('defaultAckTimeoutMs', o.defaultAckTimeoutMs, 30_000, 100),
     ackMode: o.ackMode ?? 'flushed',

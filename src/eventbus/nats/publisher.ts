@@ -18,6 +18,10 @@ export type PublishFailure =
   | { readonly kind: 'api'; readonly code: number; readonly description: string }
   /** No PubAck within the timeout (server down, reconnecting, overloaded). */
   | { readonly kind: 'timeout' }
+  /** Larger than the server's `max_payload`: the client refused to send it. */
+  | { readonly kind: 'too-large'; readonly description: string }
+  /** The server refused the publish for lack of permission on the subject. */
+  | { readonly kind: 'permission'; readonly description: string }
   /** The publisher or its connection was closed. */
   | { readonly kind: 'closed' };
 
@@ -33,16 +37,27 @@ export class PublishFailedError extends Error {
   }
 }
 
+/** What the stream answered to a stored (or deduplicated) message. */
+export interface PubAck {
+  /** Stream sequence of the message (of the original when `duplicate`). */
+  readonly seq: number;
+  /** True when the stream dropped the message as a duplicate of one with the same `Nats-Msg-Id`. */
+  readonly duplicate: boolean;
+}
+
 /** Publishes to JetStream and resolves when the stream acknowledged. */
 export interface JsPublisher {
-  /** Publish; resolves once the stream stored it (or dropped it as a duplicate of one it stored). */
-  publish(subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs: number): Promise<void>;
+  /** Publish; resolves with the PubAck once the stream stored it (or dropped it as a duplicate of one it stored). */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs: number): Promise<PubAck>;
+  /** Fail every pending publish to `subject` (the server refused it, e.g. a permissions violation). */
+  failSubject(subject: string, failure: PublishFailure, message: string): void;
   /** Fail everything pending and stop listening. */
   close(): void;
 }
 
 interface Pending {
-  readonly resolve: () => void;
+  readonly subject: string;
+  readonly resolve: (ack: PubAck) => void;
   readonly reject: (err: PublishFailedError) => void;
   readonly deadline: number;
 }
@@ -73,7 +88,7 @@ export function createJsPublisher(nc: NatsConnection, inboxPrefix: string): JsPu
         fail(token, new PublishFailedError({ kind: 'no-stream' }, 'no stream binds the subject (no responders)'));
         return;
       }
-      let body: { error?: { err_code?: number; code?: number; description?: string } };
+      let body: { error?: { err_code?: number; code?: number; description?: string }; seq?: number; duplicate?: boolean };
       try {
         body = JSON.parse(decoder.decode(msg.data)) as typeof body;
       } catch {
@@ -87,7 +102,7 @@ export function createJsPublisher(nc: NatsConnection, inboxPrefix: string): JsPu
         return;
       }
       pending.delete(token);
-      p.resolve();
+      p.resolve({ seq: body.seq ?? 0, duplicate: body.duplicate === true });
     },
   });
 
@@ -104,15 +119,21 @@ export function createJsPublisher(nc: NatsConnection, inboxPrefix: string): JsPu
     publish(subject, data, headers, timeoutMs) {
       if (closed) return Promise.reject(new PublishFailedError({ kind: 'closed' }, 'publisher is closed'));
       const token = (next++).toString(36);
-      return new Promise<void>((resolve, reject) => {
-        pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      return new Promise<PubAck>((resolve, reject) => {
+        pending.set(token, { subject, resolve, reject, deadline: Date.now() + timeoutMs });
         try {
           nc.publish(subject, data, { headers, reply: `${inboxPrefix}.${token}` });
         } catch (err) {
           pending.delete(token);
-          reject(new PublishFailedError({ kind: 'closed' }, `publish failed: ${err instanceof Error ? err.message : String(err)}`));
+          const text = err instanceof Error ? err.message : String(err);
+          // The client checks the size against the server's max_payload before sending.
+          const failure: PublishFailure = /max_payload/i.test(text) ? { kind: 'too-large', description: text } : { kind: 'closed' };
+          reject(new PublishFailedError(failure, `publish failed: ${text}`));
         }
       });
+    },
+    failSubject(subject, failure, message) {
+      for (const [token, p] of pending) if (p.subject === subject) fail(token, new PublishFailedError(failure, message));
     },
     close() {
       if (closed) return;

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/nats-core';
 import type { Delivery, DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../types.js';
-import { readMessage } from './wire.js';
+import { rawHeaderBytes, readMessage } from './wire.js';
 
 /** What a subscriber needs from the bus. */
 export interface SubscriberConfig {
@@ -22,7 +22,14 @@ export interface SubscriberConfig {
   readonly durable: string;
   readonly handler: DeliveryHandler;
   readonly maxInFlight: number;
+  /** This subscriber's lease: how long a delivery without settle or `working()` is kept alive, ms. */
   readonly ackTimeoutMs: number;
+  /**
+   * The consumer's `ack_wait`, ms, shared by every subscriber of the group (set by whoever
+   * created the consumer). When it is shorter than `ackTimeoutMs`, this subscriber sends
+   * `+WPI` for its deliveries every third of it until their own lease runs out (finding D5).
+   */
+  readonly consumerAckWaitMs: number;
   readonly redeliveryDelayMs: number;
   readonly ordering: Ordering;
   readonly ackMode: 'confirmed' | 'flushed' | 'fast';
@@ -33,8 +40,8 @@ export interface SubscriberConfig {
   readonly nc: NatsConnection;
   /** A subject unique to this subscriber, for the pull responses. */
   readonly inbox: string;
-  /** Make sure the group's consumer exists; `refresh` forgets cached provisioning first. */
-  ensureConsumer(refresh: boolean): Promise<void>;
+  /** Make sure the group's consumer exists; `refresh` forgets cached provisioning first. Resolves with its ack wait, ms. */
+  ensureConsumer(refresh: boolean): Promise<number>;
   /** Called once closed, to forget the subscription. */
   onClosed(): void;
 }
@@ -53,6 +60,8 @@ interface Held {
   readonly key: string | undefined;
   readonly seq: number;
   readonly deliveryCount: number;
+  /** When the handler last showed life (delivery or `working()`), epoch ms. */
+  lastSign: number;
   /** True once acked, naked or released. */
   done: boolean;
 }
@@ -124,6 +133,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   const threshold = Math.max(1, Math.floor(cfg.maxInFlight / 4));
   const heartbeatMs = Math.max(500, Math.min(1_000, Math.floor(cfg.pullExpiresMs / 2)));
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${cfg.stream}.${cfg.durable}`;
+  let consumerAckWaitMs = cfg.consumerAckWaitMs;
 
   const inbox: NatsSubscription = cfg.nc.subscribe(cfg.inbox, {
     callback: (err, msg) => {
@@ -140,18 +150,30 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   });
 
   // Deliveries waiting behind an equal key are ours to keep alive (nobody else knows them);
+  // running ones too while the consumer's ack wait is shorter than this subscriber's lease;
   // and a pull request the server went quiet about (no heartbeat) is presumed lost.
-  const ticker = setInterval(
-    () => {
-      for (const lane of lanes.values()) for (const h of lane) if (!h.done) h.msg.respond(WPI);
-      if (state === 'running' && requests.length > 0 && Date.now() - lastHeard > 3 * heartbeatMs) {
-        cfg.logger.debug({ topic: cfg.topic, group: cfg.group }, 'pull heartbeats missed; recovering');
-        recover(true);
-      }
-    },
-    Math.max(100, Math.min(heartbeatMs, Math.floor(cfg.ackTimeoutMs / 3))),
-  );
-  ticker.unref();
+  let ticker: NodeJS.Timeout | undefined;
+  let tickEvery = 0;
+  function tick(): void {
+    for (const lane of lanes.values()) for (const h of lane) if (!h.done) h.msg.respond(WPI);
+    if (consumerAckWaitMs < cfg.ackTimeoutMs) {
+      const now = Date.now();
+      for (const h of held) if (!h.done && now - h.lastSign < cfg.ackTimeoutMs) h.msg.respond(WPI);
+    }
+    if (state === 'running' && requests.length > 0 && Date.now() - lastHeard > 3 * heartbeatMs) {
+      cfg.logger.debug({ topic: cfg.topic, group: cfg.group }, 'pull heartbeats missed; recovering');
+      recover(true);
+    }
+  }
+  function startTicker(): void {
+    const every = Math.max(100, Math.min(heartbeatMs, Math.floor(Math.min(cfg.ackTimeoutMs, consumerAckWaitMs) / 3)));
+    if (every === tickEvery && ticker) return;
+    if (ticker) clearInterval(ticker);
+    tickEvery = every;
+    ticker = setInterval(tick, every);
+    ticker.unref();
+  }
+  startTicker();
 
   function requested(): number {
     let n = 0;
@@ -210,8 +232,10 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     recoverTimer = setTimeout(() => {
       recoverTimer = undefined;
       cfg.ensureConsumer(refresh).then(
-        () => {
+        (ackWaitMs) => {
           if (state !== 'recovering') return;
+          consumerAckWaitMs = ackWaitMs;
+          startTicker();
           state = 'running';
           pump();
         },
@@ -238,7 +262,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
       return;
     }
     failures = 0;
-    const { message, dueAt } = readMessage(msg.data, msg.headers);
+    const { message, dueAt } = readMessage(msg.data, msg.headers, rawHeaderBytes(msg));
     const early = dueAt === undefined ? 0 : dueAt - Date.now();
     if (early > 0) {
       // Delayed on 2.9: wait in the server's redelivery timer, never in this process.
@@ -247,7 +271,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
       return;
     }
     const { deliveryCount, seq } = parseAckSubject(msg.reply);
-    const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, done: false };
+    const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, lastSign: Date.now(), done: false };
     inFlight++;
     held.add(h);
     if (h.key !== undefined) {
@@ -268,7 +292,9 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
       deliveryCount: h.deliveryCount,
       position: `${cfg.stream}#${h.seq}`,
       working: () => {
-        if (!h.done) h.msg.respond(WPI);
+        if (h.done) return;
+        h.lastSign = Date.now();
+        h.msg.respond(WPI);
       },
     };
     let result: Promise<void>;
@@ -353,7 +379,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
       closing ??= (async () => {
         state = 'closing';
         if (recoverTimer) clearTimeout(recoverTimer);
-        clearInterval(ticker);
+        if (ticker) clearInterval(ticker);
         sendAcks(); // settled before close: acked, not released
         // Pull requests cannot be cancelled: a message the server sends to this inbox after it
         // is gone waits out ack wait. So the inbox goes first (and the server has seen that,

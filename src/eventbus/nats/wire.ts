@@ -1,5 +1,5 @@
 /**
- * Message <-> NATS message headers, and the ids that drive server-side deduplication.
+ * Message <-> NATS message headers.
  *
  * NATS has no message key, so the key travels in the `jobbus_key` header; a delayed
  * message carries its due time in `jobbus_due_at` (epoch ms). Both are removed again on
@@ -11,11 +11,14 @@
  * NATS header values are single-line and trimmed by the client; a value that would not
  * survive that (CR/LF, leading/trailing whitespace, empty) is percent-encoded behind the
  * marker `%jb%` and decoded on delivery, so header values round-trip exactly.
+ *
+ * Header bytes that are not valid UTF-8 (a foreign producer) are decoded lossily by the
+ * client; {@link invalidHeaderNames} finds them in the raw header block so the delivered
+ * message names them in `invalidHeaders` instead of passing a silently altered value on.
  */
-import type { MsgHdrs } from '@nats-io/nats-core';
+import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import { setHeader } from '../header-record.js';
 import { ValidationError } from '../../jobs/errors.js';
-import { H } from '../../headers/names.js';
 import type { Message } from '../types.js';
 
 /** Header carrying {@link Message.key}. */
@@ -71,8 +74,58 @@ export interface ReadMessage {
   readonly dueAt: number | undefined;
 }
 
-/** Turn a delivered NATS message back into a {@link Message}. */
-export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined): ReadMessage {
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const latin1 = new TextDecoder('latin1');
+
+/**
+ * The raw header block of a received message (`NATS/1.0…\r\n\r\n`), or undefined when it has
+ * none. Reads the client's message internals (nats-core 3.x `MsgImpl`): the public `headers`
+ * are already decoded, lossily. Returns undefined if those internals ever change shape.
+ */
+export function rawHeaderBytes(msg: Msg): Uint8Array | undefined {
+  const m = msg as unknown as { _rdata?: unknown; _msg?: { hdr?: unknown } };
+  const hdr = m._msg?.hdr;
+  if (!(m._rdata instanceof Uint8Array) || typeof hdr !== 'number' || hdr <= 0) return undefined;
+  return m._rdata.subarray(0, hdr);
+}
+
+/** Names of the headers in a raw header block whose value bytes are not valid UTF-8. */
+export function invalidHeaderNames(raw: Uint8Array): string[] {
+  try {
+    strictUtf8.decode(raw);
+    return []; // the common case: one strict decode of the whole block
+  } catch {
+    // some value is bad: find which, line by line
+  }
+  const bad: string[] = [];
+  let start = 0;
+  let first = true;
+  for (let i = 0; i <= raw.length; i++) {
+    if (i < raw.length && !(raw[i] === 10 && raw[i - 1] === 13)) continue;
+    const line = raw.subarray(start, i < raw.length ? i - 1 : i);
+    start = i + 1;
+    if (first) {
+      first = false; // the status line
+      continue;
+    }
+    const colon = line.indexOf(58);
+    if (colon <= 0) continue;
+    try {
+      strictUtf8.decode(line.subarray(colon + 1));
+    } catch {
+      const name = latin1.decode(line.subarray(0, colon)).trim();
+      if (!isTransportHeader(name) && !bad.includes(name)) bad.push(name);
+    }
+  }
+  return bad;
+}
+
+/**
+ * Turn a delivered NATS message back into a {@link Message}. `raw` is the message's raw header
+ * block (see {@link rawHeaderBytes}): headers whose bytes are not UTF-8 are listed in
+ * `invalidHeaders`.
+ */
+export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: Uint8Array): ReadMessage {
   const headers: Record<string, string> = {};
   let key: string | undefined;
   let dueAt: number | undefined;
@@ -86,22 +139,6 @@ export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined): ReadMe
       } else if (!isTransportHeader(name)) setHeader(headers, name, decodeValue(raw));
     }
   }
-  return { message: { ...(key !== undefined && { key }), value: data, headers }, dueAt };
-}
-
-/**
- * Default `Nats-Msg-Id` of a message: `job_id|job_attempt|job_run_at` when it carries a job
- * id, else none (no deduplication).
- *
- * The job id alone is not enough: a retry copy (attempt + 1), a retry-later copy (same
- * attempt, later runAt) and a replay from the DLQ (attempt 0, new runAt) reuse the job id,
- * and deduplicating them away would lose the job. A DLQ copy goes to another stream, and
- * deduplication is per stream, so it never collides with its original. What remains equal
- * is a true duplicate: the same enqueue sent twice (a producer retry after a lost PubAck,
- * a scheduler firing the same tick twice), which the server drops within its duplicate window.
- */
-export function defaultMsgId(_topic: string, message: Message): string | undefined {
-  const id = message.headers[H.id];
-  if (!id) return undefined;
-  return `${id}|${message.headers[H.attempt] ?? ''}|${message.headers[H.runAt] ?? ''}`;
+  const invalid = raw ? invalidHeaderNames(raw) : [];
+  return { message: { ...(key !== undefined && { key }), value: data, headers, ...(invalid.length > 0 && { invalidHeaders: invalid }) }, dueAt };
 }

@@ -1,0 +1,99 @@
+/**
+ * Dropping settled jobs from `acked` queue streams: everything at or below the lowest ack
+ * floor of the stream's groups has been acked by every group.
+ *
+ * The floor is the minimum over the groups of the {@link GroupRegistry} (a registered group
+ * whose durable is missing holds the floor at its recorded value; see registry.ts, finding L2)
+ * and over any other explicit-ack durable on the stream (created by another tool or an older
+ * jobbus: counted, never purged past). No registry answer, no cleanup.
+ *
+ * How: `purge` (one `STREAM.PURGE {seq: floor + 1}`) on servers that keep ack-pending state
+ * across a partial purge, else `delete` (`STREAM.MSG.DELETE` per sequence, pipelined, at most
+ * `maxDeletesPerRun` per run): a partial purge on nats-server < 2.9.15 loses the ack-pending
+ * state above the purge point (finding N1; see server-version.ts).
+ */
+import type { Logger } from 'pino';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { GroupRegistry } from './registry.js';
+import type { CleanupMethod } from './server-version.js';
+
+/** What {@link cleanStream} needs. */
+export interface JanitorDeps {
+  readonly jsm: JetStreamManager;
+  readonly registry: GroupRegistry;
+  readonly method: CleanupMethod;
+  readonly logger: Logger;
+  /** `AckPolicy.Explicit` of the jetstream module (loaded lazily by the bus). */
+  readonly explicitAck: string;
+  /** Most per-message deletes of one stream in one run (method `delete`). */
+  readonly maxDeletesPerRun: number;
+}
+
+/** Result of one run over one stream. */
+export interface CleanResult {
+  /** Messages dropped in this run. */
+  readonly dropped: number;
+  /** Highest sequence dropped so far (the next run starts above it). */
+  readonly done: number;
+}
+
+/** Parallel deletes in flight at once. */
+const DELETE_WINDOW = 64;
+
+/** The lowest floor over registered groups and live durables; undefined when the stream has no group. */
+export async function floorOf(deps: JanitorDeps, stream: string): Promise<number | undefined> {
+  const groups = await deps.registry.groupsOf(stream);
+  const live = new Map<string, number>();
+  for await (const ci of deps.jsm.consumers.list(stream)) {
+    if (ci.config.ack_policy !== deps.explicitAck || !ci.config.durable_name) continue;
+    live.set(ci.config.durable_name, ci.ack_floor.stream_seq);
+  }
+  let floor = Infinity;
+  const records: Promise<void>[] = [];
+  for (const [durable, rec] of groups) {
+    const f = live.get(durable);
+    if (f === undefined) {
+      floor = Math.min(floor, rec.floor); // durable missing: hold at its last recorded floor
+      continue;
+    }
+    floor = Math.min(floor, f);
+    if (f > rec.floor) {
+      records.push(
+        deps.registry.recordFloor(stream, durable, rec, f).catch((err: unknown) => deps.logger.debug({ err, stream, durable }, 'floor not recorded; next run')),
+      );
+    }
+  }
+  for (const [durable, f] of live) if (!groups.has(durable)) floor = Math.min(floor, f);
+  // Recorded before anything is dropped: a durable deleted right after this run is re-created
+  // no later than the floor that was dropped up to.
+  await Promise.all(records);
+  return Number.isFinite(floor) ? floor : undefined;
+}
+
+/** Drop what every group of `stream` has acked, above `done` (see the module comment). */
+export async function cleanStream(deps: JanitorDeps, stream: string, done: number): Promise<CleanResult> {
+  const floor = await floorOf(deps, stream);
+  if (floor === undefined || floor <= done) return { dropped: 0, done };
+  if (deps.method === 'purge') {
+    const r = await deps.jsm.streams.purge(stream, { seq: floor + 1 });
+    return { dropped: r.purged, done: floor };
+  }
+  const info = await deps.jsm.streams.info(stream);
+  const from = Math.max(info.state.first_seq, done + 1);
+  const to = Math.min(floor, from + deps.maxDeletesPerRun - 1);
+  let dropped = 0;
+  let next = from;
+  const worker = async (): Promise<void> => {
+    while (next <= to) {
+      const seq = next++;
+      const ok = await deps.jsm.streams.deleteMessage(stream, seq, false).catch((err: unknown) => {
+        // Already gone (a gap, another janitor): fine. Anything else ends the run.
+        if (/not found|no message/i.test(err instanceof Error ? err.message : String(err))) return false;
+        throw err;
+      });
+      if (ok) dropped++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETE_WINDOW, to - from + 1) }, worker));
+  return { dropped, done: Math.max(done, to) };
+}

@@ -1,0 +1,275 @@
+/**
+ * Streams and consumers of a topic, created on first use (or only verified).
+ *
+ * - Queue stream `<PREFIX>_<escaped topic>` on subject `<prefix>.q.<topic>` (see names.ts).
+ * - Delay stream `<queue stream>_DELAY` on `<prefix>.d.<topic>` (WorkQueue retention: a message
+ *   is deleted once the relay acked it), holding messages published with a future `deliverAt`
+ *   until they are due (see relay.ts). `_DELAY` cannot collide with an escaped topic: `_DE` would
+ *   be the escape of byte 0xDE, which no topic may contain.
+ * - One durable pull consumer per (topic, group). `ack_wait` is set once, by the subscriber that
+ *   creates it; later subscribers use the consumer's value (finding D5: a process with another
+ *   `ackTimeoutMs` flipped it for the whole group).
+ * - `acked` queue streams register each group in the {@link GroupRegistry} before its consumer
+ *   is created; a registered group's missing durable is re-created right after its recorded
+ *   ack floor, with a loud warning (finding L2), not from whatever is retained.
+ */
+import type { Logger } from 'pino';
+import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
+import { ConflictError, JobbusError, NotFoundError, UnavailableError, ValidationError } from '../../jobs/errors.js';
+import type { NameMapper } from './names.js';
+import type { ResolvedNatsOptions } from './options.js';
+import type { GroupRegistry } from './registry.js';
+
+type JetStreamModule = typeof import('@nats-io/jetstream');
+
+/** A provisioned topic. */
+export interface StreamRef {
+  readonly topic: string;
+  readonly name: string;
+  readonly subject: string;
+  readonly retained: boolean;
+  readonly workqueue: boolean;
+}
+
+/** A provisioned delay stream of a topic. */
+export interface DelayRef {
+  readonly name: string;
+  readonly subject: string;
+  /** Creation time of the stream (ns since epoch as text): part of forward dedup ids. */
+  readonly created: string;
+}
+
+/** Durable name of the relay consumer of a delay stream. */
+export const RELAY_DURABLE = 'jobbus-relay';
+
+/** See the module comment. */
+export interface Provisioner {
+  streamFor(topic: string): Promise<StreamRef>;
+  delayStreamFor(topic: string): Promise<DelayRef>;
+  /** Forget cached provisioning of a topic (its stream was deleted under us). */
+  forgetStream(topic: string): void;
+  /** Make sure the group's consumer exists; resolves with its effective ack wait, ms. */
+  consumerFor(topic: string, group: string, ackWaitMs: number, refresh: boolean): Promise<number>;
+  /** Make sure the relay consumer of the topic's delay stream exists. */
+  relayConsumerFor(topic: string, refresh: boolean): Promise<number>;
+}
+
+/** What {@link createProvisioner} needs. */
+export interface ProvisionerDeps {
+  readonly jsm: JetStreamManager;
+  readonly jsmod: JetStreamModule;
+  readonly opts: ResolvedNatsOptions;
+  readonly names: NameMapper;
+  readonly registry: GroupRegistry;
+  readonly logger: Logger;
+}
+
+/** Ack wait of relay consumers, ms: a forward is one publish. */
+const RELAY_ACK_WAIT_MS = 30_000;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function nanos(ms: number): number {
+  return Math.round(ms * 1_000_000);
+}
+
+/** Create the provisioner of one bus. */
+export function createProvisioner(d: ProvisionerDeps): Provisioner {
+  const { jsm, jsmod, opts, names, registry, logger } = d;
+  const streams = new Map<string, Promise<StreamRef>>();
+  const delays = new Map<string, Promise<DelayRef>>();
+  const consumers = new Map<string, Promise<number>>();
+
+  const apiCode = (err: unknown): number | undefined => (err instanceof jsmod.JetStreamApiError ? err.code : undefined);
+  const isStreamMissing = (err: unknown): boolean => apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound;
+  const isConsumerMissing = (err: unknown): boolean => apiCode(err) === jsmod.JetStreamApiCodes.ConsumerNotFound;
+  const unavailable = (what: string, err: unknown): JobbusError =>
+    err instanceof JobbusError ? err : new UnavailableError(`${what}: ${describe(err)}`, { cause: err });
+
+  function baseConfig(name: string, subject: string, description: string): Partial<StreamConfig> & { name: string } {
+    return {
+      name,
+      subjects: [subject],
+      storage: opts.storage === 'memory' ? jsmod.StorageType.Memory : jsmod.StorageType.File,
+      num_replicas: opts.replicas,
+      duplicate_window: nanos(opts.duplicateWindowMs),
+      discard: jsmod.DiscardPolicy.Old,
+      description,
+    };
+  }
+
+  /** Look a stream up (it must bind the config's subject), creating it if allowed. */
+  async function ensureStream(config: Partial<StreamConfig> & { name: string }, topic: string): Promise<StreamConfig & { created: string }> {
+    try {
+      const info = await jsm.streams.info(config.name);
+      if (!info.config.subjects?.includes(config.subjects![0]!)) {
+        throw new ValidationError('queue', `stream ${config.name} of queue "${topic}" exists but does not bind subject ${config.subjects![0]}`);
+      }
+      return { ...info.config, created: info.created };
+    } catch (err) {
+      if (!isStreamMissing(err)) throw unavailable(`cannot look up stream ${config.name} of queue "${topic}"`, err);
+    }
+    if (opts.provision === 'verify') {
+      throw new NotFoundError(`stream ${config.name} of queue "${topic}" does not exist (provision: 'verify')`);
+    }
+    try {
+      const info = await jsm.streams.add(config);
+      return { ...info.config, created: info.created };
+    } catch (err) {
+      const code = apiCode(err);
+      if (code === 10058) {
+        // created meanwhile by another process
+        const info = await jsm.streams.info(config.name);
+        return { ...info.config, created: info.created };
+      }
+      if (code === 10065) {
+        throw new ValidationError('queue', `queue "${topic}": subject ${config.subjects![0]} overlaps another stream's subjects`, { cause: err });
+      }
+      throw unavailable(`cannot create stream ${config.name} of queue "${topic}"`, err);
+    }
+  }
+
+  async function provisionStream(topic: string): Promise<StreamRef> {
+    const retained = opts.retainTopic(topic);
+    const name = names.streamOf(topic);
+    const subject = names.subjectOf(topic);
+    const limits = retained ? opts.retainedLimits : { maxAgeMs: 0, maxMsgs: -1, maxBytes: -1 };
+    const config = {
+      ...baseConfig(name, subject, `jobbus topic ${topic}`),
+      retention: !retained && opts.queueRetention === 'workqueue' ? jsmod.RetentionPolicy.Workqueue : jsmod.RetentionPolicy.Limits,
+      max_age: nanos(limits.maxAgeMs),
+      max_msgs: limits.maxMsgs,
+      max_bytes: limits.maxBytes,
+    };
+    const got = await ensureStream(config, topic);
+    return { topic, name, subject, retained, workqueue: got.retention === jsmod.RetentionPolicy.Workqueue };
+  }
+
+  async function provisionDelayStream(topic: string): Promise<DelayRef> {
+    const name = `${names.streamOf(topic)}_DELAY`;
+    const subject = names.delaySubjectOf(topic);
+    const config = { ...baseConfig(name, subject, `jobbus delayed messages of topic ${topic}`), retention: jsmod.RetentionPolicy.Workqueue };
+    const got = await ensureStream(config, topic);
+    return { name, subject, created: got.created };
+  }
+
+  function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    let p = map.get(key);
+    if (!p) {
+      p = make();
+      map.set(key, p);
+      p.catch(() => map.delete(key));
+    }
+    return p;
+  }
+
+  /** Create a durable, tolerating a concurrent creation by another process. */
+  async function addConsumer(stream: string, durable: string, config: Parameters<JetStreamManager['consumers']['add']>[1]): Promise<void> {
+    try {
+      await jsm.consumers.add(stream, config);
+    } catch (err) {
+      if (!(await jsm.consumers.info(stream, durable).then(() => true, () => false))) throw err;
+    }
+  }
+
+  async function provisionConsumer(ref: StreamRef, group: string, ackWaitMs: number): Promise<number> {
+    const durable = names.durableOf(group);
+    const registered = !ref.retained && !ref.workqueue;
+    const before = registered ? await registry.register(ref.name, durable, ref.topic, group) : undefined;
+    try {
+      const info = await jsm.consumers.info(ref.name, durable);
+      const effective = info.config.ack_wait ? Math.round(info.config.ack_wait / 1_000_000) : ackWaitMs;
+      if (effective !== ackWaitMs) {
+        logger.warn(
+          { stream: ref.name, group, consumerAckWaitMs: effective, ackTimeoutMs: ackWaitMs },
+          'group consumer has another ack wait than this subscriber asks for; keeping the consumer\'s (every process of a group shares it)',
+        );
+      }
+      return effective;
+    } catch (err) {
+      if (!isConsumerMissing(err)) throw unavailable(`cannot look up consumer ${durable} on ${ref.name}`, err);
+    }
+    if (opts.provision === 'verify') {
+      throw new NotFoundError(`consumer ${durable} of group "${group}" on stream ${ref.name} does not exist (provision: 'verify')`);
+    }
+    const resume = before !== undefined;
+    if (resume) {
+      logger.warn(
+        { stream: ref.name, group, floor: before.floor },
+        `the durable consumer of registered group "${group}" on queue "${ref.topic}" is missing (deleted?); re-creating it at sequence ${before.floor + 1}, right after its last recorded ack floor. Jobs it had acked above that floor run again. Use removeGroup() to retire a group.`,
+      );
+    }
+    try {
+      await addConsumer(ref.name, durable, {
+        durable_name: durable,
+        description: `jobbus group ${group} of ${ref.topic}`,
+        ack_policy: jsmod.AckPolicy.Explicit,
+        ack_wait: nanos(ackWaitMs),
+        ...(resume
+          ? { deliver_policy: jsmod.DeliverPolicy.StartSequence, opt_start_seq: before.floor + 1 }
+          : { deliver_policy: jsmod.DeliverPolicy.All }),
+        // Attempts live in job_attempt; the server must never drop a message on its own.
+        max_deliver: -1,
+        max_ack_pending: opts.maxAckPending,
+      });
+    } catch (err) {
+      if (ref.workqueue && apiCode(err) !== undefined && /workqueue|overlap|filtered/i.test(describe(err))) {
+        throw new ConflictError(
+          `queue "${ref.topic}" uses WorkQueue retention, which allows one consumer group; group "${group}" cannot be added (use queueRetention 'acked')`,
+          { cause: err },
+        );
+      }
+      throw unavailable(`cannot create consumer ${durable} on ${ref.name}`, err);
+    }
+    return ackWaitMs;
+  }
+
+  async function provisionRelay(delay: DelayRef): Promise<number> {
+    try {
+      await jsm.consumers.info(delay.name, RELAY_DURABLE);
+      return RELAY_ACK_WAIT_MS;
+    } catch (err) {
+      if (!isConsumerMissing(err)) throw unavailable(`cannot look up consumer ${RELAY_DURABLE} on ${delay.name}`, err);
+    }
+    if (opts.provision === 'verify') throw new NotFoundError(`relay consumer of ${delay.name} does not exist (provision: 'verify')`);
+    try {
+      await addConsumer(delay.name, RELAY_DURABLE, {
+        durable_name: RELAY_DURABLE,
+        description: 'jobbus relay: forwards due messages to the queue stream',
+        ack_policy: jsmod.AckPolicy.Explicit,
+        ack_wait: nanos(RELAY_ACK_WAIT_MS),
+        deliver_policy: jsmod.DeliverPolicy.All,
+        max_deliver: -1,
+        // Every waiting delayed message is ack-pending here (nak-delayed until due); this
+        // consumer only forwards, so no limit: the queue consumers hold only due work.
+        max_ack_pending: -1,
+      });
+    } catch (err) {
+      throw unavailable(`cannot create the relay consumer on ${delay.name}`, err);
+    }
+    return RELAY_ACK_WAIT_MS;
+  }
+
+  const p: Provisioner = {
+    streamFor: (topic) => cached(streams, topic, () => provisionStream(topic)),
+    delayStreamFor: (topic) => cached(delays, topic, () => provisionDelayStream(topic)),
+    forgetStream(topic) {
+      streams.delete(topic);
+      delays.delete(topic);
+      for (const k of consumers.keys()) if (k.startsWith(`${topic}\u0000`)) consumers.delete(k);
+    },
+    async consumerFor(topic, group, ackWaitMs, refresh) {
+      if (refresh) p.forgetStream(topic);
+      const ref = await p.streamFor(topic);
+      return cached(consumers, `${topic}\u0000${group}\u0000${ackWaitMs}`, () => provisionConsumer(ref, group, ackWaitMs));
+    },
+    async relayConsumerFor(topic, refresh) {
+      if (refresh) p.forgetStream(topic);
+      const delay = await p.delayStreamFor(topic);
+      return cached(consumers, `${topic}\u0000\u0000relay`, () => provisionRelay(delay));
+    },
+  };
+  return p;
+}

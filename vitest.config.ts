@@ -32,6 +32,7 @@ export default defineConfig({
             'test/nats/**/*.test.ts',
             'test/registry/**/*.test.ts',
             'test/conformance/**/*.test.ts',
+            'test/reliability/**/*.test.ts',
           ],
           exclude: ['test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', '**/node_modules/**'],
           globalSetup: ['test/setup/global.ts'],

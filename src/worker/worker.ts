@@ -554,20 +554,20 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
           if (hooked) await hooked;
           return { kind: 'completed', job };
         }
-        case 'retry':
-          if (!(await nackOrDeadLetter(lease, decision.delayMs, decision.reason, true, log))) {
-            return settleDead(job, lease, `retry copy refused: ${decision.reason}`, decision.error, log);
-          }
+        case 'retry': {
+          const refused = await nackOrRefused(lease, decision.delayMs, decision.reason, true, log);
+          if (refused) return settleDead(job, lease, `${refused.message}; the attempt failed with: ${decision.reason}`, decision.error, log);
           log().info({ delayMs: decision.delayMs, reason: decision.reason }, 'job will be retried');
           await emit('onRetry', job, { error: decision.error, delayMs: decision.delayMs });
           return { kind: 'retry', job, delayMs: decision.delayMs, reason: decision.reason };
-        case 'rescheduled':
-          if (!(await nackOrDeadLetter(lease, decision.delayMs, decision.reason, false, log))) {
-            return settleDead(job, lease, `reschedule copy refused: ${decision.reason}`, undefined, log);
-          }
+        }
+        case 'rescheduled': {
+          const refused = await nackOrRefused(lease, decision.delayMs, decision.reason, false, log);
+          if (refused) return settleDead(job, lease, `${refused.message}; the job was put off: ${decision.reason}`, undefined, log);
           if (logger.isLevelEnabled('debug')) log().debug({ delayMs: decision.delayMs, reason: decision.reason }, 'job rescheduled');
           await emit('onRescheduled', job, { delayMs: decision.delayMs, reason: decision.reason });
           return { kind: 'rescheduled', job, delayMs: decision.delayMs, reason: decision.reason };
+        }
         case 'dead':
           return await settleDead(job, lease, decision.reason, decision.error, log);
         case 'release':
@@ -584,24 +584,25 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   }
 
   /**
-   * nack; true when the copy was published. A copy the broker refuses for good (too large, a
-   * runAt past year 9999) leaves the lease held: false, and the caller dead-letters the job (S1).
+   * nack; undefined when the copy was published. A copy the broker refuses for good (too
+   * large, a runAt past year 9999) leaves the lease held and is returned, for the caller to
+   * dead-letter the job (S1).
    */
-  async function nackOrDeadLetter(
+  async function nackOrRefused(
     lease: Lease,
     delayMs: number,
     reason: string,
     countAttempt: boolean,
     log: () => Logger,
-  ): Promise<boolean> {
+  ): Promise<PublishRejectedError | undefined> {
     try {
       const runAt = new Date(Date.now() + delayMs);
       await backend.nack(lease, runAt, reason, countAttempt ? {} : { countAttempt: false });
-      return true;
+      return undefined;
     } catch (err) {
       if (!(err instanceof PublishRejectedError)) throw err;
       log().error({ err, reason }, 'the copy of the job was refused for good; moving the job to the DLQ instead');
-      return false;
+      return err;
     }
   }
 

@@ -21,10 +21,12 @@ const small = (i: number): Message => ({ value: new Uint8Array([i & 255]), heade
 
 /** Publishes one large message, then enough small ones that retainPerTopic 0 trims the log past it. */
 async function publishAndTrim(bus: ReturnType<typeof createMemoryEventBus>, topic: string): Promise<WeakRef<Uint8Array>> {
-  let big: Uint8Array | undefined = new Uint8Array(4 * 1024 * 1024);
-  const ref = new WeakRef(big);
-  await bus.publish(topic, { value: big, headers: {} });
-  big = undefined;
+  // Created in a nested scope so that no local variable keeps it alive afterwards.
+  const ref = await (async () => {
+    const big = new Uint8Array(4 * 1024 * 1024);
+    await bus.publish(topic, { value: big, headers: {} });
+    return new WeakRef(big);
+  })();
   for (let i = 0; i < 1_100; i++) await bus.publish(topic, small(i));
   return ref;
 }

@@ -20,70 +20,50 @@
  */
 import { ClosedError, InvalidArgumentError, JobbusError, UnavailableError, ValidationError } from '../../jobs/errors.js';
 import type {
+  BatchPublishOptions,
   BrowsableBus,
-  BrowsedMessage,
   DeliveryHandler,
   EventBus,
   Message,
   Ordering,
-  PublishOptions,
   SubscribeOptions,
   Subscription,
 } from '../types.js';
-import { setHeader } from '../header-record.js';
+import { browseTopic, removeFromTopic, type BrowseDeps } from './browse.js';
 import { loadKafkaJsDriver } from './kafkajs-driver.js';
 import { resolveConsumerOptions, type KafkaEventBusOptions } from './options.js';
-import type { AdminPort, KafkaClientPort, PartitionRecord, ProducerPort, ProduceRecord } from './port.js';
-import { createDelayRelay, type DelayRelay } from './relay.js';
+import type { AdminPort, KafkaClientPort, ProducerPort } from './port.js';
+import { classifyPublishError } from './publish-errors.js';
+import { createDelayRelay, type RelayCounters } from './relay.js';
+import { createRelayManager } from './relays.js';
+import { createSender } from './sender.js';
 import { createKafkaSubscription, type KafkaSubscription } from './subscription.js';
 import { delayTopicName, isSubTierDelay, makeTiers, pickTier } from './tiers.js';
-import { createTopicProvisioner } from './topics.js';
-import { decodeKey, DUE_AT_HEADER, encodeHeaders, TARGET_HEADER, toBytes, toMessage, type RawHeaderValue } from './wire.js';
+import { createTopicProvisioner, defaultRetentionMs } from './topics.js';
+import { DUE_AT_HEADER, encodeHeaders, TARGET_HEADER } from './wire.js';
 
 export type { KafkaEventBusOptions, KafkaBusLogger, KafkaConsumerOptions, KafkaTopicOptions } from './options.js';
 export type * from './port.js';
 export { DEFAULT_DELAY_TIERS_MS, type DelayTier } from './tiers.js';
-export { BINARY_HEADERS, DUE_AT_HEADER, TARGET_HEADER } from './wire.js';
+export { DUE_AT_HEADER, TARGET_HEADER } from './wire.js';
+export { RELAY_ERROR_HEADER, type RelayCounters } from './relay.js';
 
 /**
  * The Kafka event bus. Also a {@link BrowsableBus} (for the DLQ tools): `browse` reads the
  * newest retained records; `remove` can only truncate on Kafka, so it deletes the prefix of
  * each partition up to the last selected record after first re-appending the unselected records
- * of that prefix (crash-safe: an interruption leaves duplicates, never a loss; survivors get
- * new offsets).
+ * of that prefix, all selected records in one read (see browse.ts; crash-safe: an interruption
+ * leaves duplicates, never a loss; survivors get new offsets, so select by content).
  */
 export interface KafkaEventBus extends EventBus, BrowsableBus {
-  /** Names of the delay-tier topics of `topic`, smallest tier first. */
+  /** Names of the delay-tier topics of `topic` of this bus's ladder, smallest tier first. */
   delayTopics(topic: string): string[];
+  /** What the relays of this bus moved aside since it was created (S5). */
+  relayCounters(): Readonly<RelayCounters>;
 }
 
 const BROWSE_TIMEOUT_MS = 30_000;
-
-function toBrowsed(topic: string, r: PartitionRecord): BrowsedMessage {
-  return { ...toMessage(r.key, r.value, r.headers), position: `${topic}/${r.partition}@${r.offset}`, publishedAt: new Date(r.timestamp) };
-}
-
-function rawHeaders(headers: Readonly<Record<string, RawHeaderValue>> | undefined): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    const last = Array.isArray(v) ? v[v.length - 1] : v;
-    setHeader(out, k, last === null || last === undefined ? new Uint8Array(0) : typeof last === 'string' ? new TextEncoder().encode(last) : toBytes(last as Uint8Array));
-  }
-  return out;
-}
-
 const TOPIC_RE = /^[a-zA-Z0-9._-]{1,249}$/;
-const SEND_CHUNK = 1_000;
-const SEND_CHUNK_BYTES = 512 * 1024;
-
-function approxSize(r: ProduceRecord): number {
-  let n = r.value.byteLength + (r.key?.length ?? 0) + 24;
-  for (const k in r.headers) {
-    const v = r.headers[k]!;
-    n += k.length + (typeof v === 'string' ? v.length * 3 : v.byteLength) + 4;
-  }
-  return n;
-}
 const LONGEST_TIER_SUFFIX = '.delay.0000ms'.length + 8;
 
 function checkTopic(topic: string): void {
@@ -171,52 +151,58 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   const producer = lazy<ProducerPort>(() => client.producer());
   const admin = lazy<AdminPort>(() => client.admin());
 
+  const autoCreateTopics = options.autoCreateTopics ?? true;
   const provisioner = createTopicProvisioner(() => admin.get(), {
-    autoCreate: options.autoCreateTopics ?? true,
+    autoCreate: autoCreateTopics,
     partitions: options.topics?.partitions ?? 8,
     delayPartitions: options.topics?.delayPartitions ?? options.topics?.partitions ?? 8,
     replicationFactor: options.topics?.replicationFactor ?? -1,
     configs: options.topics?.configs ?? {},
+    retentionMs: options.topics?.retentionMs ?? defaultRetentionMs(tiers[tiers.length - 1]!.ms),
   });
+  const send = createSender({
+    producer: () => producer.get(),
+    autoCreateTopics,
+    onFailure: (topic) => provisioner.forget(topic), // deleted behind our back? the next publish checks again
+  });
+  const ensure = async (topic: string, topics: Parameters<typeof provisioner.ensure>[0]): Promise<void> => {
+    try {
+      await provisioner.ensure(topics);
+    } catch (err) {
+      throw classifyPublishError(topic, err, { autoCreateTopics });
+    }
+  };
 
   const subscriptions = new Set<KafkaSubscription>();
-  // topic -> relays + number of subscriptions in this process that need them
-  const relays = new Map<string, { users: number; relays: Promise<DelayRelay[]> }>();
-  // relay sets being stopped after their last subscription closed; close() waits for them
-  const relaysStopping = new Set<Promise<void>>();
+  const counters: RelayCounters = { deadLettered: 0, skipped: 0 };
+  const deadLetterTopicOf = options.deadLetterTopicOf ?? ((topic: string) => `${topic}.dlq`);
+  const relays = createRelayManager({
+    tiers,
+    provisioner,
+    listTopics: async () => (await admin.get()).listTopics(),
+    discoveryIntervalMs: options.relayDiscoveryIntervalMs ?? 30_000,
+    logger,
+    createRelay: (queue, tier) => {
+      const delayTopic = delayTopicName(queue, tier);
+      return createDelayRelay({
+        delayTopic,
+        tier,
+        tiers,
+        target: queue,
+        consumer: client.groupConsumer({ groupId: relayGroupOf(delayTopic), topics: [delayTopic], ...relayOpts }),
+        send,
+        deadLetterTopic: deadLetterTopicOf(queue),
+        counters,
+        logger,
+      });
+    },
+  });
 
   const assertOpen = (): void => {
     if (closed) throw new ClosedError('kafka event bus is closed');
   };
 
-  const send = async (topic: string, records: readonly ProduceRecord[]): Promise<void> => {
-    let p: ProducerPort;
-    try {
-      p = await producer.get();
-    } catch (err) {
-      throw unavailable('cannot connect the producer', err);
-    }
-    try {
-      // Chunks bounded by count and bytes: a relay forwards up to a whole fetch at once, and one
-      // partition's record batch must stay under the broker's message.max.bytes (1 MiB default).
-      let start = 0;
-      let bytes = 0;
-      for (let i = 0; i < records.length; i++) {
-        bytes += approxSize(records[i]!);
-        const last = i === records.length - 1;
-        if (last || i + 1 - start >= SEND_CHUNK || bytes >= SEND_CHUNK_BYTES) {
-          await p.send(topic, start === 0 && last ? records : records.slice(start, i + 1));
-          start = i + 1;
-          bytes = 0;
-        }
-      }
-    } catch (err) {
-      provisioner.forget(topic); // deleted behind our back? the next publish checks again
-      throw unavailable(`publish to "${topic}" failed`, err);
-    }
-  };
-
-  const publishMany = async (topic: string, messages: readonly Message[], opts?: PublishOptions): Promise<void> => {
+  const publishMany = async (topic: string, messages: readonly Message[], opts?: BatchPublishOptions): Promise<void> => {
     assertOpen();
     checkTopic(topic);
     if (!Array.isArray(messages)) throw new ValidationError('messages', 'must be an array');
@@ -224,6 +210,8 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       if (!m || !(m.value instanceof Uint8Array)) throw new ValidationError('message.value', 'must be a Uint8Array');
     }
     if (messages.length === 0) return;
+    // dedupId / mustStore: Kafka has no broker-side dedup by id, and a produce acknowledged with
+    // acks = all always stored the records: nothing to do for either.
     const deliverAt = opts?.deliverAt;
     if (deliverAt !== undefined && !(deliverAt instanceof Date && Number.isFinite(deliverAt.getTime()))) {
       throw new ValidationError('deliverAt', 'must be a valid Date');
@@ -234,7 +222,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       // Due, or due within the smallest tier: straight to the topic; a future due time travels
       // along and the subscriber holds the message until then (tiers.ts, isSubTierDelay).
       const early = dueMs !== undefined && dueMs > now;
-      await provisioner.ensure([{ name: topic }]);
+      await ensure(topic, [{ name: topic }]);
       await send(
         topic,
         messages.map((m) => {
@@ -246,70 +234,36 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     }
     const tier = pickTier(tiers, dueMs - now);
     const delayTopic = delayTopicName(topic, tier);
-    await provisioner.ensure([{ name: topic }, { name: delayTopic, delay: true }]);
+    await ensure(delayTopic, [{ name: topic }, { name: delayTopic, delay: true }]);
+    relays.noteTier(topic, tier); // a relay of this queue here must cover the tier (L3)
     const due = String(dueMs);
-    const target = topic;
     await send(
       delayTopic,
       messages.map((m) => ({
         key: m.key,
         value: m.value,
-        headers: { ...encodeHeaders(m.headers ?? {}), [DUE_AT_HEADER]: due, [TARGET_HEADER]: target },
+        headers: { ...encodeHeaders(m.headers ?? {}), [DUE_AT_HEADER]: due, [TARGET_HEADER]: topic },
         // The tier clock starts at this timestamp (tiers.ts): set it here, not in the client.
         timestamp: now,
       })),
     );
   };
 
-  const startRelays = (topic: string): Promise<DelayRelay[]> => {
-    const entry = relays.get(topic);
-    if (entry) {
-      entry.users++;
-      return entry.relays;
+  const startRelays = async (topic: string): Promise<void> => {
+    try {
+      await relays.acquire(topic);
+    } catch (err) {
+      throw unavailable(`cannot start the delay relays of "${topic}"`, err);
     }
-    const started = (async () => {
-      await provisioner.ensure([{ name: topic }, ...tiers.map((t) => ({ name: delayTopicName(topic, t), delay: true }))]);
-      const list = tiers.map((tier) => {
-        const delayTopic = delayTopicName(topic, tier);
-        return createDelayRelay({
-          delayTopic,
-          tier,
-          tiers,
-          target: topic,
-          consumer: client.groupConsumer({ groupId: relayGroupOf(delayTopic), topics: [delayTopic], ...relayOpts }),
-          send,
-          logger,
-        });
-      });
-      const results = await Promise.allSettled(list.map((r) => r.start()));
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) {
-        await Promise.allSettled(list.map((r) => r.stop()));
-        throw unavailable(`cannot start the delay relays of "${topic}"`, (failed as PromiseRejectedResult).reason);
-      }
-      return list;
-    })();
-    const record = { users: 1, relays: started };
-    relays.set(topic, record);
-    started.catch(() => {
-      if (relays.get(topic) === record) relays.delete(topic);
-    });
-    return started;
   };
 
-  const releaseRelays = async (topic: string): Promise<void> => {
-    const entry = relays.get(topic);
-    if (!entry) return;
-    entry.users--;
-    if (entry.users > 0) return;
-    relays.delete(topic);
-    const stopping = (async () => {
-      const list = await entry.relays.catch(() => [] as DelayRelay[]);
-      await Promise.allSettled(list.map((r) => r.stop()));
-    })();
-    relaysStopping.add(stopping);
-    await stopping;
-    relaysStopping.delete(stopping);
+  const browseDeps: BrowseDeps = {
+    admin: () => admin.get(),
+    client,
+    send,
+    chunkRecords: options.removeChunkRecords ?? 5_000,
+    timeoutMs: BROWSE_TIMEOUT_MS,
+    unavailable,
   };
 
   const bus: KafkaEventBus = {
@@ -349,14 +303,14 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
           logger,
           onClosed: () => {
             subscriptions.delete(sub!);
-            void releaseRelays(topic);
+            void relays.release(topic);
           },
         });
         subscriptions.add(sub);
         await sub.start();
       } catch (err) {
         if (sub) await sub.close().catch(() => undefined);
-        else await releaseRelays(topic);
+        else await relays.release(topic);
         throw unavailable(`cannot subscribe to "${topic}" as group "${groupId}"`, err);
       }
       if (closed) {
@@ -389,10 +343,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       closing ??= (async () => {
         closed = true;
         await Promise.allSettled([...subscriptions].map((s) => s.close()));
-        const relayLists = [...relays.values()].map((r) => r.relays.catch(() => [] as DelayRelay[]));
-        relays.clear();
-        for (const list of await Promise.all(relayLists)) await Promise.allSettled(list.map((r) => r.stop()));
-        await Promise.allSettled([...relaysStopping]);
+        await relays.close();
         const p = producer.peek();
         const a = admin.peek();
         await Promise.allSettled([
@@ -407,75 +358,23 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       return tiers.map((t) => delayTopicName(topic, t));
     },
 
+    relayCounters() {
+      return { ...counters };
+    },
+
     async browse(topic, limit) {
       assertOpen();
       checkTopic(topic);
-      if (!Number.isInteger(limit) || limit < 0) throw new ValidationError('limit', 'must be an integer >= 0');
-      if (limit === 0) return [];
-      const records = await readNewest(topic, limit);
-      return records.map((r) => toBrowsed(topic, r)).slice(0, limit);
+      return browseTopic(browseDeps, topic, limit);
     },
 
     async remove(topic, select) {
       assertOpen();
       checkTopic(topic);
-      const records = await readNewest(topic, Number.MAX_SAFE_INTEGER);
-      const byPartition = new Map<number, PartitionRecord[]>();
-      for (const r of records) {
-        const list = byPartition.get(r.partition) ?? [];
-        list.push(r);
-        byPartition.set(r.partition, list);
-      }
-      let removed = 0;
-      const a = await admin.get().catch((err: unknown) => {
-        throw unavailable('cannot connect the admin client', err);
-      });
-      for (const [partition, list] of byPartition) {
-        list.sort((x, y) => x.offset - y.offset);
-        let lastSelected = -1;
-        const chosen = new Set<number>();
-        for (const r of list) {
-          if (select(toBrowsed(topic, r))) {
-            chosen.add(r.offset);
-            lastSelected = r.offset;
-          }
-        }
-        if (lastSelected < 0) continue;
-        // Kafka deletes prefixes only: re-append the survivors inside the prefix first, then cut.
-        const survivors = list.filter((r) => r.offset < lastSelected && !chosen.has(r.offset));
-        if (survivors.length) {
-          await send(
-            topic,
-            survivors.map((r) => ({ key: decodeKey(r.key), value: toBytes(r.value), headers: rawHeaders(r.headers), timestamp: r.timestamp })),
-          );
-        }
-        try {
-          await a.deleteRecords(topic, partition, lastSelected + 1);
-        } catch (err) {
-          throw unavailable(`cannot delete records of "${topic}" partition ${partition}`, err);
-        }
-        removed += chosen.size;
-      }
-      return removed;
+      if (typeof select !== 'function') throw new ValidationError('select', 'must be a function');
+      return removeFromTopic(browseDeps, topic, select);
     },
   };
 
-  /** The newest `limit` records of every partition, newest first overall. */
-  async function readNewest(topic: string, limit: number): Promise<PartitionRecord[]> {
-    let a: AdminPort;
-    try {
-      a = await admin.get();
-      const existing = await a.listTopics();
-      if (!existing.includes(topic)) return [];
-      const offsets = await a.topicOffsets(topic);
-      const ranges = offsets
-        .map((o) => ({ partition: o.partition, from: Math.max(o.low, o.high - limit), to: o.high }))
-        .filter((r) => r.to > r.from);
-      const records = await client.readRanges(topic, ranges, BROWSE_TIMEOUT_MS);
-      return records.sort((x, y) => y.timestamp - x.timestamp || y.offset - x.offset);
-    } catch (err) {
-      throw unavailable(`cannot read "${topic}"`, err);
-    }
-  }
   return bus;
 }

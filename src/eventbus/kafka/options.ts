@@ -18,8 +18,13 @@ export interface KafkaTopicOptions {
   readonly delayPartitions?: number;
   /** Replication factor; -1 = the broker's `default.replication.factor`. Default -1. */
   readonly replicationFactor?: number;
-  /** Extra topic configs for every created topic (e.g. `min.insync.replicas`). */
+  /** Extra topic configs for every created topic (e.g. `min.insync.replicas`); a `retention.ms` here wins over `retentionMs`. */
   readonly configs?: Readonly<Record<string, string>>;
+  /**
+   * `retention.ms` of the topics the bus creates (queue, delay and DLQ topics). Default 14 days,
+   * and at least the longest delay tier + 7 days. Existing topics are not altered.
+   */
+  readonly retentionMs?: number;
 }
 
 /** Consumer group tuning (tests use small values so rebalances are quick). */
@@ -62,6 +67,15 @@ export interface KafkaEventBusOptions {
   readonly groupId?: (group: string, topic: string) => string;
   /** Consumer group id of the relay of a delay topic. Default `jobbus.relay.${delayTopic}`. */
   readonly relayGroupId?: (delayTopic: string) => string;
+  /**
+   * The dead-letter topic of a queue topic, where a relay puts a delayed record the broker
+   * refuses for good (too large, invalid) instead of retrying it forever. Default `${topic}.dlq`.
+   */
+  readonly deadLetterTopicOf?: (topic: string) => string;
+  /** How often a subscribed queue's relays look for delay topics of other ladders, ms. Default 30 000. */
+  readonly relayDiscoveryIntervalMs?: number;
+  /** Most records `remove` reads per round trip and holds in memory. Default 5 000. */
+  readonly removeChunkRecords?: number;
   /**
    * Most offsets per partition from the oldest unsettled message to the newest admitted one; past
    * it the partition is not fetched until the oldest settles. Bounds memory (one byte per offset)

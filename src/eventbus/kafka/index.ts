@@ -184,16 +184,22 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     logger,
     createRelay: (queue, tier) => {
       const delayTopic = delayTopicName(queue, tier);
+      const deadLetterTopic = deadLetterTopicOf(queue);
       return createDelayRelay({
         delayTopic,
         tier,
         tiers,
         target: queue,
         consumer: client.groupConsumer({ groupId: relayGroupOf(delayTopic), topics: [delayTopic], ...relayOpts }),
-        send,
-        deadLetterTopic: deadLetterTopicOf(queue),
+        // The queue and this ladder's tiers exist (relays.ts); the dead-letter topic may not yet.
+        send: async (topic, records) => {
+          if (topic === deadLetterTopic) await ensure(topic, [{ name: topic }]);
+          await send(topic, records);
+        },
+        deadLetterTopic,
         counters,
         logger,
+        ...(options.relayBackoffMs !== undefined ? { backoffMs: options.relayBackoffMs } : {}),
       });
     },
   });

@@ -72,6 +72,12 @@ export interface KafkaEventBusOptions {
    * refuses for good (too large, invalid) instead of retrying it forever. Default `${topic}.dlq`.
    */
   readonly deadLetterTopicOf?: (topic: string) => string;
+  /**
+   * First back-off of a relay after a failed forward, ms; doubles per consecutive failure up to
+   * 30 s. A record refused for good whose dead-letter copy is refused too is tried 5 times this
+   * way, then skipped (logged at error level, counted in `relayCounters().skipped`). Default 1 000.
+   */
+  readonly relayBackoffMs?: number;
   /** How often a subscribed queue's relays look for delay topics of other ladders, ms. Default 30 000. */
   readonly relayDiscoveryIntervalMs?: number;
   /** Most records `remove` reads per round trip and holds in memory. Default 5 000. */

@@ -1,0 +1,50 @@
+/**
+ * Fault injection and observation through the Kafka client port (never a mock broker): the real
+ * kafkajs driver, with hooks around the group consumers and the producer.
+ */
+import { loadKafkaJsDriver } from '../../src/eventbus/kafka/kafkajs-driver.js';
+import type { GroupConsumerPort, GroupConsumerSettings, KafkaClientPort, OffsetRange, PartitionRecord, ProduceRecord } from '../../src/eventbus/kafka/index.js';
+import { kafkaBrokers } from '../setup/env.js';
+
+/** Hooks of {@link wrappedClient}. */
+export interface ClientHooks {
+  /** Wrap a group consumer (e.g. make `resume` throw, count pause/resume). */
+  consumer?(settings: GroupConsumerSettings, inner: GroupConsumerPort): GroupConsumerPort;
+  /** Observe a produce request before it is sent. */
+  beforeSend?(topic: string, records: readonly ProduceRecord[]): void;
+  /** Observe a readRanges call. */
+  onRead?(topic: string, ranges: readonly OffsetRange[], result: readonly PartitionRecord[]): void;
+}
+
+/** The kafkajs driver against the test broker, wrapped by `hooks`. */
+export async function wrappedClient(hooks: ClientHooks): Promise<KafkaClientPort> {
+  const base = await loadKafkaJsDriver({
+    brokers: kafkaBrokers(),
+    clientId: 'jobbus-test-wrapped',
+    connectionTimeoutMs: 3_000,
+    requestTimeoutMs: 30_000,
+    idempotent: true,
+  });
+  return {
+    ...base,
+    async producer() {
+      const p = await base.producer();
+      return {
+        ...p,
+        send(topic, records) {
+          hooks.beforeSend?.(topic, records);
+          return p.send(topic, records);
+        },
+      };
+    },
+    groupConsumer(settings) {
+      const inner = base.groupConsumer(settings);
+      return hooks.consumer ? hooks.consumer(settings, inner) : inner;
+    },
+    async readRanges(topic, ranges, timeoutMs) {
+      const result = await base.readRanges(topic, ranges, timeoutMs);
+      hooks.onRead?.(topic, ranges, result);
+      return result;
+    },
+  };
+}

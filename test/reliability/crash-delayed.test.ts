@@ -11,6 +11,8 @@
  * - NATS: `createRuntimeBackend(runtime, { ackTimeoutMs: 3_000 })` (default 30 000): the
  *   consumer's ack wait, after which the server redelivers what the dead worker held.
  * With the defaults the same scenario passes, only slower: measure-crash-defaults.ts measures it.
+ * NATS: a job the dead worker's delay relay was forwarding at the crash comes back only after the
+ * relay consumer's own ack wait (30 s, not set by ackTimeoutMs), so that test takes ~40 s.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEventBusBridge, type EventBusBridge } from '../../src/index.js';

@@ -84,6 +84,8 @@ export interface CrashReport {
   readonly lateness: Spread;
   readonly latenessDueBeforeKill: Spread;
   readonly latenessDueAfterKill: Spread;
+  /** Jobs whose first run came more than 10 s after their runAt: due time relative to the kill, ms. */
+  readonly over10sLateDueVsKill: number[];
   /** Relative to the kill: B's spawn → ready, B's first execution. */
   readonly bReadyAfterKillMs: number;
   readonly bFirstRunAfterKillMs: number;
@@ -150,7 +152,7 @@ export async function runCrashScenario(o: CrashScenarioOptions): Promise<CrashRe
     b = startWorkerProcess(workerConfig(false));
     const bReadyAt = await b.ready;
     log(`B (pid ${b.pid}) spawned at T0+${b.spawnedAt - t0} ms, ready at T0+${bReadyAt - t0} ms`);
-    const deadline = t0 + (o.completeWithinMs ?? 40_000);
+    const deadline = t0 + (o.completeWithinMs ?? 45_000);
     let done = 0;
     while ((done = await ledger.distinctJobs()) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     log(`${done}/${n} jobs started by T0+${Date.now() - t0} ms`);
@@ -208,6 +210,7 @@ export async function runCrashScenario(o: CrashScenarioOptions): Promise<CrashRe
       lateness: spread(first.map((e) => e.startedAt - runAtOf.get(e.jobId)!)),
       latenessDueBeforeKill: spread(first.filter((e) => runAtOf.get(e.jobId)! <= killedAt).map((e) => e.startedAt - runAtOf.get(e.jobId)!)),
       latenessDueAfterKill: spread(first.filter((e) => runAtOf.get(e.jobId)! > killedAt).map((e) => e.startedAt - runAtOf.get(e.jobId)!)),
+      over10sLateDueVsKill: first.filter((e) => e.startedAt - runAtOf.get(e.jobId)! > 10_000).map((e) => runAtOf.get(e.jobId)! - killedAt),
       bReadyAfterKillMs: bReadyAt - killedAt,
       bFirstRunAfterKillMs: (execs.find((e) => e.pid === b!.pid)?.startedAt ?? NaN) - killedAt,
       enqueueMarginMs,
@@ -232,6 +235,7 @@ export function formatReport(bus: string, r: CrashReport): string {
     `[${bus}] in-flight jobs back after the kill: ${s(r.inFlightBackAfterKill)}; late vs runAt: ${s(r.inFlightLateVsRunAt)}`,
     `[${bus}] B ready ${r.bReadyAfterKillMs} ms after the kill, first B run ${r.bFirstRunAfterKillMs} ms after it`,
     `[${bus}] lateness all: ${s(r.lateness)}; due before the kill: ${s(r.latenessDueBeforeKill)}; after: ${s(r.latenessDueAfterKill)}`,
+    `[${bus}] ${r.over10sLateDueVsKill.length} jobs ran > 10 s late, due at (ms vs the kill): ${r.over10sLateDueVsKill.slice(0, 20).join(' ')}`,
     `[${bus}] enqueue margin ${r.enqueueMarginMs} ms, total ${r.totalMs} ms`,
   ].join('\n');
 }

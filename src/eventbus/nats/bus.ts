@@ -1,18 +1,20 @@
 import pino, { type Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, NotInitializedError, PublishRejectedError, UnavailableError } from '../../jobs/errors.js';
-import { RedeliverAfter, type BrowsableBus, type BrowsedMessage, type EventBus, type Message, type PublishOptions, type SubscribeOptions } from '../types.js';
+import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, NotInitializedError, UnavailableError } from '../../jobs/errors.js';
+import { type BrowsableBus, type EventBus, type Message, type PublishOptions, type SubscribeOptions } from '../types.js';
+import { browseStream, removeFromStream } from './browse.js';
 import { cleanStream, type JanitorDeps } from './janitor.js';
 import { createNameMapper } from './names.js';
 import { resolveOptions, type NatsEventBusOptions } from './options.js';
-import { createProvisioner, RELAY_DURABLE, type StreamRef } from './provision.js';
+import { createProvisioner, type StreamRef } from './provision.js';
 import { createJsPublisher, PublishFailedError } from './publisher.js';
 import { notStoredError, publishError } from './publish-errors.js';
 import { createGroupRegistry } from './registry.js';
+import { createRelays } from './relay.js';
 import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
-import { readMessage, writeHeaders } from './wire.js';
+import { writeHeaders } from './wire.js';
 
 type TransportModule = typeof import('@nats-io/transport-node');
 type JetStreamModule = typeof import('@nats-io/jetstream');
@@ -46,23 +48,10 @@ interface PublishSpec {
   readonly mustStore?: boolean;
 }
 
-/** A relay forwarding due messages of one topic's delay stream, shared by its subscriptions. */
-interface Relay {
-  readonly started: Promise<Subscriber>;
-  users: number;
-}
-
 const DEFAULT_MAX_IN_FLIGHT = 16;
 const DEFAULT_REDELIVERY_DELAY_MS = 1_000;
 /** Longest close() waits for the server (drain, flush of acks and naks). */
 const CLOSE_TIMEOUT_MS = 5_000;
-/** Parallel single-message reads while browsing. */
-const BROWSE_CHUNK = 64;
-/** Forwards one relay runs at once. */
-const RELAY_IN_FLIGHT = 64;
-/** Longest wait before a refused forward is tried again, ms. */
-const RELAY_MAX_BACKOFF_MS = 60_000;
-
 async function loadModules(): Promise<{ transport: TransportModule; jsmod: JetStreamModule }> {
   try {
     const [transport, jsmod] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
@@ -157,7 +146,6 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   let closing: Promise<void> | undefined;
   let connected = true;
   const subscribers = new Set<Subscriber>();
-  const relays = new Map<string, Relay>();
   /** Streams this bus consumes with `acked` retention -> highest sequence dropped so far. */
   const cleanable = new Map<string, number>();
 
@@ -174,6 +162,15 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       }
     }
   })().catch(() => undefined);
+
+  const relays = createRelays({
+    prov,
+    logger,
+    publish: (topic, message, dedupId) => publishOne(topic, message, { dedupId }),
+    subscriberBase: { ackMode: opts.ackMode, pullExpiresMs: opts.pullExpiresMs, settleTimeoutMs: CLOSE_TIMEOUT_MS, logger, nc },
+    newInbox: () => transport.createInbox(),
+    track: (sub, live) => (live ? subscribers.add(sub) : subscribers.delete(sub)),
+  });
 
   const janitor = setInterval(() => {
     void bus.cleanup().catch((err: unknown) => logger.debug({ err }, 'stream cleanup failed; retrying later'));
@@ -224,92 +221,6 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     if (due === undefined) return undefined;
     if (!Number.isFinite(due)) throw new InvalidArgumentError('deliverAt must be a valid Date');
     return due > Date.now() ? due : undefined;
-  }
-
-  /** Forward a due message of the delay stream to the queue stream (then the relay acks it). */
-  async function forward(topic: string, created: string, seq: string, message: Message, deliveryCount: number): Promise<void> {
-    try {
-      // Unique per stored delay message: a forward repeated after a crash is dropped as a duplicate.
-      await publishOne(topic, message, { dedupId: `jobbus-relay|${created}|${seq}` });
-    } catch (err) {
-      if (!(err instanceof PublishRejectedError)) throw err;
-      const wait = Math.min(RELAY_MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(deliveryCount, 6));
-      logger.error({ err, topic, seq, wait }, 'the queue stream refuses a due delayed message; it stays in the delay stream and is tried again');
-      throw new RedeliverAfter(wait, describe(err));
-    }
-  }
-
-  function startRelay(topic: string): void {
-    const known = relays.get(topic);
-    if (known) {
-      known.users++;
-      return;
-    }
-    const relay: Relay = {
-      users: 1,
-      started: (async () => {
-        const delay = await prov.delayStreamFor(topic);
-        const consumerAckWaitMs = await prov.relayConsumerFor(topic, false);
-        const sub = startSubscriber({
-          topic: `${topic} (delay relay)`,
-          group: RELAY_DURABLE,
-          stream: delay.name,
-          durable: RELAY_DURABLE,
-          handler: (d) => forward(topic, delay.created, d.position.slice(d.position.lastIndexOf('#') + 1), d.message, d.deliveryCount),
-          maxInFlight: RELAY_IN_FLIGHT,
-          ackTimeoutMs: consumerAckWaitMs,
-          consumerAckWaitMs,
-          redeliveryDelayMs: DEFAULT_REDELIVERY_DELAY_MS,
-          ordering: 'none',
-          ackMode: opts.ackMode,
-          pullExpiresMs: opts.pullExpiresMs,
-          settleTimeoutMs: CLOSE_TIMEOUT_MS,
-          logger,
-          nc,
-          inbox: transport.createInbox(),
-          ensureConsumer: (refresh) => prov.relayConsumerFor(topic, refresh),
-          onClosed: () => subscribers.delete(sub),
-        });
-        subscribers.add(sub);
-        return sub;
-      })(),
-    };
-    relays.set(topic, relay);
-    relay.started.catch((err: unknown) => {
-      relays.delete(topic);
-      logger.error({ err, topic }, 'delay relay could not start; delayed jobs of this topic wait until a subscriber starts one');
-    });
-  }
-
-  async function stopRelay(topic: string): Promise<void> {
-    const relay = relays.get(topic);
-    if (!relay || --relay.users > 0) return;
-    relays.delete(topic);
-    const sub = await relay.started.catch(() => undefined);
-    await sub?.subscription.close();
-  }
-
-  /** Stored messages of a stream, newest first, read `BROWSE_CHUNK` sequences at a time. */
-  async function* newestFirst(ref: StreamRef): AsyncGenerator<BrowsedMessage> {
-    const info = await jsm.streams.info(ref.name);
-    const first = info.state.first_seq;
-    for (let hi = info.state.last_seq; hi >= first && info.state.messages > 0; hi -= BROWSE_CHUNK) {
-      const seqs: number[] = [];
-      for (let s = hi; s > hi - BROWSE_CHUNK && s >= first; s--) seqs.push(s);
-      const got = await Promise.all(
-        seqs.map((seq) =>
-          jsm.streams.getMessage(ref.name, { seq }).catch((err: unknown) => {
-            if (apiCode(err) === 10037) return null; // deleted or purged
-            throw err;
-          }),
-        ),
-      );
-      for (const m of got) {
-        if (!m) continue;
-        const { message } = readMessage(m.data, m.header);
-        yield { ...message, position: `${ref.name}#${m.seq}`, publishedAt: m.time };
-      }
-    }
   }
 
   async function existingStream(topic: string): Promise<StreamRef | undefined> {
@@ -364,7 +275,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       const ref = await prov.streamFor(topic);
       const consumerAckWaitMs = await prov.consumerFor(topic, so.group, ackTimeoutMs, false);
       if (!ref.retained && !ref.workqueue && !cleanable.has(ref.name)) cleanable.set(ref.name, 0);
-      startRelay(topic);
+      relays.start(topic);
       const sub = startSubscriber({
         topic,
         group: so.group,
@@ -385,7 +296,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         ensureConsumer: (refresh) => prov.consumerFor(topic, so.group, ackTimeoutMs, refresh),
         onClosed: () => {
           subscribers.delete(sub);
-          void stopRelay(topic);
+          void relays.stop(topic);
         },
       });
       subscribers.add(sub);
@@ -408,8 +319,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         closed = true;
         clearInterval(janitor);
         await Promise.allSettled([...subscribers].map((s) => s.subscription.close()));
-        await Promise.allSettled([...relays.values()].map(async (r) => (await r.started).subscription.close()));
-        relays.clear();
+        await relays.closeAll();
         publisher.close();
         if (ownsConnection && !nc.isClosed()) {
           // Drain waits for the server; with the server gone it would wait for a reconnect.
@@ -425,16 +335,9 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError(`limit must be an integer >= 0, got ${limit}`);
       const ref = await existingStream(topic);
       if (!ref || limit === 0) return [];
-      const out: BrowsedMessage[] = [];
-      try {
-        for await (const m of newestFirst(ref)) {
-          out.push(m);
-          if (out.length >= limit) break;
-        }
-      } catch (err) {
+      return browseStream(jsm, ref, limit).catch((err: unknown) => {
         throw unavailable(`cannot browse queue "${topic}"`, err);
-      }
-      return out;
+      });
     },
 
     async remove(topic, select) {
@@ -442,22 +345,9 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       if (typeof select !== 'function') throw new InvalidArgumentError('select must be a function');
       const ref = await existingStream(topic);
       if (!ref) return 0;
-      let removed = 0;
-      try {
-        for await (const m of newestFirst(ref)) {
-          if (!select(m)) continue;
-          const seq = Number(m.position.slice(m.position.lastIndexOf('#') + 1));
-          if (await jsm.streams.deleteMessage(ref.name, seq, false).catch((err: unknown) => {
-            if (apiCode(err) === 10057 || apiCode(err) === 10037) return false; // gone meanwhile
-            throw err;
-          })) {
-            removed++;
-          }
-        }
-      } catch (err) {
+      return removeFromStream(jsm, ref, select).catch((err: unknown) => {
         throw unavailable(`cannot remove messages from queue "${topic}"`, err);
-      }
-      return removed;
+      });
     },
 
     async cleanup() {

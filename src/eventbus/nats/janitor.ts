@@ -38,7 +38,7 @@ export interface CleanResult {
 }
 
 /** Parallel deletes in flight at once. */
-const DELETE_WINDOW = 64;
+const DELETE_WINDOW = 256;
 
 /** The lowest floor over registered groups and live durables; undefined when the stream has no group. */
 export async function floorOf(deps: JanitorDeps, stream: string): Promise<number | undefined> {

@@ -123,4 +123,25 @@ describe('kafka delayed delivery', () => {
       await admin.disconnect();
     }
   });
+
+  it('L3: a publisher with another delay ladder cannot strand a job: the worker relays every <queue>.delay.* topic, never early', async () => {
+    const topic = topicName('ladders');
+    // Worker: ladder 500 ms / 2 s / 5 s, subscribed before the foreign tier topics exist.
+    const worker = await makeBus({ relayDiscoveryIntervalMs: 300 });
+    const got = new Map<string, number>();
+    await worker.subscribe(topic, async (d) => void got.set(text(d.message), Date.now()), { group: 'g' });
+    // Publisher: ladder 700 ms / 3 s -> topics <q>.delay.700ms and <q>.delay.3s, unknown to the worker's ladder.
+    const publisher = await makeBus({ delayTiersMs: [700, 3_000] });
+    const due = new Map<string, number>([
+      ['in-700ms', Date.now() + 1_000],
+      ['in-3s', Date.now() + 3_500],
+    ]);
+    for (const [name, at] of due) await publisher.publish(topic, msg(name, name), { deliverAt: new Date(at) });
+    expect(publisher.delayTopics(topic)).toEqual([`${topic}.delay.700ms`, `${topic}.delay.3s`]);
+    await waitFor(() => got.size === 2, 20_000, 'both jobs delayed through the foreign tiers');
+    for (const [name, at] of due) {
+      expect(got.get(name)! - at, name).toBeGreaterThanOrEqual(0);
+      expect(got.get(name)! - at, name).toBeLessThan(2_000);
+    }
+  });
 });

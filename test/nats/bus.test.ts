@@ -292,7 +292,9 @@ describe('NATS JetStream bus', () => {
       runs.push(`b:${td.decode(d.message.value)}`);
       await release.promise; // longer than the consumer's 1 s ack wait, never calls working()
     }, { group: 'g', ackTimeoutMs: 10_000, maxInFlight: 8 });
-    expect((await jsm.consumers.info(a.streamOf(topic), 'g')).config.ack_wait).toBe(1_000 * 1_000_000); // not flipped to 10 s
+    const config = (await jsm.consumers.info(a.streamOf(topic), 'g')).config;
+    expect(config.ack_wait).toBe(1_000 * 1_000_000); // not flipped to 10 s
+    expect(config.max_deliver).toBe(-1); // attempts live in job_attempt: the server never drops a job
     await a.publishBatch(topic, Array.from({ length: 6 }, (_, i) => msg(`m${i}`)));
     await waitFor(() => runs.some((r) => r.startsWith('b:')), 'a job held by the long-lease process');
     await elapse(2_500); // 2.5 consumer ack waits: b keeps its jobs alive with +WPI

@@ -232,7 +232,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       await send(
         topic,
         messages.map((m) => {
-          const headers = encodeHeaders(m.headers ?? {});
+          const headers = encodeHeaders(m.headers ?? {}, m.invalidHeaders);
           return { key: m.key, value: m.value, headers: early ? { ...headers, [DUE_AT_HEADER]: String(dueMs) } : headers };
         }),
       );
@@ -248,7 +248,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       messages.map((m) => ({
         key: m.key,
         value: m.value,
-        headers: { ...encodeHeaders(m.headers ?? {}), [DUE_AT_HEADER]: due, [TARGET_HEADER]: topic },
+        headers: { ...encodeHeaders(m.headers ?? {}, m.invalidHeaders), [DUE_AT_HEADER]: due, [TARGET_HEADER]: topic },
         // The tier clock starts at this timestamp (tiers.ts): set it here, not in the client.
         timestamp: now,
       })),

@@ -14,6 +14,13 @@ export const DUE_AT_HEADER = 'jobbus_due_at';
 /** Delay header: the topic a delayed message is finally delivered to. */
 export const TARGET_HEADER = 'jobbus_target';
 
+/**
+ * Names (comma-separated) of headers that were not valid UTF-8 when a message was first
+ * consumed, on a copy the bus republished itself (a redelivery through the delay topics): the
+ * copy carries the lossy text, which is valid UTF-8, and must stay poison.
+ */
+export const INVALID_HEADERS_HEADER = 'jobbus_invalid_headers';
+
 /** A header value as a Kafka client hands it over (kafkajs: Buffer, or an array for a repeated name). */
 export type RawHeaderValue = Uint8Array | string | readonly (Uint8Array | string)[] | null | undefined;
 
@@ -42,6 +49,11 @@ export function decodeHeaderValues(raw: Readonly<Record<string, RawHeaderValue>>
     if (Array.isArray(value)) v = value.length ? (value[value.length - 1] as Uint8Array | string) : undefined;
     else v = value as Uint8Array | string | null | undefined;
     let text: string;
+    if (name === INVALID_HEADERS_HEADER) {
+      const listed = headerText(v).split(',').filter(Boolean);
+      for (const n of listed) if (!invalid.includes(n)) invalid.push(n);
+      continue;
+    }
     if (v === null || v === undefined) text = '';
     else if (typeof v === 'string') text = v;
     else {
@@ -60,12 +72,22 @@ export function decodeHeaders(raw: Readonly<Record<string, RawHeaderValue>> | un
   return decodeHeaderValues(raw).headers;
 }
 
+function headerText(v: Uint8Array | string | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  return typeof v === 'string' ? v : asBuffer(v).toString('utf8');
+}
+
 /**
  * Encode bus headers for a Kafka record. Values stay strings: the client writes them as UTF-8
- * straight into the request buffer (no Buffer per header on the hot path).
+ * straight into the request buffer (no Buffer per header on the hot path). A message delivered
+ * with `invalidHeaders` keeps them through a republish ({@link INVALID_HEADERS_HEADER}).
  */
-export function encodeHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return headers as Record<string, string>;
+export function encodeHeaders(headers: Readonly<Record<string, string>>, invalidHeaders?: readonly string[]): Record<string, string> {
+  if (!invalidHeaders?.length) return headers as Record<string, string>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) setHeader(out, k, v);
+  out[INVALID_HEADERS_HEADER] = invalidHeaders.join(',');
+  return out;
 }
 
 /** A zero-copy Uint8Array view of a client buffer (plain Uint8Array, not a Buffer subclass). */

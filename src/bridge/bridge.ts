@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { defaultLogger } from '../jobs/logger.js';
-import { ClosedError, ConflictError, DecodeError, describeError, InvalidArgumentError, JobbusError } from '../jobs/errors.js';
+import {
+  ClosedError,
+  ConflictError,
+  DecodeError,
+  describeError,
+  InvalidArgumentError,
+  isRefusedForGood,
+  PublishRejectedError,
+} from '../jobs/errors.js';
 import { DEFAULTS } from '../jobs/config.js';
 import type { Job, Runtime, RuntimeHandler, RuntimeSubscribeOptions } from '../jobs/types.js';
 import { decodeJob, encodeJob } from '../headers/codec.js';
-import { deadLetterMessage, MINIMAL_REASON_BYTES } from '../headers/dead-letter.js';
+import { deadLetterMessage, failureHeadroomBytes, MINIMAL_REASON_BYTES } from '../headers/dead-letter.js';
 import type { Delivery, EventBus, Message, Subscription } from '../eventbus/types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
+import { messageBytes } from '../eventbus/message-size.js';
 import { settleRetryDelayMs } from './settle-retry.js';
 
 /** Options of {@link createEventBusBridge}. */
@@ -59,10 +68,6 @@ function copyDedupId(job: Job): string {
   return `${job.id}|${job.attempt}|${job.runAt.getTime()}|${randomUUID()}`;
 }
 
-/** True when publishing the same message again cannot succeed. */
-function refusedForGood(err: unknown): boolean {
-  return err instanceof JobbusError && !err.retryable;
-}
 
 /**
  * Jobs over an event bus. Enqueue encodes the job (`job_*` headers, partition key) and
@@ -84,6 +89,27 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
     if (closed) throw new ClosedError('jobs runtime is closed');
   }
 
+  /**
+   * Encode a job for its first enqueue. Where the bus knows its size limit, a job is refused
+   * unless its retry and dead-letter copies (which add bounded failure headers) fit too: a
+   * job that was accepted can then always be retried and dead-lettered (S1).
+   */
+  function encodeForEnqueue(job: Job): Message {
+    const message = encodeJob(job);
+    const max = bus.maxMessageBytes;
+    if (max !== undefined) {
+      const size = messageBytes(message);
+      const headroom = failureHeadroomBytes(Buffer.byteLength(job.queue));
+      if (size + headroom > max) {
+        throw new PublishRejectedError(
+          job.queue,
+          `job ${job.id} is ${size} bytes; the broker takes ${max}, and ${headroom} must stay free for the headers of its retry and dead-letter copies: make the payload at most ${Math.max(0, max - headroom - (size - job.payload.byteLength))} bytes`,
+        );
+      }
+    }
+    return message;
+  }
+
   function deliverAtOf(job: Job): Date | undefined {
     return job.runAt.getTime() > now() ? job.runAt : undefined;
   }
@@ -100,13 +126,13 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
       await bus.publish(dlq, copy(), { mustStore: true });
       return;
     } catch (err) {
-      if (!refusedForGood(err)) throw err;
+      if (!isRefusedForGood(err)) throw err;
       logger.warn({ queue, dlq, err }, 'the DLQ refused the dead-letter copy; trying a copy with a minimal reason');
     }
     try {
       await bus.publish(dlq, copy(MINIMAL_REASON_BYTES), { mustStore: true });
     } catch (err) {
-      if (refusedForGood(err)) deadLetterRefused++;
+      if (isRefusedForGood(err)) deadLetterRefused++;
       throw err;
     }
   }
@@ -144,7 +170,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
 
     async enqueue(job) {
       assertOpen();
-      const message = encodeJob(job);
+      const message = encodeForEnqueue(job);
       const deliverAt = deliverAtOf(job);
       await bus.publish(job.queue, message, { ...(deliverAt && { deliverAt }), dedupId: enqueueDedupId(job) });
     },
@@ -158,7 +184,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
         const k = `${job.queue}\u0000${deliverAt?.getTime() ?? ''}`;
         let b = batches.get(k);
         if (!b) batches.set(k, (b = { queue: job.queue, deliverAt, messages: [], ids: [] }));
-        b.messages.push(encodeJob(job));
+        b.messages.push(encodeForEnqueue(job));
         b.ids.push(enqueueDedupId(job));
       }
       for (const b of batches.values()) {

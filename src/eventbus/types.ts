@@ -131,6 +131,13 @@ export class DeliveryTerminated extends Error {
 
 /** A message bus: the only thing a broker adapter has to provide. */
 export interface EventBus {
+  /**
+   * Largest message (value + key + headers, bytes) the broker accepts, when the bus knows it
+   * (NATS: the server's max_payload; Kafka: the configured limit). Larger publishes fail with a
+   * `PublishRejectedError`. The jobs bridge uses it to refuse, at enqueue, a job that would leave
+   * no room for the headers of its retry and dead-letter copies.
+   */
+  readonly maxMessageBytes?: number;
   /** Publish one message; resolves once the broker has durably accepted it. */
   publish(topic: string, message: Message, options?: PublishOptions): Promise<void>;
   /** Publish several messages to one topic; resolves once all are accepted. */

@@ -203,6 +203,14 @@ export class PublishRejectedError extends JobbusError {
   }
 }
 
+/**
+ * True when publishing the same message again cannot succeed: the broker refused it for good
+ * ({@link PublishRejectedError}), or it cannot even be encoded (a {@link ValidationError}).
+ */
+export function isRefusedForGood(err: unknown): boolean {
+  return err instanceof PublishRejectedError || err instanceof ValidationError;
+}
+
 /** True when `err` is a jobbus error (of any subclass). */
 export function isJobbusError(err: unknown): err is JobbusError {
   return err instanceof JobbusError;

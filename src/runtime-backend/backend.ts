@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { ClosedError, describeError, InvalidArgumentError, JobbusError, LeaseExpiredError, PublishRejectedError, TimeoutError } from '../jobs/errors.js';
+import {
+  ClosedError,
+  describeError,
+  InvalidArgumentError,
+  isRefusedForGood,
+  LeaseExpiredError,
+  PublishRejectedError,
+  TimeoutError,
+} from '../jobs/errors.js';
 import { defaultLogger } from '../jobs/logger.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../jobs/config.js';
@@ -102,10 +110,6 @@ class HeldLease implements Lease {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** True when publishing the same copy again cannot succeed: the broker refused it, or it cannot be encoded. */
-function refusedForGood(err: unknown): boolean {
-  return err instanceof PublishRejectedError || (err instanceof JobbusError && (err.code === 'VALIDATION' || err.code === 'DECODE'));
-}
 
 /** `promise`, or a retryable TimeoutError after `ms` (the promise itself runs on). */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -303,7 +307,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
   function handBack(held: Held, op: SettleOp, err: unknown): void {
     const failures = pending.failed(held.job, op);
     settleFailures++;
-    const refused = op.kind === 'dead-letter' && refusedForGood(err);
+    const refused = op.kind === 'dead-letter' && isRefusedForGood(err);
     if (refused) deadLetterRefused++;
     const delayMs = settleRetryDelayMs(failures);
     logger.error(
@@ -339,7 +343,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
       finish(held, op.kind === 'dead-letter' ? new DeliveryTerminated('moved to the DLQ') : undefined);
       return;
     }
-    if (op.kind === 'copy' && refusedForGood(failure)) {
+    if (op.kind === 'copy' && isRefusedForGood(failure)) {
       const why = `the retry copy of job ${held.job.id} was refused for good: ${describeError(failure)}`;
       if (leased && !closed) {
         restoreLease(held);

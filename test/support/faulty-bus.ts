@@ -37,9 +37,4 @@ export function faultyBus<B extends EventBus>(bus: B, faults: Faults): B {
   return Object.assign(Object.create(bus) as B, wrapped);
 }
 
-/** Encoded size of a message as a broker would count it: value, key and headers. */
-export function sizeOf(message: Message): number {
-  let n = message.value.byteLength + Buffer.byteLength(message.key ?? '');
-  for (const [k, v] of Object.entries(message.headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
-  return n;
-}
+export { messageBytes as sizeOf } from '../../src/eventbus/message-size.js';

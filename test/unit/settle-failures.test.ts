@@ -143,6 +143,36 @@ describe('S1: a copy that can never be published never loops', () => {
   });
 });
 
+describe('S1: a DLQ copy always fits where its original fitted', () => {
+  it('S1: enqueue refuses a job that leaves no room for its failure headers; one that fits is retried and dead-lettered in full', async () => {
+    const limit = 16 * 1024;
+    const memory = createMemoryEventBus({ maxMessageBytes: limit });
+    const backend = createRuntimeBackend(createEventBusBridge(memory, { logger: silent }), { logger: silent });
+    const tooBig = createJob({ name: 'j', queue: 'q', payload: new Uint8Array(limit - 600) });
+    const err = await backend.enqueue(tooBig).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PublishRejectedError);
+    expect((err as PublishRejectedError).retryable).toBe(false);
+    expect((err as Error).message).toMatch(/must stay free for the headers of its retry and dead-letter copies: make the payload at most \d+ bytes/);
+    const room = Number(/at most (\d+) bytes/.exec((err as Error).message)![1]);
+    const runs: number[] = [];
+    const worker = createWorker(backend, { queues: ['q'], retry: RETRY }, { logger: silent });
+    worker.register('j', async (job) => {
+      runs.push(job.attempt);
+      throw new Error('é'.repeat(5_000)); // a reason far longer than any header should be
+    });
+    await worker.start();
+    stacks.push({ memory, backend, worker, runs: [], dlq: createBusDLQStore(memory) });
+    const fits = createJob({ name: 'j', queue: 'q', payload: new Uint8Array(room) });
+    await backend.enqueue(fits);
+    const dlq = createBusDLQStore(memory);
+    await waitFor(async () => (await dlq.listDLQ('q', 10)).length === 1, 'the job in the DLQ');
+    expect(runs).toEqual([0, 1, 2]);
+    const [entry] = await dlq.listDLQ('q', 10);
+    expect(Buffer.byteLength(entry!.reason)).toBeLessThanOrEqual(1_024);
+    expect(entry!.reason).toMatch(/^attempts exhausted \(3\/3\)/);
+  });
+});
+
 describe('U2: a slow settle publish never re-runs the handler', () => {
   it('U2: a retry copy published slower than the ack timeout: one run, one retry copy', async () => {
     let slow = true;

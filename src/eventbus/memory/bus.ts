@@ -1,4 +1,4 @@
-import { ClosedError, InvalidArgumentError } from '../../jobs/errors.js';
+import { ClosedError, InvalidArgumentError, PublishRejectedError } from '../../jobs/errors.js';
 import type {
   BrowsableBus,
   BrowsedMessage,
@@ -12,6 +12,7 @@ import type {
   Subscription,
 } from '../types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../types.js';
+import { messageBytes } from '../message-size.js';
 import { ReadyQueue } from './ready-queue.js';
 import { TimerQueue } from './timer-queue.js';
 
@@ -22,6 +23,11 @@ export interface MemoryEventBusOptions {
    * least one group consumes it (a topic nobody consumes keeps everything). Default 100 000.
    */
   readonly retainPerTopic?: number;
+  /**
+   * Refuse messages larger than this many bytes (value + key + headers) with a
+   * `PublishRejectedError`, as a broker's size limit does. Default: no limit.
+   */
+  readonly maxMessageBytes?: number;
 }
 
 interface Entry {
@@ -112,6 +118,7 @@ export type MemoryEventBus = EventBus & BrowsableBus & {
 /** Create an in-memory {@link EventBus}. */
 export function createMemoryEventBus(options: MemoryEventBusOptions = {}): MemoryEventBus {
   const retain = options.retainPerTopic ?? 100_000;
+  const maxMessageBytes = options.maxMessageBytes;
   const topics = new Map<string, Topic>();
   const timers = new TimerQueue();
   const delayed = new Map<string, number>();
@@ -134,8 +141,11 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     return t;
   }
 
-  function copyMessage(m: Message): Message {
+  function copyMessage(topic: string, m: Message): Message {
     if (!(m.value instanceof Uint8Array)) throw new InvalidArgumentError('message value must be a Uint8Array');
+    if (maxMessageBytes !== undefined && messageBytes(m) > maxMessageBytes) {
+      throw new PublishRejectedError(topic, `message of ${messageBytes(m)} bytes is larger than maxMessageBytes ${maxMessageBytes}`);
+    }
     return { ...(m.key !== undefined && { key: m.key }), value: m.value, headers: { ...m.headers } };
   }
 
@@ -153,10 +163,10 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     }
   }
 
-  function publishOne(topicName: string, message: Message, opts?: PublishOptions): void {
+  /** Store a message (already copied and checked), or hold it until `deliverAt`. */
+  function store(topicName: string, copy: Message, deliverAt: Date | undefined): void {
     const topic = topicOf(topicName);
-    const copy = copyMessage(message);
-    const due = opts?.deliverAt?.getTime();
+    const due = deliverAt?.getTime();
     if (due !== undefined && due > Date.now()) {
       delayed.set(topicName, (delayed.get(topicName) ?? 0) + 1);
       timers.add(due, () => {
@@ -327,14 +337,18 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
   }
 
   const bus: MemoryEventBus = {
+    ...(maxMessageBytes !== undefined && { maxMessageBytes }),
+
     async publish(topic, message, opts) {
       assertOpen();
-      publishOne(topic, message, opts);
+      store(topic, copyMessage(topic, message), opts?.deliverAt);
     },
 
     async publishBatch(topic, messages, opts) {
       assertOpen();
-      for (const m of messages) publishOne(topic, m, opts);
+      // All or nothing, like a broker batch: check every message before storing any.
+      const copies = messages.map((m) => copyMessage(topic, m));
+      for (const m of copies) store(topic, m, opts?.deliverAt);
     },
 
     async subscribe(topicName, handler, opts) {

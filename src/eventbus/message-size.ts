@@ -1,0 +1,8 @@
+import type { Message } from './types.js';
+
+/** Bytes of a message as brokers count them against their size limit: value, key, header names and values. */
+export function messageBytes(m: Message): number {
+  let n = m.value.byteLength + Buffer.byteLength(m.key ?? '');
+  for (const k of Object.keys(m.headers)) n += Buffer.byteLength(k) + Buffer.byteLength(m.headers[k]!);
+  return n;
+}

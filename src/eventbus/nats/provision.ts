@@ -177,7 +177,11 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   async function provisionConsumer(ref: StreamRef, group: string, ackWaitMs: number): Promise<number> {
     const durable = names.durableOf(group);
     const registered = !ref.retained && !ref.workqueue;
-    const before = registered ? await registry.register(ref.name, durable, ref.topic, group) : undefined;
+    const before = registered
+      ? await registry.register(ref.name, durable, ref.topic, group).catch((err: unknown) => {
+          throw unavailable(`cannot register group "${group}" of queue "${ref.topic}" in the group registry`, err);
+        })
+      : undefined;
     try {
       const info = await jsm.consumers.info(ref.name, durable);
       const effective = info.config.ack_wait ? Math.round(info.config.ack_wait / 1_000_000) : ackWaitMs;

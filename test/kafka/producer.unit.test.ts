@@ -36,7 +36,7 @@ describe('classifyPublishError', () => {
   const exhausted = (cause: Error): Error => Object.assign(new Error(cause.message), { name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause });
 
   it('D3: permanent broker refusals become PublishRejectedError with the cause kept', () => {
-    for (const type of ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'TOPIC_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION']) {
+    for (const type of ['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'INVALID_TIMESTAMP', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'INVALID_TOPIC_EXCEPTION', 'POLICY_VIOLATION']) {
       const cause = protocol(type, false);
       const e = classifyPublishError('t', cause, { autoCreateTopics: true });
       expect(e, type).toBeInstanceOf(PublishRejectedError);

@@ -154,4 +154,28 @@ describe('kafka relay faults', () => {
     expect(Math.max(...toQueue.map((s) => s.bytes))).toBeLessThanOrEqual(SEND_CHUNK_BYTES);
     expect(bus.relayCounters().deadLettered).toBe(0);
   });
+
+  it('S5: transient forward failures are retried with growing back-off, never dead-lettered', async () => {
+    let armed = false;
+    const failedAt: number[] = [];
+    let queue = '';
+    const client = await wrappedClient({
+      beforeSend: (t: string) => {
+        if (armed && t === queue && failedAt.length < 3) {
+          failedAt.push(Date.now());
+          throw new Error('Connection error: connect ECONNREFUSED'); // what a broker outage looks like
+        }
+      },
+    });
+    const bus = await makeBus({ client, relayBackoffMs: 300, topics: { partitions: 1, replicationFactor: 1 } });
+    queue = topicName('s5transient');
+    const got: string[] = [];
+    await bus.subscribe(queue, async (d) => void got.push(text(d.message)), { group: 'g' });
+    armed = true; // from now on the first three sends to the queue fail (only the relay sends there)
+    await bus.publish(queue, msg('delayed', 'k'), { deliverAt: new Date(Date.now() + 700) });
+    await waitFor(() => got.includes('delayed'), 20_000, 'the delayed message after the failures');
+    expect(failedAt).toHaveLength(3);
+    expect(failedAt[2]! - failedAt[1]!).toBeGreaterThan(failedAt[1]! - failedAt[0]!); // 300 ms, then 600 ms
+    expect(bus.relayCounters()).toEqual({ deadLettered: 0, skipped: 0 });
+  });
 });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RETENTION_MS } from '../../src/eventbus/kafka/topics.js';
 import { cleanup, makeBus, msg, topicName } from './helpers.js';
-import { topicConfig } from './topic-config.js';
+import { createSmallTopic, topicConfig } from './topic-config.js';
 
 afterEach(cleanup);
 
@@ -30,5 +30,13 @@ describe('kafka topic retention', () => {
     await b.publish(tb, msg('x'));
     expect(await topicConfig(ta, 'retention.ms')).toBe(String(3 * 24 * 3_600_000));
     expect(await topicConfig(tb, 'retention.ms')).toBe('-1');
+  });
+
+  it('D6: a topic that already exists keeps its retention', async () => {
+    const topic = topicName('retention-existing');
+    await createSmallTopic(topic, 1_048_588, { 'retention.ms': '86400000' });
+    const bus = await makeBus();
+    await bus.publish(topic, msg('x'));
+    expect(await topicConfig(topic, 'retention.ms')).toBe('86400000');
   });
 });

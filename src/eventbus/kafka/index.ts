@@ -241,7 +241,6 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     const tier = pickTier(tiers, dueMs - now);
     const delayTopic = delayTopicName(topic, tier);
     await ensure(delayTopic, [{ name: topic }, { name: delayTopic, delay: true }]);
-    relays.noteTier(topic, tier); // a relay of this queue here must cover the tier (L3)
     const due = String(dueMs);
     await send(
       delayTopic,

@@ -3,8 +3,8 @@
  * configured with another ladder (a rolling config change, a rollback, another service) must
  * still move those messages on. So the relays of a queue cover every `<queue>.delay.<tier>`
  * topic that exists, not only this process's ladder: discovered when the queue is first
- * subscribed in this process, again every `discoveryIntervalMs`, and at once when this process
- * itself publishes into a tier it has no relay for. A foreign tier's relay releases on the
+ * subscribed in this process and again every `discoveryIntervalMs` (this process's own ladder is
+ * always relayed, so its own delayed publishes need no discovery). A foreign tier's relay releases on the
  * foreign tier's length (parsed from the topic name) and hops down this process's ladder, whose
  * topics exist, or forwards to the queue (with its due header when less than the smallest tier
  * is left).
@@ -36,8 +36,6 @@ export interface RelayManager {
   acquire(queue: string): Promise<void>;
   /** One subscription of `queue` fewer: stop its relays after the last one. */
   release(queue: string): Promise<void>;
-  /** This process wrote to `queue`'s tier `tier`: relay it too if the queue's relays run here. */
-  noteTier(queue: string, tier: DelayTier): void;
   /** Delay topics relayed for `queue` now (started or starting). */
   relayedTopics(queue: string): string[];
   /** Stop every relay. */
@@ -150,12 +148,6 @@ export function createRelayManager(s: RelayManagerSettings): RelayManager {
       if (e.users > 0) return;
       entries.delete(queue);
       await stopEntry(e);
-    },
-
-    noteTier(queue, tier) {
-      const e = entries.get(queue);
-      if (!e || e.closed || e.relays.has(delayTopicName(queue, tier))) return;
-      void addRelay(queue, e, tier, false);
     },
 
     relayedTopics(queue) {

@@ -13,6 +13,8 @@
  * - the relay of a delay topic `d` is a member of group `jobbus.relay.${d}` (option
  *   `relayGroupId`). Relays start lazily, with the first subscription to their target topic in
  *   this process (the worker side), and stop with the last one. Publishers never run relays.
+ *   They cover every `<topic>.delay.<tier>` topic that exists, whatever ladder created it
+ *   (relays.ts).
  *
  * Delivery: at-least-once; per-partition contiguous-prefix commits; concurrent dispatch within
  * a partition by key (see subscription.ts); delays persisted in the tier topics (see tiers.ts,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotFoundError, UnavailableError, ValidationError, ClosedError } from '../../src/jobs/errors.js';
+import { NotFoundError, PublishRejectedError, UnavailableError, ValidationError, ClosedError } from '../../src/jobs/errors.js';
 import type { Delivery } from '../../src/eventbus/types.js';
 import { cleanup, makeBus, msg, plainKafka, text, topicName, waitFor } from './helpers.js';
 
@@ -44,11 +44,12 @@ describe('kafka bus basics', () => {
     }
   });
 
-  it('autoCreateTopics: false names the missing topic', async () => {
+  it('autoCreateTopics: false names the missing topic (a publish is rejected for good, D3)', async () => {
     const bus = await makeBus({ autoCreateTopics: false });
     const topic = topicName('missing');
     const err = await bus.publish(topic, msg('x')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err).toBeInstanceOf(PublishRejectedError);
+    expect((err as Error).cause).toBeInstanceOf(NotFoundError);
     expect(String((err as Error).message)).toContain(topic);
   });
 

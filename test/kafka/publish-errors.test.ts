@@ -37,6 +37,16 @@ describe('kafka publish errors', () => {
     await expect(bus.publish(topic, msg('x'))).rejects.toBeInstanceOf(PublishRejectedError);
   });
 
+  it('D3: a topic creation the broker refuses for good (invalid config) is a PublishRejectedError', async () => {
+    const bus = await makeBus({ topics: { partitions: 1, replicationFactor: 1, configs: { 'retention.ms': 'not-a-number' } } });
+    const err = await bus.publish(topicName('badconfig'), msg('x')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PublishRejectedError);
+    expect(String((err as Error).message)).toMatch(/INVALID_CONFIG/);
+  });
+
   it('D3: publish against an unreachable Kafka rejects with UnavailableError (no raw kafkajs error) within a bounded time', async () => {
     const bus = await createKafkaEventBus({ brokers: ['127.0.0.1:1'], connectionTimeoutMs: 200, requestTimeoutMs: 1_000 });
     try {

@@ -19,6 +19,10 @@ const PERMANENT_TYPES: ReadonlySet<string> = new Set([
   'INVALID_TOPIC_EXCEPTION',
   'POLICY_VIOLATION',
   'INVALID_REQUIRED_ACKS',
+  // Answers to the topic creation a publish needs: the same create fails the same way again.
+  'INVALID_CONFIG',
+  'INVALID_PARTITIONS',
+  'INVALID_REPLICATION_FACTOR',
 ]);
 
 /** Protocol error types (kafkajs `type`) anywhere in the cause chain of `err`. */
@@ -46,12 +50,18 @@ export interface PublishErrorContext {
 
 /**
  * Turn anything a produce threw into a JobbusError for `topic`, keeping it as `cause`. A
- * JobbusError passes through, except a {@link NotFoundError} for the topic (auto-creation off),
- * which becomes a {@link PublishRejectedError}.
+ * JobbusError passes through, except a {@link NotFoundError} for the topic (auto-creation off)
+ * and an {@link UnavailableError} whose cause is a permanent refusal (a topic creation the broker
+ * refused), which become a {@link PublishRejectedError}.
  */
 export function classifyPublishError(topic: string, err: unknown, ctx: PublishErrorContext): JobbusError {
   if (err instanceof NotFoundError && !ctx.autoCreateTopics) {
     return new PublishRejectedError(topic, err.message, { cause: err });
+  }
+  if (err instanceof UnavailableError && err.cause !== undefined) {
+    // Wrapped by the topic provisioner (e.g. a create the broker refused): judge the cause.
+    const inner = kafkaErrorTypes(err.cause).find((t) => PERMANENT_TYPES.has(t));
+    if (inner) return new PublishRejectedError(topic, `${inner}: ${err.message}`, { cause: err });
   }
   if (err instanceof JobbusError) return err;
   const message = err instanceof Error ? err.message : String(err);

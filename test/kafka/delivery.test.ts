@@ -151,14 +151,14 @@ describe('kafka delivery', () => {
     await elapse(500);
     await sub.close();
 
-    // A new member of the same group resumes from the committed offset: 4 and everything
-    // after it come back (5..9 are duplicates, bounded by what was uncommitted), 0..3 do not.
+    // A new member of the same group resumes from the committed offset (4): 4 comes back;
+    // 5..9, settled behind it, are named in the commit metadata and skipped (U1); 0..3 do not.
     const again: number[] = [];
     const bus2 = await makeBus({ topics: { partitions: 1, replicationFactor: 1 } });
     await bus2.subscribe(topic, async (d) => void again.push(Number(text(d.message))), { group: 'g', ordering: 'none' });
-    await waitFor(() => again.length >= 6, 20_000, 'redelivered tail');
+    await waitFor(() => again.length >= 1, 20_000, 'redelivered tail');
     await elapse(300);
-    expect(again.sort((a, b) => a - b)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(again.sort((a, b) => a - b)).toEqual([4]);
   });
 
   it('a DeliveryTerminated rejection settles like an ack: never redelivered, committed', async () => {

@@ -7,7 +7,6 @@ import type {
   EventBus,
   Message,
   Ordering,
-  PublishOptions,
   SubscribeOptions,
   Subscription,
 } from '../types.js';

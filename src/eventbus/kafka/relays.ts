@@ -36,8 +36,6 @@ export interface RelayManager {
   acquire(queue: string): Promise<void>;
   /** One subscription of `queue` fewer: stop its relays after the last one. */
   release(queue: string): Promise<void>;
-  /** Delay topics relayed for `queue` now (started or starting). */
-  relayedTopics(queue: string): string[];
   /** Stop every relay. */
   close(): Promise<void>;
 }
@@ -148,10 +146,6 @@ export function createRelayManager(s: RelayManagerSettings): RelayManager {
       if (e.users > 0) return;
       entries.delete(queue);
       await stopEntry(e);
-    },
-
-    relayedTopics(queue) {
-      return [...(entries.get(queue)?.relays.keys() ?? [])];
     },
 
     async close() {

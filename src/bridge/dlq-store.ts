@@ -21,6 +21,29 @@ function idOf(m: BrowsedMessage): string {
   return m.headers[H.id] || m.position;
 }
 
+/**
+ * What identifies one dead-letter entry across browses: its job id with the time and reason
+ * of its failure (a job dead-lettered twice has two entries), else its broker position.
+ */
+function identityOf(m: BrowsedMessage): string {
+  const id = m.headers[H.id];
+  if (!id) return `position:${m.position}`;
+  return `${id}\u0000${m.headers[H.attempt] ?? ''}\u0000${m.headers[H.failedAt] ?? ''}\u0000${m.headers[H.failureReason] ?? ''}`;
+}
+
+/** The copy of a dead letter published back to its queue: attempt 0, due now, failure headers dropped. */
+function replayCopy(m: BrowsedMessage): Message {
+  const headers: Record<string, string> = { ...m.headers };
+  delete headers[H.failureReason];
+  delete headers[H.failedAt];
+  delete headers[H.originalQueue];
+  headers[H.attempt] = '0';
+  const now = formatRfc3339(new Date(), 'runAt');
+  headers[H.runAt] = now;
+  headers[REPLAYED_AT_HEADER] = now;
+  return { ...(m.key !== undefined && { key: m.key }), value: m.value, headers };
+}
+
 function toDeadLetter(m: BrowsedMessage, queue: string): DeadLetter {
   let job: Job;
   try {
@@ -74,25 +97,17 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
     async replayDLQ(queue, ids) {
       const wanted = checkIds(ids);
       const entries = (await bus.browse(queue + suffix, scanLimit)).filter((m) => wanted.has(idOf(m)));
-      const done = new Set<string>();
-      // Oldest first, so replayed jobs keep their original relative order.
+      const replayed = new Set<string>();
+      // Oldest first, so replayed jobs keep their original relative order. Each is published
+      // before any is removed: an interrupted replay leaves duplicates behind, never a loss.
       for (const m of entries.reverse()) {
-        const headers: Record<string, string> = { ...m.headers };
-        const target = headers[H.originalQueue] || queue;
-        delete headers[H.failureReason];
-        delete headers[H.failedAt];
-        delete headers[H.originalQueue];
-        headers[H.attempt] = '0';
-        const now = formatRfc3339(new Date(), 'runAt');
-        headers[H.runAt] = now;
-        headers[REPLAYED_AT_HEADER] = now;
-        const replay: Message = { ...(m.key !== undefined && { key: m.key }), value: m.value, headers };
-        await bus.publish(target, replay);
-        done.add(m.position);
-        // Removed one by one: an interrupted replay leaves only unreplayed entries behind.
-        await bus.remove(queue + suffix, (x) => x.position === m.position);
+        await bus.publish(m.headers[H.originalQueue] || queue, replayCopy(m));
+        replayed.add(identityOf(m));
       }
-      return done.size;
+      // One removal for the whole replay (R4: not one full read of the DLQ per entry), by an
+      // identity that survives the re-append some buses do when removing (not the position).
+      if (replayed.size > 0) await bus.remove(queue + suffix, (x) => replayed.has(identityOf(x)));
+      return replayed.size;
     },
 
     async purgeDLQ(queue, ids) {

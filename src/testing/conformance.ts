@@ -27,6 +27,7 @@ import {
 } from '../index.js';
 import { deferred, elapse, waitFor } from './wait.js';
 import { encodeJob } from '../headers/codec.js';
+import { reliabilityCases } from './conformance-reliability.js';
 
 /** A value under test, as the test framework's `expect` returns it (the matchers the suite uses). */
 export interface ConformanceMatchers {
@@ -118,6 +119,8 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
       cleanups.push(() => sub.close());
       return seen;
     }
+
+    reliabilityCases({ it, expect, patience, queueName: (p) => target.queueName(p), newBus, newBackend, newWorker, collect });
 
     it('processes an enqueued job with its payload, headers and metadata intact', async () => {
       const queue = target.queueName('basic');

@@ -117,10 +117,25 @@ describe('kafka relay faults', () => {
     expect(bus.relayCounters().skipped).toBe(0);
   });
 
-  it('S5: when the DLQ topic refuses the record too, the relay backs off, then skips it (logged, counted) and moves on', async () => {
+  it('S5: when the DLQ topic refuses the record too, the relay keeps it by default (backs off, never skips)', async () => {
     const errors: { obj: object; msg: string }[] = [];
     const logger = { warn: () => undefined, error: (obj: object, m: string) => void errors.push({ obj, msg: m }) };
     const bus = await makeBus({ topics: { partitions: 1, replicationFactor: 1 }, relayBackoffMs: 50, logger });
+    const topic = topicName('s5keep');
+    await createSmallTopic(topic, 2_000);
+    await createSmallTopic(`${topic}.dlq`, 2_000);
+    const got: string[] = [];
+    await bus.subscribe(topic, async (d) => void got.push(text(d.message)), { group: 'g' });
+    await bus.publishBatch(topic, [{ key: 'k', value: new Uint8Array(5_000), headers: {} }, msg('after', 'k')], { deliverAt: new Date(Date.now() + 700) });
+    await waitFor(() => errors.filter((e) => /kept, retrying/.test(e.msg)).length >= 6, 20_000, 'six retries of the refused record');
+    expect(bus.relayCounters()).toEqual({ deadLettered: 0, skipped: 0 });
+    expect(got).toEqual([]); // the record behind it waits: nothing skipped, nothing lost
+  });
+
+  it('S5: with relaySkipRefusedAfter, a record the DLQ topic refuses too is skipped after the attempts (logged, counted)', async () => {
+    const errors: { obj: object; msg: string }[] = [];
+    const logger = { warn: () => undefined, error: (obj: object, m: string) => void errors.push({ obj, msg: m }) };
+    const bus = await makeBus({ topics: { partitions: 1, replicationFactor: 1 }, relayBackoffMs: 50, relaySkipRefusedAfter: 5, logger });
     const topic = topicName('s5skip');
     await createSmallTopic(topic, 2_000);
     await createSmallTopic(`${topic}.dlq`, 2_000);

@@ -202,6 +202,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
         counters,
         logger,
         ...(options.relayBackoffMs !== undefined ? { backoffMs: options.relayBackoffMs } : {}),
+        ...(options.relaySkipRefusedAfter !== undefined ? { maxRejectedAttempts: options.relaySkipRefusedAfter } : {}),
       });
     },
   });

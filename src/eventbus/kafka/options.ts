@@ -74,10 +74,16 @@ export interface KafkaEventBusOptions {
   readonly deadLetterTopicOf?: (topic: string) => string;
   /**
    * First back-off of a relay after a failed forward, ms; doubles per consecutive failure up to
-   * 30 s. A record refused for good whose dead-letter copy is refused too is tried 5 times this
-   * way, then skipped (logged at error level, counted in `relayCounters().skipped`). Default 1 000.
+   * 30 s. Default 1 000.
    */
   readonly relayBackoffMs?: number;
+  /**
+   * A delayed record the broker refuses for good whose dead-letter copy is refused too: by
+   * default the relay keeps it and tries again with back-off forever (its tier partition waits,
+   * every try is logged at error level), because skipping it loses the job. Set a number of
+   * attempts to skip it after them instead (logged, counted in `relayCounters().skipped`).
+   */
+  readonly relaySkipRefusedAfter?: number;
   /** How often a subscribed queue's relays look for delay topics of other ladders, ms. Default 30 000. */
   readonly relayDiscoveryIntervalMs?: number;
   /** Most records `remove` reads per round trip and holds in memory. Default 5 000. */

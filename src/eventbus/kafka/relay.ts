@@ -53,7 +53,7 @@ export interface DelayRelaySettings {
   readonly now?: () => number;
   /** First back-off after a failed forward, ms (doubles per failure, up to 30 s). Default 1 000. */
   readonly backoffMs?: number;
-  /** Attempts at a refused record whose dead-letter copy is refused too, before it is skipped. Default 5. */
+  /** Attempts at a refused record whose dead-letter copy is refused too, before it is skipped. Default: never skipped. */
   readonly maxRejectedAttempts?: number;
 }
 
@@ -94,7 +94,8 @@ interface Forward {
 export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
   const now = s.now ?? Date.now;
   const backoffMs = s.backoffMs ?? 1_000;
-  const maxRejectedAttempts = s.maxRejectedAttempts ?? 5;
+  // Skipping loses the job: only when the user asked for it (relaySkipRefusedAfter).
+  const maxRejectedAttempts = s.maxRejectedAttempts ?? Number.POSITIVE_INFINITY;
   const timers = new Map<number, SafeTimer>();
   // partition -> consecutive failed forwards (back-off exponent)
   const failures = new Map<number, number>();
@@ -168,7 +169,7 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
       rejectedHead.set(partition, { offset: f.offset, attempts });
       const fields = { delayTopic: s.delayTopic, partition, offset: f.offset, attempts, reason: why, dlqError: describeError(err) };
       if (attempts < maxRejectedAttempts) {
-        s.logger?.error(fields, 'kafka relay: record refused for good and its dead-letter copy refused too; retrying with back-off');
+        s.logger?.error(fields, 'kafka relay: record refused for good and its dead-letter copy refused too; kept, retrying with back-off (the tier partition waits)');
         return 'retry';
       }
       rejectedHead.delete(partition);

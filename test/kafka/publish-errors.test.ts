@@ -6,6 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobbusError, PublishRejectedError, UnavailableError } from '../../src/jobs/errors.js';
 import { createKafkaEventBus } from '../../src/eventbus/kafka/index.js';
+import { createEventBusBridge } from '../../src/bridge/bridge.js';
+import { createJob } from '../../src/jobs/job.js';
 import { cleanup, makeBus, msg, topicName } from './helpers.js';
 import { createSmallTopic } from './topic-config.js';
 
@@ -29,6 +31,15 @@ describe('kafka publish errors', () => {
     expect((err as Error).cause).toBeDefined();
     // A batch with one too-large record is refused as a whole, also as PublishRejectedError.
     await expect(bus.publishBatch(topic, [msg('a'), { value: new Uint8Array(5_000), headers: {} }])).rejects.toBeInstanceOf(PublishRejectedError);
+  });
+
+  it('S1: enqueue refuses a job that leaves no room under maxMessageBytes for its retry and DLQ headers', async () => {
+    const bus = await makeBus({ maxMessageBytes: 8_000 });
+    expect(bus.maxMessageBytes).toBe(8_000);
+    const bridge = createEventBusBridge(bus, { ownsBus: false });
+    const queue = topicName('headroom');
+    await expect(bridge.enqueue(createJob({ name: 'n', queue, payload: new Uint8Array(7_500) }))).rejects.toBeInstanceOf(PublishRejectedError);
+    await bridge.enqueue(createJob({ name: 'n', queue, payload: new Uint8Array(6_000) }));
   });
 
   it('D3: a missing topic with autoCreateTopics false is a PublishRejectedError', async () => {

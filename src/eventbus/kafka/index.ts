@@ -275,6 +275,8 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   };
 
   const bus: KafkaEventBus = {
+    maxMessageBytes: options.maxMessageBytes ?? 1_000_000,
+
     publish(topic, message, opts) {
       return publishMany(topic, [message], opts);
     },

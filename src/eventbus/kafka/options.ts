@@ -111,6 +111,13 @@ export interface KafkaEventBusOptions {
   readonly drainTimeoutMs?: number;
   /** Idempotent producer. Default true. */
   readonly idempotent?: boolean;
+  /**
+   * Largest record (value + key + headers) the topics take, bytes: the broker's
+   * `message.max.bytes` / the topics' `max.message.bytes`, less a little framing. The jobs
+   * bridge refuses at enqueue a job that would leave no room for its retry and dead-letter
+   * headers. Default 1 000 000 (the broker default, 1 048 588, less framing and slack).
+   */
+  readonly maxMessageBytes?: number;
   /** Connection timeout, ms. Default 3 000. */
   readonly connectionTimeoutMs?: number;
   /** Request timeout, ms. Default 30 000. */

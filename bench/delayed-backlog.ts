@@ -12,6 +12,7 @@
  * 4. print, per bus (first without any backlog, the baseline; BENCH_BASELINE=0 skips it): p50/p99/max enqueue-to-handler latency of the immediate jobs, how many ran
  *    (within BENCH_GRACE_MS, default 30 000, of the last enqueue), the worker's max RSS (sampled
  *    every 100 ms from its start), and delayed jobs that ran (must be 0).
+ * BENCH_KAFKA_RELAY_BYTES sets the Kafka relays' `relay.maxBytesPerPartition` (default 1 MiB).
  * Brokers from JOBBUS_KAFKA_BROKERS (default 127.0.0.1:39092) and JOBBUS_NATS_URL (default
  * nats://127.0.0.1:4222). Topics and streams made here are deleted at the end. Last line:
  * `RESULT {json}`.
@@ -50,6 +51,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const GRACE_MS = Number(process.env.BENCH_GRACE_MS ?? 30_000);
 const BASELINE = process.env.BENCH_BASELINE !== '0';
+/** Kafka `relay.maxBytesPerPartition` of the buses made here; unset = the bus default (1 MiB). */
+const RELAY_BYTES = Number(process.env.BENCH_KAFKA_RELAY_BYTES ?? 0);
 const BATCH = 1_000;
 const QUEUE = 'backlog';
 const silent = pino({ level: process.env.JOBBUS_LOG_LEVEL ?? 'silent' });
@@ -57,7 +60,15 @@ const mb = (bytes: number): number => Math.round(bytes / 1_048_576);
 
 async function makeBus(spec: BusSpec, clientId: string): Promise<EventBus> {
   if (spec.kind === 'memory') return createMemoryEventBus();
-  if (spec.kind === 'kafka') return createKafkaEventBus({ brokers: KAFKA, clientId, logger: silent });
+  if (spec.kind === 'kafka') {
+    return createKafkaEventBus({
+      brokers: KAFKA,
+      clientId,
+      logger: silent,
+      // A paused relay still holds the head fetch it read: up to this many bytes per partition.
+      ...(RELAY_BYTES && { relay: { maxBytesPerPartition: RELAY_BYTES } }),
+    });
+  }
   return createNatsEventBus({ servers: NATS, subjectPrefix: spec.prefix, streamPrefix: spec.prefix.toUpperCase(), logger: silent });
 }
 

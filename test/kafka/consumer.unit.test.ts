@@ -315,6 +315,43 @@ describe('committer', () => {
     expect(consumer.commits.flat().map((c) => c.offset)).toEqual([1]);
   });
 
+  it('U1: a settle behind a slow message is written to the metadata within the interval, not on every settle', async () => {
+    const { consumer, ps, committer } = setup();
+    for (let o = 0; o < 4; o++) ps.tracker.add(o);
+    ps.tracker.settle(1);
+    committer.request();
+    await waitFor(() => consumer.commits.length === 1, 'the first metadata commit');
+    ps.tracker.settle(2);
+    committer.request(); // within METADATA_COMMIT_INTERVAL_MS of the last one: deferred
+    await new Promise((r) => setImmediate(r));
+    expect(consumer.commits.length).toBe(1);
+    await waitFor(() => consumer.commits.length === 2, 'the deferred metadata commit', 1_000);
+    const last = consumer.commits[1]![0]!;
+    expect(last.offset).toBe(0);
+    const d = decodeSettled(last.metadata, 0)!;
+    expect([d.has(1), d.has(2), d.has(3)]).toEqual([true, true, false]);
+    committer.stop();
+  });
+
+  it('U1: metadata the broker refuses as too large is shortened, the offset still committed', async () => {
+    const { consumer, ps, committer } = setup();
+    const realCommit = consumer.commit.bind(consumer);
+    let refused = 0;
+    consumer.commit = async (offsets) => {
+      if (offsets.some((o) => (o.metadata?.length ?? 0) > 100)) {
+        refused++;
+        throw Object.assign(new Error('OFFSET_METADATA_TOO_LARGE'), { metadataTooLarge: true });
+      }
+      await realCommit(offsets);
+    };
+    for (let o = 0; o < 20_000; o++) ps.tracker.add(o);
+    for (let o = 1; o < 20_000; o += 2) ps.tracker.settle(o); // alternating: a long bitset
+    await committer.flush();
+    expect(refused).toBeGreaterThan(0);
+    expect(consumer.commits.flat()[0]!.offset).toBe(0);
+    committer.stop();
+  });
+
   it('U3: never commits below the highest committed offset known', async () => {
     const { consumer, ps, committer } = setup();
     ps.committed = 50;

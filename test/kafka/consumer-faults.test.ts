@@ -82,6 +82,36 @@ describe('kafka consumer faults', () => {
     gates.get(`x${kept}`)!();
   });
 
+  it('U4: close does not wait the drain time for deliveries a consumer buffered and never started', { timeout: 60_000 }, async () => {
+    const topic = topicName('u4close');
+    const bus = await makeBus({ topics: { partitions: 1, replicationFactor: 1 } }); // drainTimeoutMs 2 000
+    await bus.publishBatch(topic, Array.from({ length: 50 }, (_, i) => msg(`j${i}`, `k${i}`)));
+    const queue: { d: Delivery; done: () => void; fail: (e: unknown) => void }[] = [];
+    let started = 0;
+    const sub = await bus.subscribe(
+      topic,
+      (d: Delivery) =>
+        new Promise<void>((resolve, reject) => {
+          const item = { d, done: resolve, fail: reject };
+          d.signal?.addEventListener('abort', () => {
+            const i = queue.indexOf(item);
+            if (i >= 0) queue.splice(i, 1)[0]!.fail(new RedeliverAfter(0, 'taken back'));
+          });
+          if (started === 0) {
+            started++;
+            setTimeout(resolve, 300); // the one job that really runs
+          } else {
+            queue.push(item); // buffered, never started
+          }
+        }),
+      { group: 'g', maxInFlight: 32 },
+    );
+    await waitFor(() => queue.length >= 20, 20_000, 'a full buffer');
+    const t0 = Date.now();
+    await sub.close();
+    expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+
   it('U4: deliveries buffered when their partition is revoked are given back, not run by the old member', { timeout: 90_000 }, async () => {
     const topic = topicName('u4');
     const opts = { topics: { partitions: 2, replicationFactor: 1 } };

@@ -38,6 +38,11 @@ export interface CommitterSettings {
 export interface Committer {
   /** Commit soon (coalesced with a commit in flight). */
   request(): void;
+  /**
+   * Only metadata changed (a settle behind a slow message): commit within
+   * {@link METADATA_COMMIT_INTERVAL_MS}, without a commit round per settle.
+   */
+  requestMetadata(): void;
   /** Commit now including HELD partitions if no commit is in flight (else as {@link request}). */
   requestIncludingHeld(): void;
   /** Commit everything committable, HELD partitions included, and wait for it. */
@@ -146,6 +151,9 @@ export function createCommitter(s: CommitterSettings): Committer {
 
   return {
     request,
+    requestMetadata() {
+      armMetaTimer(METADATA_COMMIT_INTERVAL_MS);
+    },
     requestIncludingHeld() {
       dirty = true;
       if (inFlight) return;

@@ -204,7 +204,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     unsettled--;
     if (e.ps.status !== 'revoked') {
       if (e.ps.tracker.settle(e.offset)) headMoved(e.ps);
-      else committer.request(); // the metadata changed (written at most once per interval)
+      else committer.requestMetadata(); // only the metadata changed: written within the interval
     }
     const next = lanes.release(e.lane);
     if (next) dispatch(next);

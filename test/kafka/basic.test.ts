@@ -44,6 +44,24 @@ describe('kafka bus basics', () => {
     }
   });
 
+  it('a publish resolves only once the broker acknowledged the records (high watermark already counts them)', async () => {
+    const bus = await makeBus({ topics: { partitions: 1, replicationFactor: 1 } });
+    const topic = topicName('acked');
+    await bus.publish(topic, msg('first'));
+    const admin = plainKafka().admin();
+    await admin.connect();
+    try {
+      for (let i = 1; i <= 5; i++) {
+        await bus.publishBatch(topic, [msg(`a${i}`), msg(`b${i}`)]);
+        // Read right after the publish resolved, no waiting: acks = all means committed.
+        const [p0] = await admin.fetchTopicOffsets(topic);
+        expect(Number(p0!.high)).toBe(1 + 2 * i);
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('autoCreateTopics: false names the missing topic (a publish is rejected for good, D3)', async () => {
     const bus = await makeBus({ autoCreateTopics: false });
     const topic = topicName('missing');

@@ -3,15 +3,16 @@
  * max.message.bytes) and reading a topic's configs back.
  */
 import { ConfigResourceTypes } from 'kafkajs';
-import { plainKafka } from './helpers.js';
+import { plainKafka, waitFor } from './helpers.js';
 
 /** Create `topic` with a small max.message.bytes (and other configs), one partition unless told. */
 export async function createSmallTopic(topic: string, maxMessageBytes: number, extra: Record<string, string> = {}, partitions = 1): Promise<void> {
   const admin = plainKafka().admin();
   await admin.connect();
   try {
+    // kafkajs's own leader wait gives up on KRaft's transient UNKNOWN_TOPIC_OR_PARTITION: poll instead.
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic,
@@ -21,6 +22,11 @@ export async function createSmallTopic(topic: string, maxMessageBytes: number, e
         },
       ],
     });
+    await waitFor(
+      async () => (await admin.fetchTopicOffsets(topic).catch(() => [])).length === partitions,
+      20_000,
+      `topic ${topic} to get serving leaders`,
+    );
   } finally {
     await admin.disconnect();
   }

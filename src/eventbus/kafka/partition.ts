@@ -31,8 +31,6 @@ export interface PartitionState {
   skip: SettledOffsets | undefined;
   /** Fetching stopped because the offset span reached maxOffsetSpan. */
   spanPaused: boolean;
-  /** Aborted when the partition is held, revoked, or the subscription closes (Delivery.signal). */
-  abort: AbortController;
   /** Entries that became runnable while not dispatching, in order. */
   held: Entry[];
 }
@@ -55,6 +53,12 @@ export interface Entry {
   ackDeadline: number;
   /** Due time of a message that arrived early (a delay shorter than the smallest tier), ms. */
   dueAt: number | undefined;
+  /**
+   * Behind the current run's Delivery.signal, created when the handler first reads it; aborted
+   * when the partition is held or revoked or the subscription closes. One per delivery, so
+   * listeners never pile up on a shared signal.
+   */
+  abort: AbortController | undefined;
 }
 
 /** A fresh partition state, not ready until its committed offset was read. */
@@ -70,7 +74,6 @@ export function newPartitionState(partition: number): PartitionState {
     metaCommittedAt: 0,
     skip: undefined,
     spanPaused: false,
-    abort: new AbortController(),
     held: [],
   };
 }

@@ -282,6 +282,8 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     running.add(e);
     const run = ++e.run;
     e.ackDeadline = Date.now() + s.ackTimeoutMs;
+    e.abort = undefined;
+    let signalOf: AbortController | undefined;
     const delivery: Delivery = {
       topic: s.topic,
       message: e.message,
@@ -292,7 +294,17 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       working: () => {
         if (e.run === run && e.state === 'running') e.ackDeadline = Date.now() + s.ackTimeoutMs;
       },
-      signal: e.ps.abort.signal,
+      get signal() {
+        // Built on demand (like position): an AbortController per delivery only for handlers
+        // that read it. A run that already ended, or whose partition stopped dispatching, gets
+        // an aborted signal.
+        if (!signalOf) {
+          signalOf = new AbortController();
+          if (e.run === run && e.state === 'running' && e.ps.status === 'assigned' && !closing) e.abort = signalOf;
+          else signalOf.abort();
+        }
+        return signalOf.signal;
+      },
     };
     let result: Promise<void>;
     try {
@@ -378,6 +390,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         timer: undefined,
         ackDeadline: 0,
         dueAt,
+        abort: undefined,
       };
       unsettled++;
       if (lanes.admit(e.lane, e)) start(e);
@@ -387,12 +400,20 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     await control.heartbeat();
   };
 
+  /** Abort the signals of the deliveries handed out for `ps` (all partitions when undefined). */
+  const abortDeliveries = (ps?: PartitionState): void => {
+    for (const e of running) {
+      if (!e.abort || (ps && e.ps !== ps)) continue;
+      const ac = e.abort;
+      e.abort = undefined;
+      ac.abort();
+    }
+  };
+
   /** Stop dispatching everywhere and tell buffered deliveries to give their messages back. */
   const holdAll = (): void => {
-    for (const ps of partitions.values()) {
-      if (ps.status === 'assigned') ps.status = 'held';
-      ps.abort.abort();
-    }
+    for (const ps of partitions.values()) if (ps.status === 'assigned') ps.status = 'held';
+    abortDeliveries();
   };
 
   const waitForRunning = async (timeoutMs: number): Promise<void> => {
@@ -410,7 +431,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
 
   const revoke = (ps: PartitionState): void => {
     ps.status = 'revoked';
-    ps.abort.abort();
+    abortDeliveries(ps);
     if (partitions.get(ps.partition) === ps) partitions.delete(ps.partition);
     const held = ps.held;
     ps.held = [];
@@ -470,7 +491,6 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       let ps = partitions.get(p);
       if (ps) {
         ps.status = 'assigned';
-        ps.abort = new AbortController();
         ps.ready = false;
       } else {
         ps = newPartitionState(p);

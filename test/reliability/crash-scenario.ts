@@ -236,6 +236,7 @@ export function formatReport(bus: string, r: CrashReport): string {
     `[${bus}] B ready ${r.bReadyAfterKillMs} ms after the kill, first B run ${r.bFirstRunAfterKillMs} ms after it`,
     `[${bus}] lateness all: ${s(r.lateness)}; due before the kill: ${s(r.latenessDueBeforeKill)}; after: ${s(r.latenessDueAfterKill)}`,
     `[${bus}] ${r.over10sLateDueVsKill.length} jobs ran > 10 s late, due at (ms vs the kill): ${r.over10sLateDueVsKill.slice(0, 20).join(' ')}`,
+    ...r.unexplainedDuplicates.slice(0, 5).map((d) => `[${bus}] unexplained duplicate ${d}`),
     `[${bus}] enqueue margin ${r.enqueueMarginMs} ms, total ${r.totalMs} ms`,
   ].join('\n');
 }

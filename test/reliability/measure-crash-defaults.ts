@@ -7,6 +7,8 @@
  *   source .brokers/env && npx tsx test/reliability/measure-crash-defaults.ts [kafka|nats]...
  *
  * Prints the scenario report per bus (the test asserts; this only prints). Deletes what it made.
+ * Handlers take MEASURE_HANDLER_MS (default 100) instead of the test's 5 ms, so that about ten
+ * jobs are running when the worker is killed and their comeback can be measured.
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
@@ -27,6 +29,7 @@ function env(name: string): string {
 const tag = `crashdef_${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 const log = (bus: string) => (line: string) => console.log(`[${bus}] ${line}`);
 const silent = pino({ level: 'silent' });
+const handlerMs = Number(process.env.MEASURE_HANDLER_MS ?? 100);
 
 async function kafka(): Promise<void> {
   const brokers = env('JOBBUS_KAFKA_BROKERS').split(',');
@@ -40,6 +43,7 @@ async function kafka(): Promise<void> {
       pgUrl: env('JOBBUS_PG_URL'),
       ledgerTable: `${tag}_kafka`,
       completeWithinMs: 90_000,
+      handlerMs,
       log: log('kafka defaults'),
     });
     console.log(formatReport('kafka defaults', r));
@@ -66,6 +70,7 @@ async function nats(): Promise<void> {
       pgUrl: env('JOBBUS_PG_URL'),
       ledgerTable: `${tag}_nats`,
       completeWithinMs: 90_000,
+      handlerMs,
       log: log('nats defaults'),
     });
     console.log(formatReport('nats defaults', r));

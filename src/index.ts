@@ -84,8 +84,8 @@ export {
   type Subscription,
   type Ordering,
 } from './eventbus/types.js';
-export { createEventBusBridge, type EventBusBridge, type EventBusBridgeOptions } from './bridge/index.js';
-export { createRuntimeBackend, type RuntimeBackend, type RuntimeBackendOptions } from './runtime-backend/index.js';
+export { createEventBusBridge, type BridgeCounters, type EventBusBridge, type EventBusBridgeOptions } from './bridge/index.js';
+export { createRuntimeBackend, type BackendCounters, type RuntimeBackend, type RuntimeBackendOptions } from './runtime-backend/index.js';
 export {
   createWorker,
   currentJob,

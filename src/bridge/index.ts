@@ -1,1 +1,1 @@
-export { createEventBusBridge, type EventBusBridge, type EventBusBridgeOptions } from './bridge.js';
+export { createEventBusBridge, type BridgeCounters, type EventBusBridge, type EventBusBridgeOptions } from './bridge.js';

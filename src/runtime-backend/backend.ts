@@ -9,107 +9,19 @@ import {
   TimeoutError,
 } from '../jobs/errors.js';
 import { defaultLogger } from '../jobs/logger.js';
-import type { Logger } from 'pino';
 import { DEFAULTS } from '../jobs/config.js';
-import type { Backend, Job, Lease, NackOptions, ReserveOptions } from '../jobs/types.js';
+import type { Job, Lease, NackOptions, ReserveOptions } from '../jobs/types.js';
 import { failureHeaders } from '../headers/dead-letter.js';
 import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
 import type { EventBusBridge } from '../bridge/bridge.js';
 import { settleRetryDelayMs } from '../bridge/settle-retry.js';
 import { createPendingSettles, type SettleOp } from './pending-settles.js';
+import type { RuntimeBackend, RuntimeBackendOptions } from './types.js';
+import { HeldLease, type Held, type Waiter } from './held.js';
 
-/** Options of {@link createRuntimeBackend}. */
-export interface RuntimeBackendOptions {
-  /** Consumer group. Default `jobbus`. */
-  readonly group?: string;
-  /** Jobs held per queue at once, leased or buffered for the next reserve. Default 64. */
-  readonly maxInFlight?: number;
-  /** Transport ack timeout (how soon a crashed process's jobs come back), ms. Default 30 000. */
-  readonly ackTimeoutMs?: number;
-  /** Ordering of a queue's jobs by partition key. Default `key`. */
-  readonly ordering?: 'key' | 'partition' | 'none';
-  /** Close the runtime when the backend closes. Default true. */
-  readonly ownsRuntime?: boolean;
-  /**
-   * Longest a settle publish (retry copy, DLQ copy) may take before the job is handed back,
-   * ms. Default: two thirds of `ackTimeoutMs`; the delivery is kept alive meanwhile (U2).
-   */
-  readonly settleTimeoutMs?: number;
-  /** Logger; default: pino at level `JOBBUS_LOG_LEVEL` or `warn`. */
-  readonly logger?: Logger;
-}
-
-/** Counters of settle publishes that failed; a growing value deserves an alert. */
-export interface BackendCounters {
-  /** Settle publishes (retry or DLQ copies) that failed and were handed back to be tried again. */
-  readonly settleFailures: number;
-  /** DLQ copies the broker refused for good, even with a minimal reason. */
-  readonly deadLetterRefused: number;
-}
-
-/** A {@link Backend} built on a jobs runtime, exposing what it holds for tests and stats. */
-export interface RuntimeBackend extends Backend {
-  /** Reserve from several queues: the first queue in the list that has a job wins. */
-  reserve(queue: string | readonly string[], leaseForMs: number, options?: ReserveOptions): Promise<Lease | undefined>;
-  /** Jobs received and waiting for a reserve call, per queue. */
-  bufferedCount(queue: string): number;
-  /** Leases currently held. */
-  leasedCount(): number;
-  /** The DLQ name of a queue (as the bridge underneath names it). */
-  dlqOf(queue: string): string;
-  /** Settle publishes that failed so far. */
-  counters(): BackendCounters;
-  /**
-   * Stop consuming `queues` and hand their prefetched (not reserved) jobs back to the bus for
-   * other consumers. A queue that still has leases is left subscribed (another worker on this
-   * backend uses it). A later reserve subscribes again. Returns the queues detached.
-   */
-  detach(queues: readonly string[]): Promise<string[]>;
-}
-
-/**
- * A job held by the backend. The bus subscription's callback for it stays pending until
- * the job is settled, which is what makes the transport keep (and not redeliver) it.
- *
- *   buffered --reserve--> leased --ack/nack/moveToDLQ--> settled (callback resolves)
- *      |                    |--lease expires / release--> settled (callback rejects: redelivered)
- *      `--close------------------------------------------> settled (callback rejects: redelivered)
- */
-interface Held {
-  readonly queue: string;
-  readonly job: Job;
-  readonly deliveryCount: number;
-  readonly working: () => void;
-  readonly signal: AbortSignal | undefined;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
-  token?: string;
-  expiresAt?: number;
-  settled: boolean;
-}
-
-interface Waiter {
-  readonly queues: readonly string[];
-  readonly resolve: (held: Held | undefined) => void;
-}
-
-/** A lease handed out by reserve/renew; `expiresAt` becomes a Date only when read. */
-class HeldLease implements Lease {
-  constructor(
-    readonly token: string,
-    readonly job: Job,
-    readonly queue: string,
-    private readonly expiresAtMs: number,
-    readonly deliveryCount: number,
-  ) {}
-
-  get expiresAt(): Date {
-    return new Date(this.expiresAtMs);
-  }
-}
+export type { BackendCounters, RuntimeBackend, RuntimeBackendOptions } from './types.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
 
 /** `promise`, or a retryable TimeoutError after `ms` (the promise itself runs on). */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

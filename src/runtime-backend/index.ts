@@ -1,1 +1,1 @@
-export { createRuntimeBackend, type RuntimeBackend, type RuntimeBackendOptions } from './backend.js';
+export { createRuntimeBackend, type BackendCounters, type RuntimeBackend, type RuntimeBackendOptions } from './backend.js';

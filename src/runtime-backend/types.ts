@@ -1,0 +1,52 @@
+import type { Logger } from 'pino';
+import type { Backend, Lease, ReserveOptions } from '../jobs/types.js';
+
+/** Options of {@link createRuntimeBackend}. */
+export interface RuntimeBackendOptions {
+  /** Consumer group. Default `jobbus`. */
+  readonly group?: string;
+  /** Jobs held per queue at once, leased or buffered for the next reserve. Default 64. */
+  readonly maxInFlight?: number;
+  /** Transport ack timeout (how soon a crashed process's jobs come back), ms. Default 30 000. */
+  readonly ackTimeoutMs?: number;
+  /** Ordering of a queue's jobs by partition key. Default `key`. */
+  readonly ordering?: 'key' | 'partition' | 'none';
+  /** Close the runtime when the backend closes. Default true. */
+  readonly ownsRuntime?: boolean;
+  /**
+   * Longest a settle publish (retry copy, DLQ copy) may take before the job is handed back,
+   * ms. Default: two thirds of `ackTimeoutMs`; the delivery is kept alive meanwhile (U2).
+   */
+  readonly settleTimeoutMs?: number;
+  /** Logger; default: pino at level `JOBBUS_LOG_LEVEL` or `warn`. */
+  readonly logger?: Logger;
+}
+
+/** Counters of settle publishes that failed; a growing value deserves an alert. */
+export interface BackendCounters {
+  /** Settle publishes (retry or DLQ copies) that failed and were handed back to be tried again. */
+  readonly settleFailures: number;
+  /** DLQ copies the broker refused for good, even with a minimal reason. */
+  readonly deadLetterRefused: number;
+}
+
+/** A {@link Backend} built on a jobs runtime, exposing what it holds for tests and stats. */
+export interface RuntimeBackend extends Backend {
+  /** Reserve from several queues: the first queue in the list that has a job wins. */
+  reserve(queue: string | readonly string[], leaseForMs: number, options?: ReserveOptions): Promise<Lease | undefined>;
+  /** Jobs received and waiting for a reserve call, per queue. */
+  bufferedCount(queue: string): number;
+  /** Leases currently held. */
+  leasedCount(): number;
+  /** The DLQ name of a queue (as the bridge underneath names it). */
+  dlqOf(queue: string): string;
+  /** Settle publishes that failed so far. */
+  counters(): BackendCounters;
+  /**
+   * Stop consuming `queues` and hand their prefetched (not reserved) jobs back to the bus for
+   * other consumers. A queue that still has leases is left subscribed (another worker on this
+   * backend uses it). A later reserve subscribes again. Returns the queues detached.
+   */
+  detach(queues: readonly string[]): Promise<string[]>;
+}
+

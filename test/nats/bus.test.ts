@@ -206,6 +206,30 @@ describe('NATS JetStream bus', () => {
     await waitFor(() => got.size === 6, 'all six back in the group well before ack wait', 5_000);
   });
 
+  it('hands back what a closing subscriber held when the next subscriber comes later: each once, within pullExpiresMs', async () => {
+    // Regression (2.9.10): released with 1 ms naks, the first message came due while the only
+    // waiting pull request was the closed subscriber's (inbox gone): the server handed it to that
+    // dead request (back only after ack wait) and delivered another message twice.
+    const topic = uniqueName('handback-late');
+    const bus = await scope.bus({ pullExpiresMs: 1_000 });
+    const held = new Set<string>();
+    const a = await bus.subscribe(topic, async (d) => {
+      held.add(d.message.headers.n!);
+      await new Promise(() => undefined); // never settles
+    }, { group: 'g', maxInFlight: 8, ackTimeoutMs: 30_000 });
+    await bus.publishBatch(topic, Array.from({ length: 5 }, (_, i) => msg(`m${i}`, { n: String(i) })));
+    await waitFor(() => held.size === 5, 'five held messages');
+    await a.close();
+    await elapse(300); // nobody pulls for a while
+    const got: string[] = [];
+    const t0 = Date.now();
+    await bus.subscribe(topic, async (d) => void got.push(d.message.headers.n!), { group: 'g', maxInFlight: 8 });
+    await waitFor(() => got.length >= 5, 'all five back', 5_000);
+    await elapse(300);
+    expect(got.sort()).toEqual(['0', '1', '2', '3', '4']);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+  });
+
   it('terminates (+TERM) a delivery rejected with DeliveryTerminated: advisory raised, never redelivered', async () => {
     const topic = uniqueName('term');
     const bus = await scope.bus();

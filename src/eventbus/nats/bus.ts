@@ -12,6 +12,7 @@ import { createJsPublisher, PublishFailedError } from './publisher.js';
 import { notStoredError, publishError } from './publish-errors.js';
 import { createGroupRegistry } from './registry.js';
 import { createRelays } from './relay.js';
+import { tierFor } from './delay-tiers.js';
 import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
 import { writeHeaders } from './wire.js';
@@ -166,7 +167,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   const relays = createRelays({
     prov,
     logger,
-    publish: (topic, message, dedupId) => publishOne(topic, message, { dedupId }),
+    publish: (topic, message, dueAt, dedupId) => publishOne(topic, message, { dueAt, dedupId }),
     subscriberBase: { ackMode: opts.ackMode, pullExpiresMs: opts.pullExpiresMs, settleTimeoutMs: CLOSE_TIMEOUT_MS, logger, nc },
     newInbox: () => transport.createInbox(),
     track: (sub, live) => (live ? subscribers.add(sub) : subscribers.delete(sub)),
@@ -190,15 +191,18 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   }
 
   async function publishOne(topic: string, message: Message, spec: PublishSpec, retry = true): Promise<void> {
-    const delayed = spec.dueAt !== undefined;
-    const target = delayed ? await prov.delayStreamFor(topic) : await prov.streamFor(topic);
+    // A delayed message goes to the delay tier of its remaining delay (see delay-tiers.ts).
+    const subject =
+      spec.dueAt === undefined
+        ? (await prov.streamFor(topic)).subject
+        : (await prov.delayStreamFor(topic)).subjects.get(tierFor(spec.dueAt - Date.now()).name)!;
     const h = transport.headers();
     writeHeaders(h, message, spec.dueAt);
     const dedupId = spec.dedupId ?? msgIdOf?.(topic, message);
     if (dedupId !== undefined) h.set('Nats-Msg-Id', dedupId);
     let duplicate: boolean;
     try {
-      duplicate = (await publisher.publish(target.subject, message.value, h, opts.publishTimeoutMs)).duplicate;
+      duplicate = (await publisher.publish(subject, message.value, h, opts.publishTimeoutMs)).duplicate;
     } catch (err) {
       const failure = err instanceof PublishFailedError ? err.failure : undefined;
       if (retry && opts.provision === 'create' && failure?.kind === 'no-stream') {
@@ -207,7 +211,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         return publishOne(topic, message, spec, false);
       }
       if (failure?.kind === 'closed' && closed) throw new ClosedError('NATS event bus is closed', { cause: err });
-      throw publishError(topic, target.subject, err);
+      throw publishError(topic, subject, err);
     }
     if (duplicate && spec.mustStore) throw notStoredError(topic, dedupId ?? '');
   }
@@ -235,6 +239,8 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   const bus: NatsEventBus = {
     connection: nc,
     cleanupMethod,
+    // The server refuses larger messages (headers + payload); the client checks before sending.
+    ...(nc.info?.max_payload !== undefined && { maxMessageBytes: nc.info.max_payload }),
     streamOf: (topic) => names.streamOf(topic),
     subjectOf: (topic) => names.subjectOf(topic),
 

@@ -6,7 +6,8 @@
  * subject (no wildcard), so `jobs.email.dlq` (`jobbus.q.jobs.email.dlq`) never overlaps
  * the stream of `jobs.email`: JetStream refuses overlapping stream subjects, and a
  * `jobs.email.>` wildcard would swallow the DLQ. Delayed messages of a topic wait on
- * `<prefix>.d.<topic>` in the topic's delay stream (see provision.ts).
+ * `<prefix>.d.<topic>.<tier>` in the topic's delay stream (see provision.ts, delay-tiers.ts):
+ * one token more than any subject of the topic `<topic>` itself, so no overlap either.
  *
  * Stream and durable consumer names cannot hold `.`, `*`, `>`, whitespace or path
  * separators, so they are escaped injectively: `[A-Za-z0-9-]` stay, every other character
@@ -56,8 +57,8 @@ export function escapeName(name: string): string {
 export interface NameMapper {
   /** Subject a topic's messages are published on. Throws a {@link ValidationError} for an unmappable topic. */
   subjectOf(topic: string): string;
-  /** Subject of a topic's delay stream (messages published with a future `deliverAt`). */
-  delaySubjectOf(topic: string): string;
+  /** Subject of one tier of a topic's delay stream (messages published with a future `deliverAt`). */
+  delaySubjectOf(topic: string, tier: string): string;
   /** Stream holding a topic. */
   streamOf(topic: string): string;
   /** Durable consumer of a group. */
@@ -75,9 +76,9 @@ export function createNameMapper(subjectPrefix: string, streamPrefix: string): N
       checkSubjectPart(topic, 'queue', 'queue');
       return `${subjectPrefix}.q.${topic}`;
     },
-    delaySubjectOf(topic) {
+    delaySubjectOf(topic, tier) {
       checkSubjectPart(topic, 'queue', 'queue');
-      return `${subjectPrefix}.d.${topic}`;
+      return `${subjectPrefix}.d.${topic}.${tier}`;
     },
     streamOf(topic) {
       checkSubjectPart(topic, 'queue', 'queue');

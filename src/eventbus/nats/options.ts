@@ -97,7 +97,11 @@ export interface NatsEventBusOptions {
   readonly ackMode?: 'confirmed' | 'flushed' | 'fast';
   /** How long a publish waits for the PubAck, ms. Default 10 000. */
   readonly publishTimeoutMs?: number;
-  /** Lifetime of one pull request, ms; the server sends idle heartbeats every half of it (at most 1 s), and three missed ones make the subscriber re-pull. Default 5 000. */
+  /**
+   * Lifetime of one pull request, ms; the server sends idle heartbeats every half of it (at most
+   * 1 s), and three missed ones make the subscriber re-pull. A closing subscriber releases what it
+   * holds once its last request expired (see subscriber.ts), so this bounds that hand-over. Default 2 000.
+   */
   readonly pullExpiresMs?: number;
   /**
    * `Nats-Msg-Id` of a published message that has no `PublishOptions.dedupId` (for raw bus
@@ -167,6 +171,6 @@ export function resolveOptions(o: NatsEventBusOptions): ResolvedNatsOptions {
     defaultAckTimeoutMs: positive('defaultAckTimeoutMs', o.defaultAckTimeoutMs, 30_000, 100),
     ackMode: o.ackMode ?? 'flushed',
     publishTimeoutMs: positive('publishTimeoutMs', o.publishTimeoutMs, 10_000, 10),
-    pullExpiresMs: positive('pullExpiresMs', o.pullExpiresMs, 5_000, 1_000),
+    pullExpiresMs: positive('pullExpiresMs', o.pullExpiresMs, 2_000, 1_000),
   };
 }

@@ -2,9 +2,10 @@
  * Streams and consumers of a topic, created on first use (or only verified).
  *
  * - Queue stream `<PREFIX>_<escaped topic>` on subject `<prefix>.q.<topic>` (see names.ts).
- * - Delay stream `<queue stream>_DELAY` on `<prefix>.d.<topic>` (WorkQueue retention: a message
- *   is deleted once the relay acked it), holding messages published with a future `deliverAt`
- *   until they are due (see relay.ts). `_DELAY` cannot collide with an escaped topic: `_DE` would
+ * - Delay stream `<queue stream>_DELAY` on `<prefix>.d.<topic>.<tier>`, one subject per delay
+ *   tier (WorkQueue retention: a message is deleted once a relay acked it), holding messages
+ *   published with a future `deliverAt` until they are due (see relay.ts, delay-tiers.ts), with
+ *   one relay consumer `jobbus-relay-<tier>` per tier. `_DELAY` cannot collide with an escaped topic: `_DE` would
  *   be the escape of byte 0xDE, which no topic may contain.
  * - One durable pull consumer per (topic, group). `ack_wait` is set once, by the subscriber that
  *   creates it; later subscribers use the consumer's value (finding D5: a process with another
@@ -19,6 +20,7 @@ import { ConflictError, JobbusError, NotFoundError, UnavailableError, Validation
 import type { NameMapper } from './names.js';
 import type { ResolvedNatsOptions } from './options.js';
 import type { GroupRegistry } from './registry.js';
+import { DELAY_TIERS, type DelayTier } from './delay-tiers.js';
 
 type JetStreamModule = typeof import('@nats-io/jetstream');
 
@@ -34,13 +36,16 @@ export interface StreamRef {
 /** A provisioned delay stream of a topic. */
 export interface DelayRef {
   readonly name: string;
-  readonly subject: string;
+  /** Subject of each tier, by tier name. */
+  readonly subjects: ReadonlyMap<string, string>;
   /** Creation time of the stream (ns since epoch as text): part of forward dedup ids. */
   readonly created: string;
 }
 
-/** Durable name of the relay consumer of a delay stream. */
-export const RELAY_DURABLE = 'jobbus-relay';
+/** Durable name of the relay consumer of one tier of a delay stream. */
+export function relayDurable(tier: DelayTier): string {
+  return `jobbus-relay-${tier.name}`;
+}
 
 /** See the module comment. */
 export interface Provisioner {
@@ -50,8 +55,8 @@ export interface Provisioner {
   forgetStream(topic: string): void;
   /** Make sure the group's consumer exists; resolves with its effective ack wait, ms. */
   consumerFor(topic: string, group: string, ackWaitMs: number, refresh: boolean): Promise<number>;
-  /** Make sure the relay consumer of the topic's delay stream exists. */
-  relayConsumerFor(topic: string, refresh: boolean): Promise<number>;
+  /** Make sure the relay consumer of a tier of the topic's delay stream exists; resolves with its ack wait, ms. */
+  relayConsumerFor(topic: string, tier: DelayTier, refresh: boolean): Promise<number>;
 }
 
 /** What {@link createProvisioner} needs. */
@@ -88,10 +93,10 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   const unavailable = (what: string, err: unknown): JobbusError =>
     err instanceof JobbusError ? err : new UnavailableError(`${what}: ${describe(err)}`, { cause: err });
 
-  function baseConfig(name: string, subject: string, description: string): Partial<StreamConfig> & { name: string } {
+  function baseConfig(name: string, subjects: string[], description: string): Partial<StreamConfig> & { name: string } {
     return {
       name,
-      subjects: [subject],
+      subjects,
       storage: opts.storage === 'memory' ? jsmod.StorageType.Memory : jsmod.StorageType.File,
       num_replicas: opts.replicas,
       duplicate_window: nanos(opts.duplicateWindowMs),
@@ -100,12 +105,13 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     };
   }
 
-  /** Look a stream up (it must bind the config's subject), creating it if allowed. */
+  /** Look a stream up (it must bind the config's subjects), creating it if allowed. */
   async function ensureStream(config: Partial<StreamConfig> & { name: string }, topic: string): Promise<StreamConfig & { created: string }> {
     try {
       const info = await jsm.streams.info(config.name);
-      if (!info.config.subjects?.includes(config.subjects![0]!)) {
-        throw new ValidationError('queue', `stream ${config.name} of queue "${topic}" exists but does not bind subject ${config.subjects![0]}`);
+      const missing = config.subjects?.find((subject) => !info.config.subjects?.includes(subject));
+      if (missing !== undefined) {
+        throw new ValidationError('queue', `stream ${config.name} of queue "${topic}" exists but does not bind subject ${missing}`);
       }
       return { ...info.config, created: info.created };
     } catch (err) {
@@ -137,7 +143,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     const subject = names.subjectOf(topic);
     const limits = retained ? opts.retainedLimits : { maxAgeMs: 0, maxMsgs: -1, maxBytes: -1 };
     const config = {
-      ...baseConfig(name, subject, `jobbus topic ${topic}`),
+      ...baseConfig(name, [subject], `jobbus topic ${topic}`),
       retention: !retained && opts.queueRetention === 'workqueue' ? jsmod.RetentionPolicy.Workqueue : jsmod.RetentionPolicy.Limits,
       max_age: nanos(limits.maxAgeMs),
       max_msgs: limits.maxMsgs,
@@ -149,10 +155,10 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
 
   async function provisionDelayStream(topic: string): Promise<DelayRef> {
     const name = `${names.streamOf(topic)}_DELAY`;
-    const subject = names.delaySubjectOf(topic);
-    const config = { ...baseConfig(name, subject, `jobbus delayed messages of topic ${topic}`), retention: jsmod.RetentionPolicy.Workqueue };
+    const subjects = new Map(DELAY_TIERS.map((t) => [t.name, names.delaySubjectOf(topic, t.name)]));
+    const config = { ...baseConfig(name, [...subjects.values()], `jobbus delayed messages of topic ${topic}`), retention: jsmod.RetentionPolicy.Workqueue };
     const got = await ensureStream(config, topic);
-    return { name, subject, created: got.created };
+    return { name, subjects, created: got.created };
   }
 
   function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
@@ -230,28 +236,30 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     return ackWaitMs;
   }
 
-  async function provisionRelay(delay: DelayRef): Promise<number> {
+  async function provisionRelay(delay: DelayRef, tier: DelayTier): Promise<number> {
+    const durable = relayDurable(tier);
     try {
-      await jsm.consumers.info(delay.name, RELAY_DURABLE);
+      await jsm.consumers.info(delay.name, durable);
       return RELAY_ACK_WAIT_MS;
     } catch (err) {
-      if (!isConsumerMissing(err)) throw unavailable(`cannot look up consumer ${RELAY_DURABLE} on ${delay.name}`, err);
+      if (!isConsumerMissing(err)) throw unavailable(`cannot look up consumer ${durable} on ${delay.name}`, err);
     }
-    if (opts.provision === 'verify') throw new NotFoundError(`relay consumer of ${delay.name} does not exist (provision: 'verify')`);
+    if (opts.provision === 'verify') throw new NotFoundError(`relay consumer ${durable} of ${delay.name} does not exist (provision: 'verify')`);
     try {
-      await addConsumer(delay.name, RELAY_DURABLE, {
-        durable_name: RELAY_DURABLE,
-        description: 'jobbus relay: forwards due messages to the queue stream',
+      await addConsumer(delay.name, durable, {
+        durable_name: durable,
+        description: `jobbus relay of delay tier ${tier.name}: moves ready messages on`,
+        filter_subject: delay.subjects.get(tier.name)!,
         ack_policy: jsmod.AckPolicy.Explicit,
         ack_wait: nanos(RELAY_ACK_WAIT_MS),
         deliver_policy: jsmod.DeliverPolicy.All,
         max_deliver: -1,
-        // Every waiting delayed message is ack-pending here (nak-delayed until due); this
-        // consumer only forwards, so no limit: the queue consumers hold only due work.
+        // Messages waiting out a nak are ack-pending here; this consumer only moves them on, so
+        // no limit (a tier's relay holds few: it stops pulling while its head is not ready).
         max_ack_pending: -1,
       });
     } catch (err) {
-      throw unavailable(`cannot create the relay consumer on ${delay.name}`, err);
+      throw unavailable(`cannot create relay consumer ${durable} on ${delay.name}`, err);
     }
     return RELAY_ACK_WAIT_MS;
   }
@@ -269,10 +277,10 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
       const ref = await p.streamFor(topic);
       return cached(consumers, `${topic}\u0000${group}\u0000${ackWaitMs}`, () => provisionConsumer(ref, group, ackWaitMs));
     },
-    async relayConsumerFor(topic, refresh) {
+    async relayConsumerFor(topic, tier, refresh) {
       if (refresh) p.forgetStream(topic);
       const delay = await p.delayStreamFor(topic);
-      return cached(consumers, `${topic}\u0000\u0000relay`, () => provisionRelay(delay));
+      return cached(consumers, `${topic}\u0000\u0000relay-${tier.name}`, () => provisionRelay(delay, tier));
     },
   };
   return p;

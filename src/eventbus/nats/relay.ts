@@ -1,17 +1,20 @@
 /**
  * Delay relays: a message published with a future `deliverAt` is stored in the topic's delay
- * stream (see provision.ts), not in the queue stream. One relay consumer per delay stream,
- * shared by every process subscribed to the topic, gets each message, naks it with the time
- * left until it is due (the subscriber's early-delivery path), and when it is due publishes it
- * to the queue stream, then acks it (WorkQueue retention deletes it).
+ * stream (see provision.ts), on the subject of its delay tier (see delay-tiers.ts), not in the
+ * queue stream. Each tier has one relay consumer, shared by every process subscribed to the
+ * topic. A tier's relay takes messages in stream order when they are ready (stored + the tier's
+ * length; until then it naks the head and pulls nothing more), then either forwards a message to
+ * the queue stream (due) or moves it to the tier of its remaining delay, and acks it (WorkQueue
+ * retention deletes it). The `near` tier's relay naks each message until it is due.
  *
  * Why (finding S6): a delayed message stored in the queue stream is delivered and nak-delayed
  * at once and stays ack-pending; past the group consumer's `max_ack_pending` the consumer
- * delivers nothing, not even due jobs. Now the group consumers hold only due work; waiting
- * messages are ack-pending on the relay consumer, which has no limit and only forwards.
+ * delivers nothing, not even due jobs; and naking a million messages at once costs the worker
+ * a minute of CPU. Now the group consumers hold only due work, and a tier relay touches a
+ * waiting message once per hop.
  *
- * A forward carries `Nats-Msg-Id = jobbus-relay|<delay stream created>|<delay seq>`: a forward
- * repeated after a crash between publish and ack is dropped by the queue stream within its
+ * A forward or move carries `Nats-Msg-Id = jobbus-relay|<delay stream created>|<delay seq>`: one
+ * repeated after a crash between publish and ack is dropped by the target stream within its
  * duplicate window (later: a duplicate delivery, same job id). A forward the queue stream
  * refuses for good (too large for it, DiscardNew limits) stays in the delay stream and is tried
  * again with exponential backoff (up to a minute), logged as an error each time.
@@ -19,7 +22,9 @@
 import type { Logger } from 'pino';
 import { PublishRejectedError } from '../../jobs/errors.js';
 import { RedeliverAfter, type Message } from '../types.js';
-import { RELAY_DURABLE, type Provisioner } from './provision.js';
+import { relayDurable, type Provisioner } from './provision.js';
+import { DELAY_TIERS, type DelayTier } from './delay-tiers.js';
+import { DUE_AT_HEADER } from './wire.js';
 import { startSubscriber, type Subscriber, type SubscriberConfig } from './subscriber.js';
 
 /** Forwards one relay runs at once. */
@@ -31,8 +36,8 @@ const RELAY_MAX_BACKOFF_MS = 60_000;
 export interface RelayDeps {
   readonly prov: Provisioner;
   readonly logger: Logger;
-  /** Publish to the topic's queue stream with this dedup id. */
-  publish(topic: string, message: Message, dedupId: string): Promise<void>;
+  /** Publish with this dedup id: to the queue stream (`dueAt` undefined) or to the delay tier of `dueAt`. */
+  publish(topic: string, message: Message, dueAt: number | undefined, dedupId: string): Promise<void>;
   /** Subscriber settings shared with the bus (connection, ack mode, pull lifetime…). */
   readonly subscriberBase: Pick<SubscriberConfig, 'ackMode' | 'pullExpiresMs' | 'settleTimeoutMs' | 'logger' | 'nc'>;
   newInbox(): string;
@@ -51,7 +56,7 @@ export interface Relays {
 }
 
 interface Relay {
-  readonly started: Promise<Subscriber>;
+  readonly started: Promise<Subscriber[]>;
   users: number;
 }
 
@@ -63,10 +68,14 @@ function describe(err: unknown): string {
 export function createRelays(d: RelayDeps): Relays {
   const relays = new Map<string, Relay>();
 
-  async function forward(topic: string, created: string, position: string, message: Message, deliveryCount: number): Promise<void> {
+  /** A ready message: forward it when due, else move it to the tier of what is left. */
+  async function moveOn(topic: string, created: string, position: string, message: Message, deliveryCount: number): Promise<void> {
     const seq = position.slice(position.lastIndexOf('#') + 1);
+    const { [DUE_AT_HEADER]: due, ...headers } = message.headers;
+    const dueAt = Number(due);
+    const delayed = Number.isFinite(dueAt) && dueAt > Date.now();
     try {
-      await d.publish(topic, message, `jobbus-relay|${created}|${seq}`);
+      await d.publish(topic, { ...message, headers }, delayed ? dueAt : undefined, `jobbus-relay|${created}|${seq}`);
     } catch (err) {
       if (!(err instanceof PublishRejectedError)) throw err; // transient: redelivered after redeliveryDelayMs
       const wait = Math.min(RELAY_MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(deliveryCount, 6));
@@ -75,27 +84,41 @@ export function createRelays(d: RelayDeps): Relays {
     }
   }
 
-  async function run(topic: string): Promise<Subscriber> {
+  async function runTier(topic: string, tier: DelayTier): Promise<Subscriber> {
     const delay = await d.prov.delayStreamFor(topic);
-    const consumerAckWaitMs = await d.prov.relayConsumerFor(topic, false);
+    const consumerAckWaitMs = await d.prov.relayConsumerFor(topic, tier, false);
+    const durable = relayDurable(tier);
     const sub: Subscriber = startSubscriber({
       ...d.subscriberBase,
-      topic: `${topic} (delay relay)`,
-      group: RELAY_DURABLE,
+      topic: `${topic} (delay relay ${tier.name})`,
+      group: durable,
       stream: delay.name,
-      durable: RELAY_DURABLE,
-      handler: (dl) => forward(topic, delay.created, dl.position, dl.message, dl.deliveryCount),
+      durable,
+      handler: (dl) => moveOn(topic, delay.created, dl.position, dl.message, dl.deliveryCount),
       maxInFlight: RELAY_IN_FLIGHT,
       ackTimeoutMs: consumerAckWaitMs,
       consumerAckWaitMs,
       redeliveryDelayMs: 1_000,
       ordering: 'none',
+      ...(tier.holdMs > 0 && { holdMs: tier.holdMs }),
+      keepDueAt: true,
       inbox: d.newInbox(),
-      ensureConsumer: (refresh) => d.prov.relayConsumerFor(topic, refresh),
+      ensureConsumer: (refresh) => d.prov.relayConsumerFor(topic, tier, refresh),
       onClosed: () => d.track(sub, false),
     });
     d.track(sub, true);
     return sub;
+  }
+
+  async function run(topic: string): Promise<Subscriber[]> {
+    const started = await Promise.allSettled(DELAY_TIERS.map((t) => runTier(topic, t)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const subs = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed) {
+      await Promise.allSettled(subs.map((s) => s.subscription.close()));
+      throw failed.reason;
+    }
+    return subs;
   }
 
   return {
@@ -116,13 +139,13 @@ export function createRelays(d: RelayDeps): Relays {
       const relay = relays.get(topic);
       if (!relay || --relay.users > 0) return;
       relays.delete(topic);
-      const sub = await relay.started.catch(() => undefined);
-      await sub?.subscription.close();
+      const subs = await relay.started.catch(() => []);
+      await Promise.allSettled(subs.map((s) => s.subscription.close()));
     },
     async closeAll() {
       const all = [...relays.values()];
       relays.clear();
-      await Promise.allSettled(all.map(async (r) => (await r.started).subscription.close()));
+      await Promise.allSettled(all.map(async (r) => Promise.allSettled((await r.started).map((s) => s.subscription.close()))));
     },
   };
 }

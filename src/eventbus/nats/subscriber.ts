@@ -13,6 +13,7 @@ import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nat
 import type { Delivery, DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../types.js';
 import { rawHeaderBytes, readMessage } from './wire.js';
+import { ACK, NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
 
 /** What a subscriber needs from the bus. */
 export interface SubscriberConfig {
@@ -32,6 +33,15 @@ export interface SubscriberConfig {
   readonly consumerAckWaitMs: number;
   readonly redeliveryDelayMs: number;
   readonly ordering: Ordering;
+  /**
+   * Delay-tier relays only (see delay-tiers.ts): a message is ready at the time the stream
+   * stored it plus this, ms — in stream order. One not ready yet is naked until it is, and
+   * nothing more is pulled until then (everything behind it is later still). The due-time
+   * header is then not checked here but left to the handler.
+   */
+  readonly holdMs?: number;
+  /** Leave the due-time header in the delivered headers (delay relays pass it on). */
+  readonly keepDueAt?: boolean;
   readonly ackMode: 'confirmed' | 'flushed' | 'fast';
   readonly pullExpiresMs: number;
   /** Longest close() waits for ack confirmations and the final flush, ms. */
@@ -53,6 +63,11 @@ export interface Subscriber {
   reconnected(): void;
 }
 
+const TERMINATE = Symbol('terminate');
+
+/** Most pull requests outstanding at once per subscriber. */
+const MAX_PULLS = 4;
+
 /** A message held by this subscriber until it is settled. */
 interface Held {
   readonly msg: Msg;
@@ -64,38 +79,6 @@ interface Held {
   lastSign: number;
   /** True once acked, naked or released. */
   done: boolean;
-}
-
-const te = new TextEncoder();
-const ACK = te.encode('+ACK');
-/**
- * "Deliver again now". Never a bare `-NAK`: on server 2.9.10 a burst of bare naks (a closing
- * subscriber releasing what it holds) made the consumer lose track of a message — neither
- * pending nor ack-pending, never redelivered (reproduced: 4 naks, 1 job gone, ack floor stuck).
- * With an explicit 1 ms delay every message comes back. See test/nats/bus.test.ts.
- */
-const NAK = te.encode(`-NAK {"delay":${1_000_000}}`);
-const WPI = te.encode('+WPI');
-const TERM = te.encode('+TERM');
-const TERMINATE = Symbol('terminate');
-
-/** Most pull requests outstanding at once per subscriber. */
-const MAX_PULLS = 4;
-
-/**
- * Delivery count and stream sequence from a JetStream ack subject:
- * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` or the newer
- * form with `<domain>.<account hash>` after `$JS.ACK` (and a trailing token).
- */
-export function parseAckSubject(reply: string | undefined): { deliveryCount: number; seq: number } {
-  const t = reply?.split('.') ?? [];
-  const at = t.length === 9 ? 4 : t.length >= 11 ? 6 : -1;
-  if (at < 0) return { deliveryCount: 1, seq: 0 };
-  return { deliveryCount: Number(t[at]) || 1, seq: Number(t[at + 1]) || 0 };
-}
-
-function nanos(ms: number): number {
-  return Math.round(ms * 1_000_000);
 }
 
 /**
@@ -134,6 +117,11 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   const heartbeatMs = Math.max(500, Math.min(1_000, Math.floor(cfg.pullExpiresMs / 2)));
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${cfg.stream}.${cfg.durable}`;
   let consumerAckWaitMs = cfg.consumerAckWaitMs;
+  /** Delay-tier relays: no pulling before this time (epoch ms), see `holdMs`. */
+  let pausedUntil = 0;
+  let pauseTimer: NodeJS.Timeout | undefined;
+  /** When the last pull request was sent (it lives at the server until `pullExpiresMs` after). */
+  let lastPullAt = 0;
 
   const inbox: NatsSubscription = cfg.nc.subscribe(cfg.inbox, {
     callback: (err, msg) => {
@@ -181,12 +169,24 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     return n;
   }
 
+  function pauseUntil(t: number): void {
+    if (t <= pausedUntil) return;
+    pausedUntil = t;
+    if (pauseTimer) clearTimeout(pauseTimer);
+    pauseTimer = setTimeout(() => {
+      pauseTimer = undefined;
+      pump();
+    }, t - Date.now());
+    pauseTimer.unref();
+  }
+
   function pump(): void {
-    if (state !== 'running' || requests.length >= MAX_PULLS) return;
+    if (state !== 'running' || requests.length >= MAX_PULLS || Date.now() < pausedUntil) return;
     const free = cfg.maxInFlight - inFlight - requested();
     if (free <= 0 || (requests.length > 0 && free < threshold)) return;
     if (requests.length === 0) lastHeard = Date.now();
-    requests.push({ remaining: free, sentAt: Date.now() });
+    lastPullAt = Date.now();
+    requests.push({ remaining: free, sentAt: lastPullAt });
     try {
       cfg.nc.publish(
         nextSubject,
@@ -262,15 +262,22 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
       return;
     }
     failures = 0;
-    const { message, dueAt } = readMessage(msg.data, msg.headers, rawHeaderBytes(msg));
-    const early = dueAt === undefined ? 0 : dueAt - Date.now();
+    const { message, dueAt } = readMessage(msg.data, msg.headers, rawHeaderBytes(msg), cfg.keepDueAt);
+    const { deliveryCount, seq, storedAt } = parseAckSubject(msg.reply);
+    let early: number;
+    if (cfg.holdMs) {
+      const readyAt = storedAt + cfg.holdMs;
+      early = storedAt > 0 ? readyAt - Date.now() : 0;
+      if (early > 0) pauseUntil(readyAt);
+    } else {
+      early = dueAt === undefined ? 0 : dueAt - Date.now();
+    }
     if (early > 0) {
       // Delayed on 2.9: wait in the server's redelivery timer, never in this process.
       msg.respond(te.encode(`-NAK {"delay":${nanos(Math.ceil(early))}}`));
       pump();
       return;
     }
-    const { deliveryCount, seq } = parseAckSubject(msg.reply);
     const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, lastSign: Date.now(), done: false };
     inFlight++;
     held.add(h);
@@ -380,6 +387,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         state = 'closing';
         if (recoverTimer) clearTimeout(recoverTimer);
         if (ticker) clearInterval(ticker);
+        if (pauseTimer) clearTimeout(pauseTimer);
         sendAcks(); // settled before close: acked, not released
         // Pull requests cannot be cancelled: a message the server sends to this inbox after it
         // is gone waits out ack wait. So the inbox goes first (and the server has seen that,
@@ -387,10 +395,17 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         // server would hand it straight back to this subscriber's outstanding pull requests.
         inbox.unsubscribe();
         await Promise.race([cfg.nc.flush().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, cfg.settleTimeoutMs).unref())]);
-        // Release everything held (running or waiting behind a key): the group gets it again now.
+        // Release everything held (running or waiting behind a key) to the group, once this
+        // subscriber's pull requests have expired at the server: on 2.9.10 a redelivery that
+        // comes due while the only waiting requests are ones whose inbox is gone is handed to
+        // such a dead request — it then waits out ack wait, and another message is delivered
+        // twice (reproduced with plain JetStream; test "hands every message a closing
+        // subscriber held back"). So the release waits at most `pullExpiresMs`, not ack wait.
+        const releaseIn = Math.max(1, lastPullAt + cfg.pullExpiresMs + 50 - Date.now());
+        const release = te.encode(`-NAK {"delay":${nanos(releaseIn)}}`);
         for (const h of held) {
           h.done = true;
-          h.msg.respond(NAK);
+          h.msg.respond(release);
         }
         held.clear();
         lanes.clear();

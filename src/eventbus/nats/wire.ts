@@ -123,20 +123,22 @@ export function invalidHeaderNames(raw: Uint8Array): string[] {
 /**
  * Turn a delivered NATS message back into a {@link Message}. `raw` is the message's raw header
  * block (see {@link rawHeaderBytes}): headers whose bytes are not UTF-8 are listed in
- * `invalidHeaders`.
+ * `invalidHeaders`. `keepDueAt` leaves the due-time header in `headers` (for the delay relays,
+ * which pass it on; a publish never copies it from `headers`).
  */
-export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: Uint8Array): ReadMessage {
+export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: Uint8Array, keepDueAt = false): ReadMessage {
   const headers: Record<string, string> = {};
   let key: string | undefined;
   let dueAt: number | undefined;
   if (hdrs) {
     for (const name of hdrs.keys()) {
-      const raw = hdrs.get(name);
-      if (name === KEY_HEADER) key = decodeValue(raw);
+      const value = hdrs.get(name);
+      if (name === KEY_HEADER) key = decodeValue(value);
       else if (name === DUE_AT_HEADER) {
-        const n = Number(raw);
+        const n = Number(value);
         if (Number.isFinite(n)) dueAt = n;
-      } else if (!isTransportHeader(name)) setHeader(headers, name, decodeValue(raw));
+        if (keepDueAt) setHeader(headers, name, value);
+      } else if (!isTransportHeader(name)) setHeader(headers, name, decodeValue(value));
     }
   }
   const invalid = raw ? invalidHeaderNames(raw) : [];

@@ -1,0 +1,46 @@
+/**
+ * The ladder of a topic's delay stream (see relay.ts), as in the Kafka adapter's delay tiers.
+ *
+ * A delayed message is stored on the subject of the largest tier not longer than its remaining
+ * delay. Within one tier, a message becomes ready at the time it was stored plus the tier's
+ * length, so readiness grows with the stream sequence: a tier's relay handles its head and,
+ * while the head is not ready, pulls nothing more — a million messages delayed by an hour cost
+ * one delivery each per hop, not a nak each at once. When ready, a message either is due
+ * (forwarded to the queue stream) or moves to the tier of its remaining delay. Under a second
+ * left, it waits in the `near` tier, where each message is naked with its own remaining delay:
+ * few at a time (what is due within a second), so their order does not matter.
+ *
+ * The ladder is the Kafka adapter's (1 s, 10 s, 1 min, 10 min, 1 h). Cost: a message moves down
+ * at most 9 times per rung (a delay of 59 min 59 s: 5 + 9 + 5 + 9 moves), i.e. a few dozen
+ * re-publishes over a long delay, each one stream write; in exchange no consumer ever holds
+ * more than the messages due within a second plus what one pull brought before its relay paused.
+ * Each rung is one relay subscriber per topic per process.
+ */
+
+/** One rung of the ladder. */
+export interface DelayTier {
+  /** Subject token. */
+  readonly name: string;
+  /** How long a message waits in this tier before it is looked at again, ms (0 for `near`). */
+  readonly holdMs: number;
+}
+
+/** Remaining delays under the smallest held tier wait here, each naked until due. */
+export const NEAR_TIER: DelayTier = { name: 'near', holdMs: 0 };
+
+/** All tiers, shortest first. */
+export const DELAY_TIERS: readonly DelayTier[] = [
+  NEAR_TIER,
+  { name: 't1s', holdMs: 1_000 },
+  { name: 't10s', holdMs: 10_000 },
+  { name: 't1m', holdMs: 60_000 },
+  { name: 't10m', holdMs: 600_000 },
+  { name: 't1h', holdMs: 3_600_000 },
+];
+
+/** The tier a message with `remainingMs` left goes to: the largest not longer than it. */
+export function tierFor(remainingMs: number): DelayTier {
+  let best = NEAR_TIER;
+  for (const t of DELAY_TIERS) if (t.holdMs > 0 && t.holdMs <= remainingMs) best = t;
+  return best;
+}

@@ -42,16 +42,6 @@ async function collector(bus: NatsEventBus, topic: string, group: string) {
 }
 
 describe('NATS retention', () => {
-  it('N1: selects per-message deletes on servers that lose ack-pending state on a partial purge', () => {
-    expect(cleanupMethodFor('2.9.10')).toBe('delete');
-    expect(cleanupMethodFor('2.9.14')).toBe('delete');
-    expect(cleanupMethodFor('2.9.15')).toBe('purge');
-    expect(cleanupMethodFor('2.10.0')).toBe('purge');
-    expect(cleanupMethodFor('v2.12.1-RC.2')).toBe('purge');
-    expect(cleanupMethodFor(undefined)).toBe('delete');
-    expect(cleanupMethodFor('garbage')).toBe('delete');
-  });
-
   it('N1: cleanup while jobs are nak-delayed, held by a handler and lease-expired loses none of them', async () => {
     const topic = uniqueName('n1-states');
     const bus = await scope.bus({ cleanupIntervalMs: 600_000 }); // cleanup only when called

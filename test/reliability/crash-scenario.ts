@@ -42,9 +42,9 @@ export interface CrashScenarioOptions {
   /** Give up waiting for the last job this long after T0. */
   readonly completeWithinMs?: number;
   /**
-   * A duplicate is "explained" by the crash when A had the job in flight (started, not acked)
+   * A duplicate is "explained" by the crash when A had the job in flight (started, not acked),
    * or acked it at most this long before the kill (its offset or ack may not have reached the
-   * broker), or the job was due within this long of the kill (A's relay or subscriber held it).
+   * broker), or never ran it (a relay copy, see {@link CrashReport.duplicateCauses}).
    */
   readonly inFlightWindowMs?: number;
   /** Progress lines (timeline). */
@@ -71,8 +71,12 @@ export interface CrashReport {
   readonly duplicates: number;
   /** Duplicated jobs not explained by what A had in flight (see inFlightWindowMs), with what the ledger says of them. */
   readonly unexplainedDuplicates: string[];
-  /** Duplicated jobs by what A had done with them at the crash. */
-  readonly duplicateCauses: Record<'aUnfinished' | 'aFinishedNotAcked' | 'aAckedJustBefore' | 'dueNearCrash' | 'other', number>;
+  /**
+   * Duplicated jobs by what A had done with them at the crash. `relayCopy`: A never ran the job,
+   * B ran it twice: two copies reached the queue, from a delay relay of A that forwarded (or
+   * hopped) a batch and died before recording it (at-least-once forwarding).
+   */
+  readonly duplicateCauses: Record<'aUnfinished' | 'aFinishedNotAcked' | 'aAckedJustBefore' | 'relayCopy' | 'other', number>;
   readonly aExecutions: number;
   /** A's executions that never finished / were never acked: in flight at the crash. */
   readonly aUnfinished: number;
@@ -138,7 +142,11 @@ export async function runCrashScenario(o: CrashScenarioOptions): Promise<CrashRe
     );
     const runAtOf = new Map(jobs.map((j) => [j.id, j.runAt.getTime()]));
     const byDue = new Map<number, Job[]>();
-    for (const j of jobs) byDue.set(j.runAt.getTime(), [...(byDue.get(j.runAt.getTime()) ?? []), j]);
+    for (const j of jobs) {
+      const due = j.runAt.getTime();
+      if (!byDue.has(due)) byDue.set(due, []);
+      byDue.get(due)!.push(j);
+    }
     const batches = [...byDue.values()];
     for (let i = 0; i < batches.length; i += 10) await Promise.all(batches.slice(i, i + 10).map((b) => o.enqueueBatch(b)));
     const enqueueMarginMs = t0 - Date.now();
@@ -158,64 +166,7 @@ export async function runCrashScenario(o: CrashScenarioOptions): Promise<CrashRe
     log(`${done}/${n} jobs started by T0+${Date.now() - t0} ms`);
     await b.stop();
 
-    const execs = await ledger.executions();
-    const byJob = new Map<string, Execution[]>();
-    for (const e of execs) {
-      const list = byJob.get(e.jobId) ?? [];
-      list.push(e);
-      byJob.set(e.jobId, list);
-    }
-    const aPid = a.pid;
-    const aExecs = execs.filter((e) => e.pid === aPid);
-    const inFlight = aExecs.filter((e) => e.ackedAt === null);
-    const backAfterKill: number[] = [];
-    const lateVsRunAt: number[] = [];
-    for (const e of inFlight) {
-      const again = byJob.get(e.jobId)!.find((x) => x.pid !== aPid);
-      if (again) {
-        backAfterKill.push(again.startedAt - killedAt);
-        lateVsRunAt.push(again.startedAt - runAtOf.get(e.jobId)!);
-      }
-    }
-    const causes: CrashReport['duplicateCauses'] = { aUnfinished: 0, aFinishedNotAcked: 0, aAckedJustBefore: 0, dueNearCrash: 0, other: 0 };
-    const unexplained: string[] = [];
-    for (const [id, list] of byJob) {
-      if (list.length < 2) continue;
-      const byA = list.filter((e) => e.pid === aPid);
-      const runAt = runAtOf.get(id)!;
-      if (byA.some((e) => e.finishedAt === null)) causes.aUnfinished++;
-      else if (byA.some((e) => e.ackedAt === null)) causes.aFinishedNotAcked++;
-      else if (byA.some((e) => e.ackedAt !== null && killedAt - e.ackedAt <= window)) causes.aAckedJustBefore++;
-      else if (Math.abs(runAt - killedAt) <= window) causes.dueNearCrash++;
-      else {
-        causes.other++;
-        const acked = byA.map((e) => (e.ackedAt === null ? 'unacked' : `acked ${killedAt - e.ackedAt} ms before the kill`));
-        unexplained.push(`${id}: due ${runAt - killedAt} ms after the kill; A: ${acked.join(', ') || 'never ran it'}; runs by ${list.map((e) => e.pid).join(',')}`);
-      }
-    }
-    const first = [...byJob.values()].map((l) => l[0]!);
-    return {
-      jobs: n,
-      executions: execs.length,
-      lost: jobs.filter((j) => !byJob.has(j.id)).map((j) => j.id),
-      early: execs.filter((e) => e.startedAt < (runAtOf.get(e.jobId) ?? e.runAt)),
-      duplicates: execs.length - byJob.size,
-      unexplainedDuplicates: unexplained,
-      duplicateCauses: causes,
-      aExecutions: aExecs.length,
-      aUnfinished: aExecs.filter((e) => e.finishedAt === null).length,
-      aUnacked: inFlight.length,
-      inFlightBackAfterKill: spread(backAfterKill),
-      inFlightLateVsRunAt: spread(lateVsRunAt),
-      lateness: spread(first.map((e) => e.startedAt - runAtOf.get(e.jobId)!)),
-      latenessDueBeforeKill: spread(first.filter((e) => runAtOf.get(e.jobId)! <= killedAt).map((e) => e.startedAt - runAtOf.get(e.jobId)!)),
-      latenessDueAfterKill: spread(first.filter((e) => runAtOf.get(e.jobId)! > killedAt).map((e) => e.startedAt - runAtOf.get(e.jobId)!)),
-      over10sLateDueVsKill: first.filter((e) => e.startedAt - runAtOf.get(e.jobId)! > 10_000).map((e) => runAtOf.get(e.jobId)! - killedAt),
-      bReadyAfterKillMs: bReadyAt - killedAt,
-      bFirstRunAfterKillMs: (execs.find((e) => e.pid === b!.pid)?.startedAt ?? NaN) - killedAt,
-      enqueueMarginMs,
-      totalMs: Date.now() - started,
-    };
+    return analyse({ execs: await ledger.executions(), runAtOf, aPid: a.pid, bPid: b.pid, killedAt, bReadyAt, window, enqueueMarginMs, started });
   } catch (err) {
     const tail = (p: WorkerProcess | undefined, name: string): string => (p ? `\n--- ${name} stderr ---\n${p.stderr()}` : '');
     if (err instanceof Error) err.message += tail(a, 'A') + tail(b, 'B');
@@ -224,6 +175,82 @@ export async function runCrashScenario(o: CrashScenarioOptions): Promise<CrashRe
     await Promise.allSettled([a?.crash(), b?.crash()]);
     await ledger.drop();
   }
+}
+
+/** What {@link analyse} reads. */
+interface RunFacts {
+  readonly execs: Execution[];
+  /** Every enqueued job id and its runAt. */
+  readonly runAtOf: ReadonlyMap<string, number>;
+  readonly aPid: number;
+  readonly bPid: number;
+  readonly killedAt: number;
+  readonly bReadyAt: number;
+  readonly window: number;
+  readonly enqueueMarginMs: number;
+  readonly started: number;
+}
+
+/** Turn the ledger into the report. */
+function analyse({ execs, runAtOf, aPid, bPid, killedAt, bReadyAt, window, enqueueMarginMs, started }: RunFacts): CrashReport {
+  const byJob = new Map<string, Execution[]>();
+  for (const e of execs) {
+    const list = byJob.get(e.jobId) ?? [];
+    list.push(e);
+    byJob.set(e.jobId, list);
+  }
+  const aExecs = execs.filter((e) => e.pid === aPid);
+  const inFlight = aExecs.filter((e) => e.ackedAt === null);
+  const backAfterKill: number[] = [];
+  const lateVsRunAt: number[] = [];
+  for (const e of inFlight) {
+    const again = byJob.get(e.jobId)!.find((x) => x.pid !== aPid);
+    if (again) {
+      backAfterKill.push(again.startedAt - killedAt);
+      lateVsRunAt.push(again.startedAt - e.runAt);
+    }
+  }
+  const causes: CrashReport['duplicateCauses'] = { aUnfinished: 0, aFinishedNotAcked: 0, aAckedJustBefore: 0, relayCopy: 0, other: 0 };
+  const unexplained: string[] = [];
+  for (const [id, list] of byJob) {
+    if (list.length < 2) continue;
+    const byA = list.filter((e) => e.pid === aPid);
+    const runAt = runAtOf.get(id)!;
+    if (byA.some((e) => e.finishedAt === null)) causes.aUnfinished++;
+    else if (byA.some((e) => e.ackedAt === null)) causes.aFinishedNotAcked++;
+    else if (byA.some((e) => e.ackedAt !== null && killedAt - e.ackedAt <= window)) causes.aAckedJustBefore++;
+    else if (byA.length === 0) causes.relayCopy++;
+    else {
+      causes.other++;
+      const acked = byA.map((e) => (e.ackedAt === null ? 'unacked' : `acked ${killedAt - e.ackedAt} ms before the kill`));
+      unexplained.push(`${id}: due ${runAt - killedAt} ms after the kill; A: ${acked.join(', ') || 'never ran it'}; runs by ${list.map((e) => e.pid).join(',')}`);
+    }
+  }
+  const first = [...byJob.values()].map((l) => l[0]!);
+  const dueOf = (e: Execution): number => runAtOf.get(e.jobId) ?? e.runAt;
+  const late = (e: Execution): number => e.startedAt - dueOf(e);
+  return {
+    jobs: runAtOf.size,
+    executions: execs.length,
+    lost: [...runAtOf.keys()].filter((id) => !byJob.has(id)),
+    early: execs.filter((e) => late(e) < 0),
+    duplicates: execs.length - byJob.size,
+    unexplainedDuplicates: unexplained,
+    duplicateCauses: causes,
+    aExecutions: aExecs.length,
+    aUnfinished: aExecs.filter((e) => e.finishedAt === null).length,
+    aUnacked: inFlight.length,
+    inFlightBackAfterKill: spread(backAfterKill),
+    inFlightLateVsRunAt: spread(lateVsRunAt),
+    lateness: spread(first.map(late)),
+    latenessDueBeforeKill: spread(first.filter((e) => dueOf(e) <= killedAt).map(late)),
+    latenessDueAfterKill: spread(first.filter((e) => dueOf(e) > killedAt).map(late)),
+    over10sLateDueVsKill: first.filter((e) => late(e) > 10_000).map((e) => dueOf(e) - killedAt),
+    bReadyAfterKillMs: bReadyAt - killedAt,
+    bFirstRunAfterKillMs: (execs.find((e) => e.pid === bPid)?.startedAt ?? NaN) - killedAt,
+    enqueueMarginMs,
+    totalMs: Date.now() - started,
+  };
 }
 
 /** One line per figure, for logs and the report. */

@@ -28,23 +28,14 @@
  * (key) blocked, so neither a commit nor a same-key successor can pass it.
  */
 import { describeError, type UnavailableError } from '../../jobs/errors.js';
-import {
-  DeliveryTerminated,
-  RedeliverAfter,
-  type Delivery,
-  type DeliveryHandler,
-  type Message,
-  type Ordering,
-  type Subscription,
-} from '../types.js';
+import type { DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
 import { createCommitter } from './commits.js';
 import { createConsumerSupervisor } from './consumer-supervisor.js';
-import { createLanes, laneOf } from './lanes.js';
+import { createDispatcher } from './dispatcher.js';
 import { bitsThatFit, decodeSettled, KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
 import type { KafkaBusLogger } from './options.js';
-import { newPartitionState, type Entry, type PartitionState } from './partition.js';
+import { newPartitionState, type PartitionState } from './partition.js';
 import type { BatchControl, CommittedOffset, ConsumedBatch, GroupConsumerPort } from './port.js';
-import { DUE_AT_HEADER, toMessage } from './wire.js';
 
 /**
  * Default `maxOffsetSpan`: the most offsets whose settled state always fits in the broker's
@@ -94,28 +85,12 @@ export interface KafkaSubscription extends Subscription {
   health(): UnavailableError | undefined;
 }
 
-/**
- * Remove the due-time header of a message that reached its topic early (a delay shorter than
- * the smallest tier, see tiers.ts) and return the due time; undefined when there is none.
- */
-function takeDueAt(message: Message): number | undefined {
-  const raw = message.headers?.[DUE_AT_HEADER];
-  if (raw === undefined) return undefined;
-  delete (message.headers as Record<string, string>)[DUE_AT_HEADER];
-  const due = Number(raw);
-  return Number.isFinite(due) ? due : undefined;
-}
-
 /** Create a subscription (not started). */
 export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubscription {
   const maxSpan = Math.max(1, s.maxOffsetSpan ?? DEFAULT_MAX_OFFSET_SPAN);
   // Hysteresis: a span-paused partition resumes once a refill's worth of offsets is free.
   const spanRefill = Math.max(1, Math.floor(maxSpan / 8));
   const partitions = new Map<number, PartitionState>();
-  const lanes = createLanes<Entry>();
-  const running = new Set<Entry>();
-  const retrying = new Set<Entry>();
-  let unsettled = 0;
   let closing = false;
   let closePromise: Promise<void> | undefined;
   const drainWaiters = new Set<() => void>();
@@ -141,13 +116,13 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
   // on every settle (each wake costs a promise, a timer and a heartbeat call).
   const refill = Math.max(1, Math.floor(s.maxInFlight / 8));
   const notifyCapacity = (force = false): void => {
-    if (!force && unsettled > s.maxInFlight - refill) return;
+    if (!force && unsettledNow() > s.maxInFlight - refill) return;
     for (const w of capacityWaiters) w();
   };
   const admitting = (control: BatchControl, ps: PartitionState): boolean =>
     control.isActive() && ps.status === 'assigned' && partitions.get(ps.partition) === ps && !closing;
   const waitForCapacity = async (control: BatchControl, ps: PartitionState): Promise<boolean> => {
-    while (unsettled >= s.maxInFlight) {
+    while (unsettledNow() >= s.maxInFlight) {
       if (!admitting(control, ps)) return false;
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -164,8 +139,25 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
   };
   const notifyDrain = (): void => {
     notifyCapacity();
-    if (running.size === 0) for (const w of drainWaiters) w();
+    if (dispatcher.running.size === 0) for (const w of drainWaiters) w();
   };
+  const dispatcher = createDispatcher({
+    topic: s.topic,
+    handler: s.handler,
+    ordering: s.ordering,
+    ackTimeoutMs: s.ackTimeoutMs,
+    redeliveryDelayMs: s.redeliveryDelayMs,
+    inMemoryRedeliveryMaxMs: s.inMemoryRedeliveryMaxMs,
+    republishLater: s.republishLater,
+    logger: s.logger,
+    isClosing: () => closing,
+    onHeadMoved: (ps) => headMoved(ps),
+    onMetadataChanged: () => committer.requestMetadata(),
+    onSlotFreed: () => notifyDrain(),
+  });
+  const { running, retrying, lanes } = dispatcher;
+  const unsettledNow = (): number => dispatcher.unsettled();
+
   /** The head of `ps` moved: commit, and resume a span-paused partition once there is room. */
   const headMoved = (ps: PartitionState): void => {
     committer.request();
@@ -175,169 +167,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     }
   };
 
-  // ---- dispatch --------------------------------------------------------------------------------
-  const dispatch = (e: Entry): void => {
-    if (e.ps.status === 'revoked' || closing) drop(e);
-    else if (e.ps.status === 'assigned' && e.ps.ready) start(e);
-    else e.ps.held.push(e);
-  };
-
-  /** Forget an entry that will not run (partition revoked or subscription closing). */
-  const drop = (e: Entry): void => {
-    if (e.state === 'done') return;
-    if (e.timer) clearTimeout(e.timer);
-    retrying.delete(e);
-    running.delete(e);
-    e.state = 'done';
-    e.run++;
-    unsettled--;
-    const next = lanes.release(e.lane);
-    if (next) dispatch(next);
-    notifyDrain();
-  };
-
-  const finish = (e: Entry): void => {
-    if (e.timer) clearTimeout(e.timer);
-    running.delete(e);
-    retrying.delete(e);
-    e.state = 'done';
-    unsettled--;
-    if (e.ps.status !== 'revoked') {
-      if (e.ps.tracker.settle(e.offset)) headMoved(e.ps);
-      else committer.requestMetadata(); // only the metadata changed: written within the interval
-    }
-    const next = lanes.release(e.lane);
-    if (next) dispatch(next);
-    notifyDrain();
-  };
-
-  /**
-   * Run `e` again after `delayMs`, holding it (and its lane) in memory meanwhile. A redelivery
-   * counts as a delivery; holding an early message until due does not.
-   */
-  const scheduleRetry = (e: Entry, delayMs: number, redelivery = true): void => {
-    running.delete(e);
-    notifyDrain();
-    e.state = 'retrying';
-    retrying.add(e);
-    e.timer = setTimeout(() => {
-      e.timer = undefined;
-      if (e.state !== 'retrying') return;
-      retrying.delete(e);
-      if (redelivery) e.deliveryCount++;
-      e.state = 'waiting';
-      dispatch(e);
-    }, delayMs);
-  };
-
-  const onRejected = (e: Entry, err: unknown): void => {
-    if (err instanceof DeliveryTerminated) {
-      finish(e); // settled elsewhere (e.g. copied to the DLQ): committable like an ack
-      return;
-    }
-    if (e.ps.status === 'revoked' || closing) {
-      // Not ours any more (or closing): the next owner delivers it again; holding it for the
-      // delay would keep an in-flight slot for nothing (S4).
-      drop(e);
-      return;
-    }
-    const delayMs = err instanceof RedeliverAfter ? err.delayMs : s.redeliveryDelayMs;
-    if (delayMs <= s.inMemoryRedeliveryMaxMs) {
-      scheduleRetry(e, delayMs);
-      return;
-    }
-    // A long wait would pin memory and hold back the partition's commit: persist the wait in
-    // the delay topics and count this copy as settled. (Its same-key successors may then run
-    // before it: a long RedeliverAfter gives up key order for that message, by design.)
-    running.delete(e);
-    e.state = 'retrying';
-    retrying.add(e);
-    const run = e.run;
-    s.republishLater(e.message, new Date(Date.now() + delayMs)).then(
-      () => {
-        if (e.run === run && e.state === 'retrying') finish(e);
-      },
-      (pubErr: unknown) => {
-        s.logger?.warn({ topic: s.topic, err: describeError(pubErr) }, 'kafka: could not persist a redelivery; retrying in memory');
-        if (e.run === run && e.state === 'retrying') {
-          retrying.delete(e);
-          scheduleRetry(e, s.redeliveryDelayMs);
-        }
-      },
-    );
-  };
-
-  function start(e: Entry): void {
-    if (e.dueAt !== undefined) {
-      // Checked again when the timer fires: a timer can fire a millisecond before Date.now()
-      // reaches its target.
-      const early = e.dueAt - Date.now();
-      if (early > 0) {
-        scheduleRetry(e, early, false);
-        return;
-      }
-      e.dueAt = undefined;
-    }
-    e.state = 'running';
-    running.add(e);
-    const run = ++e.run;
-    e.ackDeadline = Date.now() + s.ackTimeoutMs;
-    e.abort = undefined;
-    let signalOf: AbortController | undefined;
-    const delivery: Delivery = {
-      topic: s.topic,
-      message: e.message,
-      deliveryCount: e.deliveryCount,
-      get position() {
-        return position(e); // built on demand: most handlers never read it
-      },
-      working: () => {
-        if (e.run === run && e.state === 'running') e.ackDeadline = Date.now() + s.ackTimeoutMs;
-      },
-      get signal() {
-        // Built on demand (like position): an AbortController per delivery only for handlers
-        // that read it. A run that already ended, or whose partition stopped dispatching, gets
-        // an aborted signal.
-        if (!signalOf) {
-          signalOf = new AbortController();
-          if (e.run === run && e.state === 'running' && e.ps.status === 'assigned' && !closing) e.abort = signalOf;
-          else signalOf.abort();
-        }
-        return signalOf.signal;
-      },
-    };
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(s.handler(delivery));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
-      () => {
-        if (e.run !== run || e.state !== 'running') return;
-        finish(e);
-      },
-      (err: unknown) => {
-        if (e.run !== run || e.state !== 'running') return;
-        onRejected(e, err);
-      },
-    );
-  }
-
-  // One sweep over the (at most maxInFlight) running entries instead of a timer per delivery.
   let ackSweeper: NodeJS.Timeout | undefined;
-  const sweepAckDeadlines = (): void => {
-    const now = Date.now();
-    for (const e of [...running]) {
-      if (e.state !== 'running' || now < e.ackDeadline) continue;
-      // Presumed dead: the late settle of this run is ignored and the message delivered again.
-      e.run++;
-      s.logger?.warn({ topic: s.topic, position: position(e) }, 'kafka: handler neither settled nor called working() within ackTimeoutMs; redelivering');
-      scheduleRetry(e, 0);
-    }
-  };
-
-  const position = (e: Entry): string => `${s.topic}/${e.ps.partition}@${e.offset}`;
 
   // ---- group callbacks ---------------------------------------------------------------------------
   const onBatch = async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
@@ -369,51 +199,20 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         break;
       }
       // Hard cap: wait for a free slot (see waitForCapacity); records not admitted are fetched again.
-      if (unsettled >= s.maxInFlight && !(await waitForCapacity(control, ps))) break;
+      if (unsettledNow() >= s.maxInFlight && !(await waitForCapacity(control, ps))) break;
       ps.tracker.add(r.offset);
       control.advance(r.offset);
-      let message: Message;
-      try {
-        message = toMessage(r.key, r.value, r.headers);
-      } catch {
-        message = { value: new Uint8Array(0), headers: {} }; // unreachable in practice; never block the partition
-      }
-      const dueAt = takeDueAt(message);
-      const e: Entry = {
-        ps,
-        offset: r.offset,
-        lane: laneOf(s.ordering, ps.partition, message.key),
-        message,
-        state: 'waiting',
-        deliveryCount: 1,
-        run: 0,
-        timer: undefined,
-        ackDeadline: 0,
-        dueAt,
-        abort: undefined,
-      };
-      unsettled++;
-      if (lanes.admit(e.lane, e)) start(e);
+      dispatcher.admit(ps, r);
     }
     if (ps.skip && ps.tracker.nextOffset() !== undefined && ps.tracker.nextOffset()! >= ps.skip.end) ps.skip = undefined;
     // kafkajs heartbeats only between fetches and when asked inside eachBatch: ask.
     await control.heartbeat();
   };
 
-  /** Abort the signals of the deliveries handed out for `ps` (all partitions when undefined). */
-  const abortDeliveries = (ps?: PartitionState): void => {
-    for (const e of running) {
-      if (!e.abort || (ps && e.ps !== ps)) continue;
-      const ac = e.abort;
-      e.abort = undefined;
-      ac.abort();
-    }
-  };
-
   /** Stop dispatching everywhere and tell buffered deliveries to give their messages back. */
   const holdAll = (): void => {
     for (const ps of partitions.values()) if (ps.status === 'assigned') ps.status = 'held';
-    abortDeliveries();
+    dispatcher.abortDeliveries();
   };
 
   const waitForRunning = async (timeoutMs: number): Promise<void> => {
@@ -431,13 +230,13 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
 
   const revoke = (ps: PartitionState): void => {
     ps.status = 'revoked';
-    abortDeliveries(ps);
+    dispatcher.abortDeliveries(ps);
     if (partitions.get(ps.partition) === ps) partitions.delete(ps.partition);
     const held = ps.held;
     ps.held = [];
-    for (const e of held) drop(e);
-    for (const e of lanes.removeWaiting((x) => x.ps === ps)) drop(e);
-    for (const e of [...retrying]) if (e.ps === ps) drop(e);
+    for (const e of held) dispatcher.drop(e);
+    for (const e of lanes.removeWaiting((x) => x.ps === ps)) dispatcher.drop(e);
+    for (const e of [...retrying]) if (e.ps === ps) dispatcher.drop(e);
     // RUNNING entries of ps keep their slot until their handler returns; their settle is ignored.
   };
 
@@ -447,7 +246,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     ps.loading = undefined;
     const held = ps.held;
     ps.held = [];
-    for (const e of held) dispatch(e);
+    for (const e of held) dispatcher.dispatch(e);
   };
 
   /** Start an empty partition state at the group's committed offset, skipping what its metadata marks settled. */
@@ -480,7 +279,9 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     }
   };
 
+  let assignments = 0;
   const onAssigned = (assignment: ReadonlyMap<string, readonly number[]>): void => {
+    const epoch = ++assignments;
     const mine = new Set(assignment.get(s.topic) ?? []);
     for (const ps of [...partitions.values()]) if (!mine.has(ps.partition)) revoke(ps);
     if (closing || mine.size === 0) return;
@@ -501,6 +302,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
       pending.push(ps);
     }
     const done = loading.then((committed) => {
+      if (epoch !== assignments) return; // a newer assignment reads again and decides
       for (const ps of pending) {
         if (partitions.get(ps.partition) !== ps || ps.status !== 'assigned') continue;
         const c = committed?.get(ps.partition);
@@ -531,7 +333,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     topic: s.topic,
     group: s.group,
     async start() {
-      ackSweeper = setInterval(sweepAckDeadlines, Math.max(20, Math.min(1_000, Math.floor(s.ackTimeoutMs / 4))));
+      ackSweeper = setInterval(dispatcher.sweepAckDeadlines, Math.max(20, Math.min(1_000, Math.floor(s.ackTimeoutMs / 4))));
       ackSweeper.unref?.();
       let revokeDrain: Promise<void> | undefined;
       await supervisor.start({
@@ -557,7 +359,7 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         onCrash: () => holdAll(), // logged by the supervisor
       });
     },
-    unsettled: () => unsettled,
+    unsettled: unsettledNow,
     span() {
       let n = 0;
       for (const ps of partitions.values()) n += ps.tracker.span();
@@ -571,18 +373,18 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         if (ackSweeper) clearInterval(ackSweeper);
         notifyCapacity(true);
         supervisor.current().pause(s.topic);
-        for (const e of lanes.removeWaiting(() => true)) drop(e);
-        for (const e of [...retrying]) drop(e);
+        for (const e of lanes.removeWaiting(() => true)) dispatcher.drop(e);
+        for (const e of [...retrying]) dispatcher.drop(e);
         for (const ps of partitions.values()) {
           const held = ps.held;
           ps.held = [];
-          for (const e of held) drop(e);
+          for (const e of held) dispatcher.drop(e);
         }
         await waitForRunning(s.drainTimeoutMs);
         await committer.flush();
         committer.stop();
         for (const ps of [...partitions.values()]) revoke(ps);
-        for (const e of [...running]) drop(e);
+        for (const e of [...running]) dispatcher.drop(e);
         try {
           await supervisor.stop();
         } finally {

@@ -1,0 +1,278 @@
+/**
+ * The dispatcher of a subscription: the life of one admitted message (Entry, partition.ts) from
+ * WAITING behind its ordering lane to RUNNING in the handler, RETRYING after a rejection, and
+ * DONE (settled, or dropped because its partition went away). Knows nothing about fetching or
+ * commits: it reports settles through its callbacks.
+ */
+import { describeError } from '../../jobs/errors.js';
+import { DeliveryTerminated, RedeliverAfter, type Delivery, type DeliveryHandler, type Message, type Ordering } from '../types.js';
+import { createLanes, laneOf, type Lanes } from './lanes.js';
+import type { KafkaBusLogger } from './options.js';
+import type { Entry, PartitionState } from './partition.js';
+import type { ConsumedRecord } from './port.js';
+import { DUE_AT_HEADER, toMessage } from './wire.js';
+
+/** What the dispatcher needs. */
+export interface DispatcherDeps {
+  readonly topic: string;
+  readonly handler: DeliveryHandler;
+  readonly ordering: Ordering;
+  readonly ackTimeoutMs: number;
+  readonly redeliveryDelayMs: number;
+  readonly inMemoryRedeliveryMaxMs: number;
+  /** Persist a redelivery through the delay topics (for long RedeliverAfter delays). */
+  readonly republishLater: (message: Message, deliverAt: Date) => Promise<void>;
+  readonly logger: KafkaBusLogger | undefined;
+  readonly isClosing: () => boolean;
+  /** The committable offset of `ps` moved. */
+  readonly onHeadMoved: (ps: PartitionState) => void;
+  /** An offset behind the committable one settled (only the commit metadata changed). */
+  readonly onMetadataChanged: () => void;
+  /** An unsettled slot was freed or a handler stopped running. */
+  readonly onSlotFreed: () => void;
+}
+
+/** The dispatcher of one subscription. */
+export interface Dispatcher {
+  /** Entries whose handler runs now (the handler promise has not settled). */
+  readonly running: ReadonlySet<Entry>;
+  /** Entries waiting for a redelivery timer or a persisted redelivery. */
+  readonly retrying: ReadonlySet<Entry>;
+  /** Waiting entries behind their lanes. */
+  readonly lanes: Lanes<Entry>;
+  /** Admitted, not settled. */
+  unsettled(): number;
+  /** Admit a fetched record of `ps` (already tracked): runs it now or queues it behind its lane. */
+  admit(ps: PartitionState, r: ConsumedRecord): void;
+  /** Run `e` if its partition dispatches, hold it while the partition is held, drop it when revoked/closing. */
+  dispatch(e: Entry): void;
+  /** Forget an entry that will not run (partition revoked or subscription closing). */
+  drop(e: Entry): void;
+  /** Redeliver handlers that neither settled nor called working() within ackTimeoutMs. */
+  sweepAckDeadlines(): void;
+  /** Abort the signals of the deliveries handed out for `ps` (all partitions when undefined). */
+  abortDeliveries(ps?: PartitionState): void;
+}
+
+/**
+ * Remove the due-time header of a message that reached its topic early (a delay shorter than
+ * the smallest tier, see tiers.ts) and return the due time; undefined when there is none.
+ */
+function takeDueAt(message: Message): number | undefined {
+  const raw = message.headers?.[DUE_AT_HEADER];
+  if (raw === undefined) return undefined;
+  delete (message.headers as Record<string, string>)[DUE_AT_HEADER];
+  const due = Number(raw);
+  return Number.isFinite(due) ? due : undefined;
+}
+
+/** Create the dispatcher. */
+export function createDispatcher(d: DispatcherDeps): Dispatcher {
+  const lanes = createLanes<Entry>();
+  const running = new Set<Entry>();
+  const retrying = new Set<Entry>();
+  let unsettledCount = 0;
+
+  const dispatch = (e: Entry): void => {
+    if (e.ps.status === 'revoked' || d.isClosing()) drop(e);
+    else if (e.ps.status === 'assigned' && e.ps.ready) start(e);
+    else e.ps.held.push(e);
+  };
+
+  /** Forget an entry that will not run (partition revoked or subscription closing). */
+  const drop = (e: Entry): void => {
+    if (e.state === 'done') return;
+    if (e.timer) clearTimeout(e.timer);
+    retrying.delete(e);
+    running.delete(e);
+    e.state = 'done';
+    e.run++;
+    unsettledCount--;
+    const next = lanes.release(e.lane);
+    if (next) dispatch(next);
+    d.onSlotFreed();
+  };
+
+  const finish = (e: Entry): void => {
+    if (e.timer) clearTimeout(e.timer);
+    running.delete(e);
+    retrying.delete(e);
+    e.state = 'done';
+    unsettledCount--;
+    if (e.ps.status !== 'revoked') {
+      if (e.ps.tracker.settle(e.offset)) d.onHeadMoved(e.ps);
+      else d.onMetadataChanged(); // only the metadata changed: written within the interval
+    }
+    const next = lanes.release(e.lane);
+    if (next) dispatch(next);
+    d.onSlotFreed();
+  };
+
+  /**
+   * Run `e` again after `delayMs`, holding it (and its lane) in memory meanwhile. A redelivery
+   * counts as a delivery; holding an early message until due does not.
+   */
+  const scheduleRetry = (e: Entry, delayMs: number, redelivery = true): void => {
+    running.delete(e);
+    d.onSlotFreed();
+    e.state = 'retrying';
+    retrying.add(e);
+    e.timer = setTimeout(() => {
+      e.timer = undefined;
+      if (e.state !== 'retrying') return;
+      retrying.delete(e);
+      if (redelivery) e.deliveryCount++;
+      e.state = 'waiting';
+      dispatch(e);
+    }, delayMs);
+  };
+
+  const onRejected = (e: Entry, err: unknown): void => {
+    if (err instanceof DeliveryTerminated) {
+      finish(e); // settled elsewhere (e.g. copied to the DLQ): committable like an ack
+      return;
+    }
+    if (e.ps.status === 'revoked' || d.isClosing()) {
+      // Not ours any more (or closing): the next owner delivers it again; holding it for the
+      // delay would keep an in-flight slot for nothing (S4).
+      drop(e);
+      return;
+    }
+    const delayMs = err instanceof RedeliverAfter ? err.delayMs : d.redeliveryDelayMs;
+    if (delayMs <= d.inMemoryRedeliveryMaxMs) {
+      scheduleRetry(e, delayMs);
+      return;
+    }
+    // A long wait would pin memory and hold back the partition's commit: persist the wait in
+    // the delay topics and count this copy as settled. (Its same-key successors may then run
+    // before it: a long RedeliverAfter gives up key order for that message, by design.)
+    running.delete(e);
+    e.state = 'retrying';
+    retrying.add(e);
+    const run = e.run;
+    d.republishLater(e.message, new Date(Date.now() + delayMs)).then(
+      () => {
+        if (e.run === run && e.state === 'retrying') finish(e);
+      },
+      (pubErr: unknown) => {
+        d.logger?.warn({ topic: d.topic, err: describeError(pubErr) }, 'kafka: could not persist a redelivery; retrying in memory');
+        if (e.run === run && e.state === 'retrying') {
+          retrying.delete(e);
+          scheduleRetry(e, d.redeliveryDelayMs);
+        }
+      },
+    );
+  };
+
+  function start(e: Entry): void {
+    if (e.dueAt !== undefined) {
+      // Checked again when the timer fires: a timer can fire a millisecond before Date.now()
+      // reaches its target.
+      const early = e.dueAt - Date.now();
+      if (early > 0) {
+        scheduleRetry(e, early, false);
+        return;
+      }
+      e.dueAt = undefined;
+    }
+    e.state = 'running';
+    running.add(e);
+    const run = ++e.run;
+    e.ackDeadline = Date.now() + d.ackTimeoutMs;
+    e.abort = undefined;
+    let signalOf: AbortController | undefined;
+    const delivery: Delivery = {
+      topic: d.topic,
+      message: e.message,
+      deliveryCount: e.deliveryCount,
+      get position() {
+        return position(e); // built on demand: most handlers never read it
+      },
+      working: () => {
+        if (e.run === run && e.state === 'running') e.ackDeadline = Date.now() + d.ackTimeoutMs;
+      },
+      get signal() {
+        // Built on demand (like position): an AbortController per delivery only for handlers
+        // that read it. A run that already ended, or whose partition stopped dispatching, gets
+        // an aborted signal.
+        if (!signalOf) {
+          signalOf = new AbortController();
+          if (e.run === run && e.state === 'running' && e.ps.status === 'assigned' && !d.isClosing()) e.abort = signalOf;
+          else signalOf.abort();
+        }
+        return signalOf.signal;
+      },
+    };
+    let result: Promise<void>;
+    try {
+      result = Promise.resolve(d.handler(delivery));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => {
+        if (e.run !== run || e.state !== 'running') return;
+        finish(e);
+      },
+      (err: unknown) => {
+        if (e.run !== run || e.state !== 'running') return;
+        onRejected(e, err);
+      },
+    );
+  }
+
+  // One sweep over the (at most maxInFlight) running entries instead of a timer per delivery.
+  const sweepAckDeadlines = (): void => {
+    const now = Date.now();
+    for (const e of [...running]) {
+      if (e.state !== 'running' || now < e.ackDeadline) continue;
+      // Presumed dead: the late settle of this run is ignored and the message delivered again.
+      e.run++;
+      d.logger?.warn({ topic: d.topic, position: position(e) }, 'kafka: handler neither settled nor called working() within ackTimeoutMs; redelivering');
+      scheduleRetry(e, 0);
+    }
+  };
+
+  const position = (e: Entry): string => `${d.topic}/${e.ps.partition}@${e.offset}`;
+
+  return {
+    running,
+    retrying,
+    lanes,
+    unsettled: () => unsettledCount,
+    admit(ps, r) {
+      let message: Message;
+      try {
+        message = toMessage(r.key, r.value, r.headers);
+      } catch {
+        message = { value: new Uint8Array(0), headers: {} }; // unreachable in practice; never block the partition
+      }
+      const e: Entry = {
+        ps,
+        offset: r.offset,
+        lane: laneOf(d.ordering, ps.partition, message.key),
+        message,
+        state: 'waiting',
+        deliveryCount: 1,
+        run: 0,
+        timer: undefined,
+        ackDeadline: 0,
+        dueAt: takeDueAt(message),
+        abort: undefined,
+      };
+      unsettledCount++;
+      if (lanes.admit(e.lane, e)) start(e);
+    },
+    dispatch,
+    drop,
+    sweepAckDeadlines,
+    abortDeliveries(ps) {
+      for (const e of running) {
+        if (!e.abort || (ps && e.ps !== ps)) continue;
+        const ac = e.abort;
+        e.abort = undefined;
+        ac.abort();
+      }
+    },
+  };
+}

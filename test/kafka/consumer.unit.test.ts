@@ -273,6 +273,12 @@ describe('kafka subscription through a scripted client port', () => {
     await sub.close();
   });
 
+  it('U1: maxOffsetSpan must be a positive integer', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      expect(() => subscriptionOver(scriptedConsumer('t'), async () => {}, { maxOffsetSpan: bad })).toThrow(/maxOffsetSpan/);
+    }
+  });
+
   it('U4: deliveries of a partition being revoked see their signal aborted', async () => {
     const consumer = scriptedConsumer('t');
     const signals: AbortSignal[] = [];

@@ -27,7 +27,7 @@
  * (rejected; timer) -> RUNNING. A rejected message keeps its offset uncommitted and its lane
  * (key) blocked, so neither a commit nor a same-key successor can pass it.
  */
-import { describeError, type UnavailableError } from '../../jobs/errors.js';
+import { describeError, ValidationError, type UnavailableError } from '../../jobs/errors.js';
 import type { DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
 import { createCommitter } from './commits.js';
 import { createConsumerSupervisor } from './consumer-supervisor.js';
@@ -87,7 +87,8 @@ export interface KafkaSubscription extends Subscription {
 
 /** Create a subscription (not started). */
 export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubscription {
-  const maxSpan = Math.max(1, s.maxOffsetSpan ?? DEFAULT_MAX_OFFSET_SPAN);
+  const maxSpan = s.maxOffsetSpan ?? DEFAULT_MAX_OFFSET_SPAN;
+  if (!Number.isSafeInteger(maxSpan) || maxSpan < 1) throw new ValidationError('maxOffsetSpan', `must be an integer >= 1, got ${String(maxSpan)}`);
   // Hysteresis: a span-paused partition resumes once a refill's worth of offsets is free.
   const spanRefill = Math.max(1, Math.floor(maxSpan / 8));
   const partitions = new Map<number, PartitionState>();

@@ -186,18 +186,18 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         control.advance(r.offset);
         continue;
       }
-      if (ps.skip?.has(r.offset)) {
-        // Settled before a crash or rebalance (commit metadata): not delivered again.
-        if (ps.tracker.add(r.offset, true)) committer.request();
-        control.advance(r.offset);
-        continue;
-      }
       if (ps.tracker.unsettled() > 0 && r.offset - ps.tracker.committable()! + 1 > maxSpan) {
         // Span bound: stop fetching this partition until its oldest unsettled offset settles
         // (headMoved resumes it). Records not advanced are fetched again.
         ps.spanPaused = true;
         supervisor.current().pause(s.topic, [ps.partition]);
         break;
+      }
+      if (ps.skip?.has(r.offset)) {
+        // Settled before a crash or rebalance (commit metadata): not delivered again.
+        if (ps.tracker.add(r.offset, true)) committer.request();
+        control.advance(r.offset);
+        continue;
       }
       // Hard cap: wait for a free slot (see waitForCapacity); records not admitted are fetched again.
       if (unsettledNow() >= s.maxInFlight && !(await waitForCapacity(control, ps))) break;

@@ -187,6 +187,28 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
+/**
+ * NATS: where the waiting jobs are, per consumer of this run's streams (pending = not yet
+ * delivered, ack_pending = delivered and waiting out a nak delay or a handler), so the table can
+ * be read against max_ack_pending.
+ */
+async function natsConsumerState(spec: BusSpec): Promise<string[]> {
+  const nc = await connect({ servers: NATS });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const out: string[] = [];
+    for await (const stream of jsm.streams.names()) {
+      if (!stream.startsWith(`${spec.prefix.toUpperCase()}_`)) continue;
+      for await (const c of jsm.consumers.list(stream)) {
+        out.push(`${stream}/${c.name}: pending ${c.num_pending}, ack_pending ${c.num_ack_pending} (max ${c.config.max_ack_pending}), redelivered ${c.num_redelivered}`);
+      }
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
 async function cleanup(spec: BusSpec): Promise<void> {
   if (spec.kind === 'kafka') {
     const admin = new Kafka({ brokers: KAFKA, clientId: 'jobbus-backlog-admin', logLevel: logLevel.NOTHING }).admin();
@@ -264,6 +286,7 @@ async function runBus(kind: BusKind, backlog: number): Promise<Row> {
     const achievedRate = Math.round((total / (Date.now() - start)) * 1000);
     const deadline = Date.now() + GRACE_MS;
     while (worker.ran() < total - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (kind === 'nats') for (const line of await natsConsumerState(spec)) log(line);
     const r = await worker.stop();
     log(`${r.ran}/${total} immediate jobs ran (${failed} enqueues failed)`);
     return {

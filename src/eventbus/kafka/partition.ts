@@ -33,6 +33,10 @@ export interface PartitionState {
   spanPaused: boolean;
   /** Entries that became runnable while not dispatching, in order. */
   held: Entry[];
+  /** The AbortController behind the signals of this partition's latest deliveries (dispatcher.ts). */
+  signals: AbortController | undefined;
+  /** Deliveries handed {@link signals} so far. */
+  signalsHanded: number;
 }
 
 /** WAITING (behind its lane) -> RUNNING -> DONE, or RUNNING -> RETRYING (timer) -> RUNNING. */
@@ -54,9 +58,9 @@ export interface Entry {
   /** Due time of a message that arrived early (a delay shorter than the smallest tier), ms. */
   dueAt: number | undefined;
   /**
-   * Behind the current run's Delivery.signal, created when the handler first reads it; aborted
-   * when the partition is held or revoked or the subscription closes. One per delivery, so
-   * listeners never pile up on a shared signal.
+   * Behind the current run's Delivery.signal, set when the handler first reads it (shared with
+   * a few other deliveries of the partition); aborted when the partition is held or revoked or
+   * the subscription closes.
    */
   abort: AbortController | undefined;
 }
@@ -75,5 +79,7 @@ export function newPartitionState(partition: number): PartitionState {
     skip: undefined,
     spanPaused: false,
     held: [],
+    signals: undefined,
+    signalsHanded: 0,
   };
 }

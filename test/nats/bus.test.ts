@@ -76,7 +76,7 @@ describe('NATS JetStream bus', () => {
     const bus = await scope.bus();
     const got: { at: number; d: Delivery }[] = [];
     await bus.subscribe(topic, async (d) => void got.push({ at: Date.now(), d }), { group: 'g', ackTimeoutMs: 500 });
-    const due = Date.now() + 1_000;
+    const due = Date.now() + 2_500; // more than EARLY_HOLD_MS ahead: naked, not held
     const h = headers();
     h.set(DUE_AT_HEADER, String(due));
     h.set(H.attempt, '0');
@@ -85,6 +85,14 @@ describe('NATS JetStream bus', () => {
     expect(got[0]!.at).toBeGreaterThanOrEqual(due);
     expect(got[0]!.d.deliveryCount).toBeGreaterThanOrEqual(2); // naked early: the server counts it, the job does not
     expect(got[0]!.d.message.headers[H.attempt]).toBe('0');
+    // Due within EARLY_HOLD_MS: held in process until due, delivered once, never early.
+    const soon = Date.now() + 300;
+    const h2 = headers();
+    h2.set(DUE_AT_HEADER, String(soon));
+    await jetstream(bus.connection).publish(bus.subjectOf(topic), te.encode('g'), { headers: h2 });
+    await waitFor(() => got.length === 2, 'the message due soon');
+    expect(got[1]!.at).toBeGreaterThanOrEqual(soon);
+    expect(got[1]!.d.deliveryCount).toBe(1);
   });
 
   it('does not redeliver a long handler that calls working() for longer than ack wait', async () => {

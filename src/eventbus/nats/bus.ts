@@ -12,7 +12,7 @@ import { createJsPublisher, PublishFailedError } from './publisher.js';
 import { notStoredError, publishError } from './publish-errors.js';
 import { createGroupRegistry } from './registry.js';
 import { createRelays } from './relay.js';
-import { tierFor } from './delay-tiers.js';
+import { FORWARD_LEAD_MS, tierFor } from './delay-tiers.js';
 import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
 import { writeHeaders } from './wire.js';
@@ -191,9 +191,11 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   }
 
   async function publishOne(topic: string, message: Message, spec: PublishSpec, retry = true): Promise<void> {
-    // A delayed message goes to the delay tier of its remaining delay (see delay-tiers.ts).
+    // A delayed message goes to the delay tier of its remaining delay (see delay-tiers.ts); one
+    // due within FORWARD_LEAD_MS straight to the queue stream, where its subscriber holds it
+    // until due.
     const subject =
-      spec.dueAt === undefined
+      spec.dueAt === undefined || spec.dueAt - Date.now() <= FORWARD_LEAD_MS
         ? (await prov.streamFor(topic)).subject
         : (await prov.delayStreamFor(topic)).subjects.get(tierFor(spec.dueAt - Date.now()).name)!;
     const h = transport.headers();

@@ -69,8 +69,11 @@ export interface ProvisionerDeps {
   readonly logger: Logger;
 }
 
-/** Ack wait of relay consumers, ms: a forward is one publish. */
-const RELAY_ACK_WAIT_MS = 30_000;
+/**
+ * Ack wait of relay consumers, ms. A relay holds messages that are not ready yet (kept alive
+ * once per third of this); if its process dies they come back to another relay after this.
+ */
+const RELAY_ACK_WAIT_MS = 60_000;
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -23,12 +23,12 @@ import type { Logger } from 'pino';
 import { PublishRejectedError } from '../../jobs/errors.js';
 import { RedeliverAfter, type Message } from '../types.js';
 import { relayDurable, type Provisioner } from './provision.js';
-import { DELAY_TIERS, type DelayTier } from './delay-tiers.js';
+import { DELAY_TIERS, FORWARD_LEAD_MS, type DelayTier } from './delay-tiers.js';
 import { DUE_AT_HEADER } from './wire.js';
 import { startSubscriber, type Subscriber, type SubscriberConfig } from './subscriber.js';
 
 /** Forwards one relay runs at once. */
-const RELAY_IN_FLIGHT = 64;
+const RELAY_IN_FLIGHT = 512;
 /** Longest wait before a refused forward is tried again, ms. */
 const RELAY_MAX_BACKOFF_MS = 60_000;
 
@@ -36,7 +36,10 @@ const RELAY_MAX_BACKOFF_MS = 60_000;
 export interface RelayDeps {
   readonly prov: Provisioner;
   readonly logger: Logger;
-  /** Publish with this dedup id: to the queue stream (`dueAt` undefined) or to the delay tier of `dueAt`. */
+  /**
+   * Publish with this dedup id: to the queue stream when `dueAt` is undefined or within
+   * FORWARD_LEAD_MS (with its due-time header), else to the delay tier of `dueAt`.
+   */
   publish(topic: string, message: Message, dueAt: number | undefined, dedupId: string): Promise<void>;
   /** Subscriber settings shared with the bus (connection, ack mode, pull lifetime…). */
   readonly subscriberBase: Pick<SubscriberConfig, 'ackMode' | 'pullExpiresMs' | 'settleTimeoutMs' | 'logger' | 'nc'>;
@@ -75,6 +78,7 @@ export function createRelays(d: RelayDeps): Relays {
     const dueAt = Number(due);
     const delayed = Number.isFinite(dueAt) && dueAt > Date.now();
     try {
+      // Due within FORWARD_LEAD_MS: the queue stream (the subscriber holds it until due); later: the tier of what is left.
       await d.publish(topic, { ...message, headers }, delayed ? dueAt : undefined, `jobbus-relay|${created}|${seq}`);
     } catch (err) {
       if (!(err instanceof PublishRejectedError)) throw err; // transient: redelivered after redeliveryDelayMs
@@ -100,7 +104,8 @@ export function createRelays(d: RelayDeps): Relays {
       consumerAckWaitMs,
       redeliveryDelayMs: 1_000,
       ordering: 'none',
-      ...(tier.holdMs > 0 && { holdMs: tier.holdMs }),
+      // A rung's messages are ready in stream order (stored + the rung's length); `near` ones when due.
+      readyAtOf: (storedAt, dueAt) => (tier.holdMs > 0 ? storedAt + tier.holdMs : (dueAt ?? storedAt) - FORWARD_LEAD_MS),
       keepDueAt: true,
       inbox: d.newInbox(),
       ensureConsumer: (refresh) => d.prov.relayConsumerFor(topic, tier, refresh),

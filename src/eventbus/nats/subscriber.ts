@@ -14,6 +14,7 @@ import type { Delivery, DeliveryHandler, Message, Ordering, Subscription } from 
 import { DeliveryTerminated, RedeliverAfter } from '../types.js';
 import { rawHeaderBytes, readMessage } from './wire.js';
 import { ACK, NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
+import { EARLY_HOLD_MS } from './delay-tiers.js';
 
 /** What a subscriber needs from the bus. */
 export interface SubscriberConfig {
@@ -34,12 +35,13 @@ export interface SubscriberConfig {
   readonly redeliveryDelayMs: number;
   readonly ordering: Ordering;
   /**
-   * Delay-tier relays only (see delay-tiers.ts): a message is ready at the time the stream
-   * stored it plus this, ms — in stream order. One not ready yet is naked until it is, and
-   * nothing more is pulled until then (everything behind it is later still). The due-time
-   * header is then not checked here but left to the handler.
+   * Delay relays only (see relay.ts): when a delivered message is ready for the handler (epoch
+   * ms), from the time the stream stored it and its due time. A message not ready yet is held
+   * (kept alive with `+WPI`) and handed to the handler at that time by a local timer; it takes
+   * an in-flight slot meanwhile, so a relay pulls no more than `maxInFlight` ahead. The
+   * due-time header is then not checked here but left to the handler.
    */
-  readonly holdMs?: number;
+  readyAtOf?(storedAt: number, dueAt: number | undefined): number;
   /** Leave the due-time header in the delivered headers (delay relays pass it on). */
   readonly keepDueAt?: boolean;
   readonly ackMode: 'confirmed' | 'flushed' | 'fast';
@@ -77,6 +79,8 @@ interface Held {
   readonly deliveryCount: number;
   /** When the handler last showed life (delivery or `working()`), epoch ms. */
   lastSign: number;
+  /** Delay relays: the timer that hands a held message to the handler when it is ready. */
+  readyTimer?: NodeJS.Timeout;
   /** True once acked, naked or released. */
   done: boolean;
 }
@@ -117,9 +121,6 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   const heartbeatMs = Math.max(500, Math.min(1_000, Math.floor(cfg.pullExpiresMs / 2)));
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${cfg.stream}.${cfg.durable}`;
   let consumerAckWaitMs = cfg.consumerAckWaitMs;
-  /** Delay-tier relays: no pulling before this time (epoch ms), see `holdMs`. */
-  let pausedUntil = 0;
-  let pauseTimer: NodeJS.Timeout | undefined;
   /** When the last pull request was sent (it lives at the server until `pullExpiresMs` after). */
   let lastPullAt = 0;
 
@@ -144,8 +145,15 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   let tickEvery = 0;
   function tick(): void {
     for (const lane of lanes.values()) for (const h of lane) if (!h.done) h.msg.respond(WPI);
+    const now = Date.now();
+    for (const h of held) {
+      // Waiting until ready (delay relays): kept alive once per third of the ack wait.
+      if (h.readyTimer && !h.done && now - h.lastSign >= consumerAckWaitMs / 3) {
+        h.lastSign = now;
+        h.msg.respond(WPI);
+      }
+    }
     if (consumerAckWaitMs < cfg.ackTimeoutMs) {
-      const now = Date.now();
       for (const h of held) if (!h.done && now - h.lastSign < cfg.ackTimeoutMs) h.msg.respond(WPI);
     }
     if (state === 'running' && requests.length > 0 && Date.now() - lastHeard > 3 * heartbeatMs) {
@@ -169,19 +177,8 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     return n;
   }
 
-  function pauseUntil(t: number): void {
-    if (t <= pausedUntil) return;
-    pausedUntil = t;
-    if (pauseTimer) clearTimeout(pauseTimer);
-    pauseTimer = setTimeout(() => {
-      pauseTimer = undefined;
-      pump();
-    }, t - Date.now());
-    pauseTimer.unref();
-  }
-
   function pump(): void {
-    if (state !== 'running' || requests.length >= MAX_PULLS || Date.now() < pausedUntil) return;
+    if (state !== 'running' || requests.length >= MAX_PULLS) return;
     const free = cfg.maxInFlight - inFlight - requested();
     if (free <= 0 || (requests.length > 0 && free < threshold)) return;
     if (requests.length === 0) lastHeard = Date.now();
@@ -264,15 +261,8 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     failures = 0;
     const { message, dueAt } = readMessage(msg.data, msg.headers, rawHeaderBytes(msg), cfg.keepDueAt);
     const { deliveryCount, seq, storedAt } = parseAckSubject(msg.reply);
-    let early: number;
-    if (cfg.holdMs) {
-      const readyAt = storedAt + cfg.holdMs;
-      early = storedAt > 0 ? readyAt - Date.now() : 0;
-      if (early > 0) pauseUntil(readyAt);
-    } else {
-      early = dueAt === undefined ? 0 : dueAt - Date.now();
-    }
-    if (early > 0) {
+    const early = cfg.readyAtOf ? 0 : dueAt === undefined ? 0 : dueAt - Date.now();
+    if (early > EARLY_HOLD_MS) {
       // Delayed on 2.9: wait in the server's redelivery timer, never in this process.
       msg.respond(te.encode(`-NAK {"delay":${nanos(Math.ceil(early))}}`));
       pump();
@@ -281,6 +271,26 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, lastSign: Date.now(), done: false };
     inFlight++;
     held.add(h);
+    // Not ready yet: a relay's waiting message, or one due within EARLY_HOLD_MS (held here, not naked).
+    const readyAt = cfg.readyAtOf ? cfg.readyAtOf(storedAt || Date.now(), dueAt) : Date.now() + early;
+    admitAt(h, readyAt);
+  }
+
+  /** Admit `h` at `readyAt` (epoch ms), never before: a timer can fire a millisecond early. */
+  function admitAt(h: Held, readyAt: number): void {
+    const wait = readyAt - Date.now();
+    if (wait <= 0) {
+      h.readyTimer = undefined;
+      admit(h);
+      return;
+    }
+    h.readyTimer = setTimeout(() => {
+      if (!h.done) admitAt(h, readyAt);
+    }, wait);
+  }
+
+  /** Run a delivery now, or behind the running one of its key. */
+  function admit(h: Held): void {
     if (h.key !== undefined) {
       const lane = lanes.get(h.key);
       if (lane) {
@@ -387,7 +397,6 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         state = 'closing';
         if (recoverTimer) clearTimeout(recoverTimer);
         if (ticker) clearInterval(ticker);
-        if (pauseTimer) clearTimeout(pauseTimer);
         sendAcks(); // settled before close: acked, not released
         // Pull requests cannot be cancelled: a message the server sends to this inbox after it
         // is gone waits out ack wait. So the inbox goes first (and the server has seen that,
@@ -405,6 +414,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         const release = te.encode(`-NAK {"delay":${nanos(releaseIn)}}`);
         for (const h of held) {
           h.done = true;
+          if (h.readyTimer) clearTimeout(h.readyTimer);
           h.msg.respond(release);
         }
         held.clear();

@@ -63,7 +63,7 @@ export interface Spread {
 export interface CrashReport {
   readonly jobs: number;
   readonly executions: number;
-  /** Job ids that never started. */
+  /** Jobs that never started before the scenario gave up waiting (completeWithinMs), with their due time. */
   readonly lost: string[];
   /** Executions that started before the job's runAt. */
   readonly early: Execution[];
@@ -232,7 +232,7 @@ function analyse({ execs, runAtOf, aPid, bPid, killedAt, bReadyAt, window, enque
   return {
     jobs: runAtOf.size,
     executions: execs.length,
-    lost: [...runAtOf.keys()].filter((id) => !byJob.has(id)),
+    lost: [...runAtOf].filter(([id]) => !byJob.has(id)).map(([id, due]) => `${id} (due ${due - killedAt} ms after the kill)`),
     early: execs.filter((e) => late(e) < 0),
     duplicates: execs.length - byJob.size,
     unexplainedDuplicates: unexplained,

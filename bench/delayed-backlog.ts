@@ -271,7 +271,7 @@ async function runBus(kind: BusKind, backlog: number): Promise<Row> {
     let failed = 0;
     // One enqueue at a time, paced: a producer slower than RATE lowers the achieved rate instead
     // of queueing sends in this process (kafkajs's idempotent producer sends one request at a
-    // time; here ~100 single sends/s), which would be counted as latency.
+    // time; 120-190 single sends/s on this 2-core machine under load), which would be counted as latency.
     for (let i = 0; i < total; i++) {
       const wait = start + (i * 1000) / RATE - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));

@@ -11,8 +11,10 @@
  * - NATS: `createRuntimeBackend(runtime, { ackTimeoutMs: 3_000 })` (default 30 000): the
  *   consumer's ack wait, after which the server redelivers what the dead worker held.
  * With the defaults the same scenario passes, only slower: measure-crash-defaults.ts measures it.
- * NATS: a job the dead worker's delay relay was forwarding at the crash comes back only after the
- * relay consumer's own ack wait (30 s, not set by ackTimeoutMs), so that test takes ~40 s.
+ * NATS: delayed jobs the dead worker's delay relays held at the crash come back only after the
+ * relay consumers' own ack wait (RELAY_ACK_WAIT_MS in src/eventbus/nats/provision.ts: 30 s, 60 s
+ * since ed33867; not set by ackTimeoutMs), so this test waits up to 40 s after the kill and fails
+ * if they take longer. Once the adapter offers an option for it, set it in worker-process.ts.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEventBusBridge, type EventBusBridge } from '../../src/index.js';

@@ -81,6 +81,12 @@ export interface NatsEventBusOptions {
    * `jobbus_due_at`. Default 100 000.
    */
   readonly maxAckPending?: number;
+  /**
+   * Ack wait of created delay-relay consumers, ms. A relay holds delayed messages ready within
+   * half of it (a local timer, `+WPI` every third); if its process dies, those come back to
+   * another relay after this. Default 10 000.
+   */
+  readonly relayAckWaitMs?: number;
   /** Ack wait of a group whose subscribe gives no `ackTimeoutMs`, ms. Default 30 000. */
   readonly defaultAckTimeoutMs?: number;
   /**
@@ -128,6 +134,7 @@ export interface ResolvedNatsOptions {
   readonly maxDeletesPerRun: number;
   readonly maxAckPending: number;
   readonly defaultAckTimeoutMs: number;
+  readonly relayAckWaitMs: number;
   readonly ackMode: 'confirmed' | 'flushed' | 'fast';
   readonly publishTimeoutMs: number;
   readonly pullExpiresMs: number;
@@ -169,6 +176,7 @@ export function resolveOptions(o: NatsEventBusOptions): ResolvedNatsOptions {
     maxDeletesPerRun: positive('maxDeletesPerRun', o.maxDeletesPerRun, 20_000),
     maxAckPending: positive('maxAckPending', o.maxAckPending, 100_000),
     defaultAckTimeoutMs: positive('defaultAckTimeoutMs', o.defaultAckTimeoutMs, 30_000, 100),
+    relayAckWaitMs: positive('relayAckWaitMs', o.relayAckWaitMs, 10_000, 1_000),
     ackMode: o.ackMode ?? 'flushed',
     publishTimeoutMs: positive('publishTimeoutMs', o.publishTimeoutMs, 10_000, 10),
     pullExpiresMs: positive('pullExpiresMs', o.pullExpiresMs, 2_000, 1_000),

@@ -69,11 +69,6 @@ export interface ProvisionerDeps {
   readonly logger: Logger;
 }
 
-/**
- * Ack wait of relay consumers, ms. A relay holds messages that are not ready yet (kept alive
- * once per third of this); if its process dies they come back to another relay after this.
- */
-const RELAY_ACK_WAIT_MS = 60_000;
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -242,8 +237,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
   async function provisionRelay(delay: DelayRef, tier: DelayTier): Promise<number> {
     const durable = relayDurable(tier);
     try {
-      await jsm.consumers.info(delay.name, durable);
-      return RELAY_ACK_WAIT_MS;
+      const info = await jsm.consumers.info(delay.name, durable);
+      return info.config.ack_wait ? Math.round(info.config.ack_wait / 1_000_000) : opts.relayAckWaitMs;
     } catch (err) {
       if (!isConsumerMissing(err)) throw unavailable(`cannot look up consumer ${durable} on ${delay.name}`, err);
     }
@@ -254,7 +249,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
         description: `jobbus relay of delay tier ${tier.name}: moves ready messages on`,
         filter_subject: delay.subjects.get(tier.name)!,
         ack_policy: jsmod.AckPolicy.Explicit,
-        ack_wait: nanos(RELAY_ACK_WAIT_MS),
+        ack_wait: nanos(opts.relayAckWaitMs),
         deliver_policy: jsmod.DeliverPolicy.All,
         max_deliver: -1,
         // Messages waiting out a nak are ack-pending here; this consumer only moves them on, so
@@ -264,7 +259,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     } catch (err) {
       throw unavailable(`cannot create relay consumer ${durable} on ${delay.name}`, err);
     }
-    return RELAY_ACK_WAIT_MS;
+    return opts.relayAckWaitMs;
   }
 
   const p: Provisioner = {

@@ -106,6 +106,7 @@ export function createRelays(d: RelayDeps): Relays {
       ordering: 'none',
       // A rung's messages are ready in stream order (stored + the rung's length); `near` ones when due.
       readyAtOf: (storedAt, dueAt) => (tier.holdMs > 0 ? storedAt + tier.holdMs : (dueAt ?? storedAt) - FORWARD_LEAD_MS),
+      readyInOrder: tier.holdMs > 0,
       keepDueAt: true,
       inbox: d.newInbox(),
       ensureConsumer: (refresh) => d.prov.relayConsumerFor(topic, tier, refresh),

@@ -36,12 +36,17 @@ export interface SubscriberConfig {
   readonly ordering: Ordering;
   /**
    * Delay relays only (see relay.ts): when a delivered message is ready for the handler (epoch
-   * ms), from the time the stream stored it and its due time. A message not ready yet is held
-   * (kept alive with `+WPI`) and handed to the handler at that time by a local timer; it takes
-   * an in-flight slot meanwhile, so a relay pulls no more than `maxInFlight` ahead. The
+   * ms), from the time the stream stored it and its due time. A message ready within half the
+   * consumer's ack wait is held (kept alive with `+WPI`) and handed to the handler then by a
+   * local timer, taking an in-flight slot; one ready later is naked until shortly before. The
    * due-time header is then not checked here but left to the handler.
    */
   readyAtOf?(storedAt: number, dueAt: number | undefined): number;
+  /**
+   * With `readyAtOf`: readiness grows with the stream sequence (a ladder rung), so after a
+   * message that is not ready for long nothing more is pulled until it comes back.
+   */
+  readonly readyInOrder?: boolean;
   /** Leave the due-time header in the delivered headers (delay relays pass it on). */
   readonly keepDueAt?: boolean;
   readonly ackMode: 'confirmed' | 'flushed' | 'fast';
@@ -121,6 +126,9 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   const heartbeatMs = Math.max(500, Math.min(1_000, Math.floor(cfg.pullExpiresMs / 2)));
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${cfg.stream}.${cfg.durable}`;
   let consumerAckWaitMs = cfg.consumerAckWaitMs;
+  /** Ladder relays: no pulling before this time (epoch ms), see `readyInOrder`. */
+  let pausedUntil = 0;
+  let pauseTimer: NodeJS.Timeout | undefined;
   /** When the last pull request was sent (it lives at the server until `pullExpiresMs` after). */
   let lastPullAt = 0;
 
@@ -177,8 +185,20 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     return n;
   }
 
+  /** Pull nothing before `t`: the first message not ready for long decides (those after it are later still). */
+  function pauseUntil(t: number): void {
+    if (pausedUntil > Date.now()) return; // already paused, until an earlier message is back
+    pausedUntil = t;
+    if (pauseTimer) clearTimeout(pauseTimer);
+    pauseTimer = setTimeout(() => {
+      pauseTimer = undefined;
+      pump();
+    }, t - Date.now());
+    pauseTimer.unref();
+  }
+
   function pump(): void {
-    if (state !== 'running' || requests.length >= MAX_PULLS) return;
+    if (state !== 'running' || requests.length >= MAX_PULLS || Date.now() < pausedUntil) return;
     const free = cfg.maxInFlight - inFlight - requested();
     if (free <= 0 || (requests.length > 0 && free < threshold)) return;
     if (requests.length === 0) lastHeard = Date.now();
@@ -261,19 +281,29 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     failures = 0;
     const { message, dueAt } = readMessage(msg.data, msg.headers, rawHeaderBytes(msg), cfg.keepDueAt);
     const { deliveryCount, seq, storedAt } = parseAckSubject(msg.reply);
-    const early = cfg.readyAtOf ? 0 : dueAt === undefined ? 0 : dueAt - Date.now();
-    if (early > EARLY_HOLD_MS) {
-      // Delayed on 2.9: wait in the server's redelivery timer, never in this process.
-      msg.respond(te.encode(`-NAK {"delay":${nanos(Math.ceil(early))}}`));
+    const now = Date.now();
+    const readyAt = cfg.readyAtOf ? cfg.readyAtOf(storedAt || now, dueAt) : (dueAt ?? now);
+    // Held here until ready when that is near (a local timer is precise), else left to the server.
+    const horizon = cfg.readyAtOf ? holdHorizonMs() : EARLY_HOLD_MS;
+    if (readyAt - now > horizon) {
+      // Delayed on 2.9: wait in the server's redelivery timer, never in this process. A relay
+      // gets it back with half a horizon to spare, to hold it for the rest.
+      const back = cfg.readyAtOf ? readyAt - now - horizon / 2 : readyAt - now;
+      msg.respond(te.encode(`-NAK {"delay":${nanos(Math.ceil(back))}}`));
+      // What follows on a ladder rung is ready later still: pull nothing before this one is back.
+      if (cfg.readyInOrder) pauseUntil(now + back);
       pump();
       return;
     }
-    const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, lastSign: Date.now(), done: false };
+    const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, lastSign: now, done: false };
     inFlight++;
     held.add(h);
-    // Not ready yet: a relay's waiting message, or one due within EARLY_HOLD_MS (held here, not naked).
-    const readyAt = cfg.readyAtOf ? cfg.readyAtOf(storedAt || Date.now(), dueAt) : Date.now() + early;
     admitAt(h, readyAt);
+  }
+
+  /** Relays hold a waiting message for at most half their consumer's ack wait (kept alive meanwhile). */
+  function holdHorizonMs(): number {
+    return consumerAckWaitMs / 2;
   }
 
   /** Admit `h` at `readyAt` (epoch ms), never before: a timer can fire a millisecond early. */
@@ -397,6 +427,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         state = 'closing';
         if (recoverTimer) clearTimeout(recoverTimer);
         if (ticker) clearInterval(ticker);
+        if (pauseTimer) clearTimeout(pauseTimer);
         sendAcks(); // settled before close: acked, not released
         // Pull requests cannot be cancelled: a message the server sends to this inbox after it
         // is gone waits out ack wait. So the inbox goes first (and the server has seen that,

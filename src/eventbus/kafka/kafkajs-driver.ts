@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type * as KafkaJs from 'kafkajs';
 import { NotInitializedError, UnavailableError } from '../../jobs/errors.js';
 import { setHeader } from '../header-record.js';
-import { createGroupConsumer, toRecord } from './kafkajs-group-consumer.js';
+import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
 import type { AdminPort, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
 import type { KafkaBusLogger } from './options.js';
 
@@ -76,6 +76,35 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
   if (options.sasl) config.sasl = { ...options.sasl } as KafkaJs.SASLOptions;
   const kafka = new mod.Kafka(config);
 
+  // One admin connection per driver, shared by the bus's AdminPort and the group consumers'
+  // committed-offset reads: a subscription reads its group's offsets when it starts, and a
+  // connection the bus already opened (topics) answers in one or two round trips instead of a
+  // connect, a metadata request and a coordinator lookup first (~100 ms under load).
+  let shared: { admin: Promise<KafkaJs.Admin>; users: number } | undefined;
+  const acquireAdmin = (): SharedAdmin => {
+    if (!shared) {
+      const a = kafka.admin();
+      const entry: { admin: Promise<KafkaJs.Admin>; users: number } = { admin: a.connect().then(() => a), users: 0 };
+      entry.admin.catch(() => {
+        if (shared === entry) shared = undefined; // the next user connects again
+      });
+      shared = entry;
+    }
+    const entry = shared;
+    entry.users++;
+    let released = false;
+    return {
+      admin: entry.admin,
+      async release() {
+        if (released) return;
+        released = true;
+        if (--entry.users > 0) return;
+        if (shared === entry) shared = undefined;
+        await entry.admin.then((a) => a.disconnect()).catch(() => undefined);
+      },
+    };
+  };
+
   return {
     async producer(): Promise<ProducerPort> {
       const producer = kafka.producer({
@@ -105,8 +134,14 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
     },
 
     async admin(): Promise<AdminPort> {
-      const admin = kafka.admin();
-      await admin.connect();
+      const held = acquireAdmin();
+      let admin: KafkaJs.Admin;
+      try {
+        admin = await held.admin;
+      } catch (err) {
+        void held.release();
+        throw err;
+      }
       return {
         async describeCluster() {
           const c = await admin.describeCluster();
@@ -139,12 +174,12 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
         async deleteRecords(topic, partition, beforeOffset) {
           await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(beforeOffset) }] });
         },
-        disconnect: () => admin.disconnect(),
+        disconnect: () => held.release(),
       };
     },
 
     groupConsumer(settings) {
-      return createGroupConsumer(kafka, settings, options.logger);
+      return createGroupConsumer(kafka, settings, options.logger, acquireAdmin);
     },
 
     readRanges(topic, ranges, timeoutMs) {

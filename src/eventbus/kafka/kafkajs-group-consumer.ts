@@ -19,8 +19,20 @@ export function toRecord(m: KafkaJs.KafkaMessage): ConsumedRecord {
   };
 }
 
+/** One use of the driver's shared admin client (disconnected when its last user releases it). */
+export interface SharedAdmin {
+  readonly admin: Promise<KafkaJs.Admin>;
+  /** Idempotent; resolves once disconnected when this was the last user. */
+  release(): Promise<void>;
+}
+
 /** A group consumer over kafkajs. */
-export function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsumerSettings, logger: KafkaBusLogger | undefined): GroupConsumerPort {
+export function createGroupConsumer(
+  kafka: KafkaJs.Kafka,
+  settings: GroupConsumerSettings,
+  logger: KafkaBusLogger | undefined,
+  acquireAdmin: () => SharedAdmin,
+): GroupConsumerPort {
   const consumer = kafka.consumer({
     groupId: settings.groupId,
     sessionTimeout: settings.sessionTimeoutMs,
@@ -41,18 +53,18 @@ export function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsume
   let commitFn: ((offsets: KafkaJs.Offsets) => Promise<void>) | undefined;
   let stopped = false;
   // The group's committed offsets are read through an admin client (kafkajs exposes no
-  // offset-fetch on the consumer); connected on first use, disconnected by stop().
-  let admin: Promise<KafkaJs.Admin> | undefined;
-  const getAdmin = (): Promise<KafkaJs.Admin> => {
-    admin ??= (async () => {
-      const a = kafka.admin();
-      await a.connect();
-      return a;
-    })().catch((err: unknown) => {
-      admin = undefined;
+  // offset-fetch on the consumer): the driver's shared one, held from the first read to stop().
+  let admin: SharedAdmin | undefined;
+  const getAdmin = async (): Promise<KafkaJs.Admin> => {
+    admin ??= acquireAdmin();
+    const held = admin;
+    try {
+      return await held.admin;
+    } catch (err) {
+      if (admin === held) admin = undefined;
+      void held.release();
       throw err;
-    });
-    return admin;
+    }
   };
   // pause/resume throw "Consumer group was not initialized" while kafkajs is between a crash and
   // its restart (its consumerGroup is null then). Nothing is fetched in that window anyway, and
@@ -153,7 +165,7 @@ export function createGroupConsumer(kafka: KafkaJs.Kafka, settings: GroupConsume
       } finally {
         const a = admin;
         admin = undefined;
-        await a?.then((x) => x.disconnect()).catch(() => undefined);
+        await a?.release();
       }
     },
   };

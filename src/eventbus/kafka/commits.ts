@@ -19,7 +19,7 @@ import { describeError } from '../../jobs/errors.js';
 import { KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
 import type { KafkaBusLogger } from './options.js';
 import type { PartitionState } from './partition.js';
-import { isMetadataTooLarge, type CommitOffset, type GroupConsumerPort } from './port.js';
+import { isMetadataTooLarge, type CommitOffset, type CommittedOffset, type GroupConsumerPort } from './port.js';
 
 /** Longest a settle that does not move a committed offset waits to be recorded in the metadata, ms. */
 export const METADATA_COMMIT_INTERVAL_MS = 200;
@@ -175,4 +175,33 @@ export function createCommitter(s: CommitterSettings): Committer {
       metaTimer = undefined;
     },
   };
+}
+
+/**
+ * The group's committed offsets of `topic` by partition, or undefined when they could not be
+ * read within `timeoutMs` (logged): the caller then delivers everything from the fetch position
+ * (duplicates possible, never a loss). Bounded because a batch waits for it.
+ */
+export async function readCommittedOffsets(
+  consumer: GroupConsumerPort,
+  topic: string,
+  groupId: string,
+  timeoutMs: number,
+  logger: KafkaBusLogger | undefined,
+): Promise<Map<number, CommittedOffset> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const list = await Promise.race([
+      consumer.committed(topic),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return new Map(list.map((c) => [c.partition, c]));
+  } catch (err) {
+    logger?.warn({ topic, groupId, err: describeError(err) }, 'kafka: could not read the committed offsets; settled offsets above them may be delivered again');
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }

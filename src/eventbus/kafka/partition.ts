@@ -3,7 +3,8 @@
  * machines in subscription.ts). Plain data shared by the subscription and its committer.
  */
 import type { Message } from '../types.js';
-import type { SettledOffsets } from './offset-metadata.js';
+import { decodeSettled, type SettledOffsets } from './offset-metadata.js';
+import type { CommittedOffset } from './port.js';
 import { createPartitionTracker, type PartitionTracker } from './tracker.js';
 
 /** ASSIGNED: dispatching; HELD: a rebalance or crash is under way; REVOKED: terminal. */
@@ -82,4 +83,14 @@ export function newPartitionState(partition: number): PartitionState {
     signals: undefined,
     signalsHanded: 0,
   };
+}
+
+/** Start an empty partition state at the group's committed offset, skipping what its metadata marks settled. */
+export function startAtCommitted(ps: PartitionState, committed: CommittedOffset | undefined): PartitionState {
+  if (committed && committed.offset >= 0) {
+    ps.committed = committed.offset;
+    ps.committedMeta = committed.metadata;
+    ps.skip = decodeSettled(committed.metadata, committed.offset);
+  }
+  return ps;
 }

@@ -27,14 +27,14 @@
  * (rejected; timer) -> RUNNING. A rejected message keeps its offset uncommitted and its lane
  * (key) blocked, so neither a commit nor a same-key successor can pass it.
  */
-import { describeError, ValidationError, type UnavailableError } from '../../jobs/errors.js';
+import { ValidationError, type UnavailableError } from '../../jobs/errors.js';
 import type { DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
-import { createCommitter } from './commits.js';
+import { createCommitter, readCommittedOffsets } from './commits.js';
 import { createConsumerSupervisor } from './consumer-supervisor.js';
 import { createDispatcher } from './dispatcher.js';
-import { bitsThatFit, decodeSettled, KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
+import { bitsThatFit, KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
 import type { KafkaBusLogger } from './options.js';
-import { newPartitionState, type PartitionState } from './partition.js';
+import { newPartitionState, startAtCommitted, type PartitionState } from './partition.js';
 import type { BatchControl, CommittedOffset, ConsumedBatch, GroupConsumerPort } from './port.js';
 
 /**
@@ -250,35 +250,8 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     for (const e of held) dispatcher.dispatch(e);
   };
 
-  /** Start an empty partition state at the group's committed offset, skipping what its metadata marks settled. */
-  const startAt = (ps: PartitionState, committed: CommittedOffset | undefined): PartitionState => {
-    if (committed && committed.offset >= 0) {
-      ps.committed = committed.offset;
-      ps.committedMeta = committed.metadata;
-      ps.skip = decodeSettled(committed.metadata, committed.offset);
-    }
-    return ps;
-  };
-
-  /** Read the group's committed offsets (bounded: a batch of these partitions waits for it). */
-  const readCommitted = async (): Promise<Map<number, CommittedOffset> | undefined> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const list = await Promise.race([
-        supervisor.current().committed(s.topic),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${s.revokeDrainMs} ms`)), s.revokeDrainMs);
-        }),
-      ]);
-      return new Map(list.map((c) => [c.partition, c]));
-    } catch (err) {
-      // Deliver everything from the fetch position: duplicates possible, never a loss.
-      s.logger?.warn({ topic: s.topic, groupId: s.groupId, err: describeError(err) }, 'kafka: could not read the committed offsets; settled offsets above them may be delivered again');
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const readCommitted = (): Promise<Map<number, CommittedOffset> | undefined> =>
+    readCommittedOffsets(supervisor.current(), s.topic, s.groupId, s.revokeDrainMs, s.logger);
 
   let assignments = 0;
   // Read while the member joins, for its first assignment: reading only after the assignment
@@ -316,14 +289,14 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
         const c = committed?.get(ps.partition);
         if (ps.tracker.nextOffset() === undefined) {
           // New (or nothing fetched yet): start from the group's offset and metadata.
-          activate(startAt(ps, c));
+          activate(startAtCommitted(ps, c));
         } else if (c && c.offset > ps.tracker.committable()!) {
           // U3: the group committed past our oldest unsettled offset while this member was
           // fenced: another member owned the partition. Our tracker is stale; start over from
           // the group's offset (what we were running is released; its settles are ignored).
           s.logger?.warn({ topic: s.topic, partition: ps.partition, ours: ps.tracker.committable(), group: c.offset }, 'kafka: the group committed past this member\'s position; starting over from the group\'s offset');
           revoke(ps);
-          const f = startAt(newPartitionState(ps.partition), c);
+          const f = startAtCommitted(newPartitionState(ps.partition), c);
           partitions.set(ps.partition, f);
           if (ps.spanPaused) consumer.resume(s.topic, [ps.partition]);
           activate(f);

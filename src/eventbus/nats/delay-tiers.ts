@@ -33,6 +33,14 @@ export const FORWARD_LEAD_MS = 400;
  */
 export const EARLY_HOLD_MS = 1_000;
 
+/**
+ * A relay holds a message in process (a local timer, an in-flight slot) only from this long
+ * before it is ready; until then the server keeps it (naked until shortly before). Short, since
+ * a held message takes one of the relay's slots: a rung moves at most its in-flight cap per
+ * this much time per process.
+ */
+export const RELAY_HOLD_MS = 1_000;
+
 /** One rung of the ladder. */
 export interface DelayTier {
   /** Subject token. */

@@ -8,67 +8,16 @@
  * 408/409 status when a request ends early). The client's `fetch()` costs a subscription,
  * a status iterator and a heartbeat monitor per request; this costs one publish.
  */
-import type { Logger } from 'pino';
-import type { Msg, NatsConnection, Subscription as NatsSubscription } from '@nats-io/nats-core';
-import type { Delivery, DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
+import type { Msg, Subscription as NatsSubscription } from '@nats-io/nats-core';
+import type { Delivery, Message, Subscription } from '../types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../types.js';
 import { rawHeaderBytes, readMessage } from './wire.js';
-import { ACK, NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
-import { EARLY_HOLD_MS } from './delay-tiers.js';
+import { NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
+import { createAcker } from './acker.js';
+import { EARLY_HOLD_MS, RELAY_HOLD_MS } from './delay-tiers.js';
+import type { Subscriber, SubscriberConfig } from './subscriber-config.js';
 
-/** What a subscriber needs from the bus. */
-export interface SubscriberConfig {
-  readonly topic: string;
-  readonly group: string;
-  readonly stream: string;
-  readonly durable: string;
-  readonly handler: DeliveryHandler;
-  readonly maxInFlight: number;
-  /** This subscriber's lease: how long a delivery without settle or `working()` is kept alive, ms. */
-  readonly ackTimeoutMs: number;
-  /**
-   * The consumer's `ack_wait`, ms, shared by every subscriber of the group (set by whoever
-   * created the consumer). When it is shorter than `ackTimeoutMs`, this subscriber sends
-   * `+WPI` for its deliveries every third of it until their own lease runs out (finding D5).
-   */
-  readonly consumerAckWaitMs: number;
-  readonly redeliveryDelayMs: number;
-  readonly ordering: Ordering;
-  /**
-   * Delay relays only (see relay.ts): when a delivered message is ready for the handler (epoch
-   * ms), from the time the stream stored it and its due time. A message ready within half the
-   * consumer's ack wait is held (kept alive with `+WPI`) and handed to the handler then by a
-   * local timer, taking an in-flight slot; one ready later is naked until shortly before. The
-   * due-time header is then not checked here but left to the handler.
-   */
-  readyAtOf?(storedAt: number, dueAt: number | undefined): number;
-  /**
-   * With `readyAtOf`: readiness grows with the stream sequence (a ladder rung), so after a
-   * message that is not ready for long nothing more is pulled until it comes back.
-   */
-  readonly readyInOrder?: boolean;
-  /** Leave the due-time header in the delivered headers (delay relays pass it on). */
-  readonly keepDueAt?: boolean;
-  readonly ackMode: 'confirmed' | 'flushed' | 'fast';
-  readonly pullExpiresMs: number;
-  /** Longest close() waits for ack confirmations and the final flush, ms. */
-  readonly settleTimeoutMs: number;
-  readonly logger: Logger;
-  readonly nc: NatsConnection;
-  /** A subject unique to this subscriber, for the pull responses. */
-  readonly inbox: string;
-  /** Make sure the group's consumer exists; `refresh` forgets cached provisioning first. Resolves with its ack wait, ms. */
-  ensureConsumer(refresh: boolean): Promise<number>;
-  /** Called once closed, to forget the subscription. */
-  onClosed(): void;
-}
-
-/** A subscription plus the hook the bus calls after the connection came back. */
-export interface Subscriber {
-  readonly subscription: Subscription;
-  /** The server forgot this connection's pull requests: ask again. */
-  reconnected(): void;
-}
+export type { Subscriber, SubscriberConfig } from './subscriber-config.js';
 
 const TERMINATE = Symbol('terminate');
 
@@ -119,9 +68,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   const held = new Set<Held>();
   /** Key -> deliveries waiting for the running one of that key to settle (ordering `key`/`partition`). */
   const lanes = new Map<string, Held[]>();
-  const confirmations = new Set<Promise<unknown>>();
-  /** Acks waiting to be written together at the end of this event-loop turn. */
-  let outbox: Msg[] = [];
+  const acker = createAcker(cfg);
   const threshold = Math.max(1, Math.floor(cfg.maxInFlight / 4));
   const heartbeatMs = Math.max(500, Math.min(1_000, Math.floor(cfg.pullExpiresMs / 2)));
   const nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${cfg.stream}.${cfg.durable}`;
@@ -301,9 +248,9 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     admitAt(h, readyAt);
   }
 
-  /** Relays hold a waiting message for at most half their consumer's ack wait (kept alive meanwhile). */
+  /** How long before it is ready a relay holds a message (a slot each, so short; within the ack wait). */
   function holdHorizonMs(): number {
-    return consumerAckWaitMs / 2;
+    return Math.min(RELAY_HOLD_MS, consumerAckWaitMs / 2);
   }
 
   /** Admit `h` at `readyAt` (epoch ms), never before: a timer can fire a millisecond early. */
@@ -369,18 +316,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     if (redeliverInMs === TERMINATE) {
       h.msg.respond(TERM);
     } else if (redeliverInMs === undefined) {
-      if (cfg.ackMode === 'confirmed') {
-        const p = h.msg.reply
-          ? cfg.nc.request(h.msg.reply, ACK, { timeout: cfg.settleTimeoutMs }).catch((err: unknown) => {
-              cfg.logger.warn({ err, topic: cfg.topic, position: `${cfg.stream}#${h.seq}` }, 'ack not confirmed; the message is redelivered after ack wait');
-            })
-          : Promise.resolve();
-        confirmations.add(p);
-        void p.finally(() => confirmations.delete(p));
-      } else {
-        if (outbox.length === 0) setImmediate(sendAcks);
-        outbox.push(h.msg);
-      }
+      acker.ack(h.msg, `${cfg.stream}#${h.seq}`);
     } else if (redeliverInMs > 0) {
       h.msg.respond(te.encode(`-NAK {"delay":${nanos(redeliverInMs)}}`));
     } else {
@@ -388,25 +324,6 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     }
     nextInLane(h);
     pump();
-  }
-
-  /**
-   * Write a turn's acks at once: the client coalesces what is sent within one microtask
-   * into one socket write, and a write per ack was a fifth of a busy bus's CPU. In mode
-   * `flushed` one PING/PONG round trip then confirms the server received the whole burst
-   * (it applies acks in order), instead of a request per ack.
-   */
-  function sendAcks(): void {
-    const batch = outbox;
-    outbox = [];
-    if (batch.length === 0) return;
-    for (const m of batch) m.respond(ACK);
-    if (cfg.ackMode !== 'flushed') return;
-    const p = cfg.nc.flush().catch((err: unknown) => {
-      cfg.logger.warn({ err, topic: cfg.topic, acks: batch.length }, 'acks not confirmed; those messages are redelivered after ack wait');
-    });
-    confirmations.add(p);
-    void p.finally(() => confirmations.delete(p));
   }
 
   function nextInLane(h: Held): void {
@@ -428,7 +345,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         if (recoverTimer) clearTimeout(recoverTimer);
         if (ticker) clearInterval(ticker);
         if (pauseTimer) clearTimeout(pauseTimer);
-        sendAcks(); // settled before close: acked, not released
+        acker.flush(); // settled before close: acked, not released
         // Pull requests cannot be cancelled: a message the server sends to this inbox after it
         // is gone waits out ack wait. So the inbox goes first (and the server has seen that,
         // after the flush) and only then is what we hold released: were it naked first, the
@@ -455,7 +372,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         // not confirmed is redelivered after ack wait.
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
-          Promise.allSettled([...confirmations, cfg.nc.flush()]),
+          Promise.allSettled([...acker.pending(), cfg.nc.flush()]),
           new Promise((resolve) => (timer = setTimeout(resolve, cfg.settleTimeoutMs))),
         ]);
         clearTimeout(timer);

@@ -3,7 +3,7 @@
  * when due (finding S6 of the 2026-11-28 review), against the real server.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Message } from '../../src/eventbus/types.js';
 import type { NatsEventBus } from '../../src/eventbus/nats/index.js';
 import { elapse, waitFor } from '../support/wait.js';
@@ -97,6 +97,22 @@ describe('NATS delayed messages', () => {
     await waitFor(() => at.length === 1, 'the delayed message', 10_000);
     expect(at[0]!).toBeGreaterThanOrEqual(due);
     expect(at[0]! - due).toBeLessThan(500);
+  });
+
+  it('a move repeated after a crash (same delay-stream message) is stored once: ids are jobbus-relay|<created>|<seq>', async () => {
+    const topic = uniqueName('move-dedup');
+    const bus = await scope.bus();
+    const got: string[] = [];
+    await bus.subscribe(topic, async (d) => void got.push(td.decode(d.message.value)), { group: 'g' });
+    await bus.publish(topic, msg('once'), { deliverAt: new Date(Date.now() + 600) });
+    await waitFor(() => got.length === 1, 'the forwarded message');
+    const jsm = await jetstreamManager(bus.connection);
+    const delay = await jsm.streams.info(`${bus.streamOf(topic)}_DELAY`);
+    // What a relay that crashed between its publish and its ack would send again for sequence 1.
+    const ack = await jetstream(bus.connection).publish(bus.subjectOf(topic), te.encode('once'), { msgID: `jobbus-relay|${delay.created}|1` });
+    expect(ack.duplicate).toBe(true);
+    await elapse(300);
+    expect(got).toEqual(['once']);
   });
 
   it('keeps dedup of a delayed publish: the same dedupId twice stores one delayed message', async () => {

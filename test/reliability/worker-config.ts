@@ -16,6 +16,8 @@ export type WorkerBusConfig =
       readonly servers: string;
       readonly subjectPrefix: string;
       readonly streamPrefix: string;
+      /** Ack wait of the delay-relay consumers the worker creates; omitted = the bus default (10 000 ms). */
+      readonly relayAckWaitMs?: number;
     };
 
 /** Configuration of one worker child process. */

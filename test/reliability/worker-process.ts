@@ -35,7 +35,13 @@ async function makeBus(): Promise<EventBus> {
     });
   }
   const { createNatsEventBus } = await import('../../src/eventbus/nats/index.js');
-  return createNatsEventBus({ servers: b.servers, subjectPrefix: b.subjectPrefix, streamPrefix: b.streamPrefix, logger });
+  return createNatsEventBus({
+    servers: b.servers,
+    subjectPrefix: b.subjectPrefix,
+    streamPrefix: b.streamPrefix,
+    ...(b.relayAckWaitMs !== undefined && { relayAckWaitMs: b.relayAckWaitMs }),
+    logger,
+  });
 }
 
 const pool = new pg.Pool({ connectionString: cfg.pgUrl, max: cfg.concurrency + 4 });

@@ -84,7 +84,10 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
 
   function offer(held: Held): void {
     // U4: a delivery the bus took back (partition revoked) must not run here any more.
-    held.signal?.addEventListener('abort', () => dropTakenBack(held), { once: true });
+    if (held.signal) {
+      held.onTakenBack = () => dropTakenBack(held);
+      held.signal.addEventListener('abort', held.onTakenBack, { once: true });
+    }
     for (const w of waiters) {
       if (w.queues.includes(held.queue)) {
         waiters.delete(w);
@@ -187,6 +190,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     if (held.settled) return;
     held.settled = true;
     if (held.token) leases.delete(held.token);
+    if (held.onTakenBack) held.signal?.removeEventListener('abort', held.onTakenBack);
     if (redeliver === undefined) held.resolve();
     else held.reject(redeliver);
   }

@@ -46,6 +46,24 @@ describe('kafka consumer faults', () => {
     await waitFor(() => seen.includes('after'), 20_000, 'a message after the recovery');
   });
 
+  it('S3: a delay relay whose consumer crashes for good is re-created (health fails meanwhile); the delayed message still arrives', { timeout: 60_000 }, async () => {
+    const topic = topicName('relaycrash');
+    const { client, faults } = await faultyClient('jobbus-test-relay-crash');
+    faults.target = 'relays';
+    const bus = await makeBus({ client, topics: { partitions: 1, replicationFactor: 1 } });
+    const seen: string[] = [];
+    await bus.subscribe(topic, async (d: Delivery) => void seen.push(text(d.message)), { group: 'g' });
+    const relaysBefore = faults.consumersCreated;
+    faults.throwInNextBatch = Object.assign(new Error('injected non-retriable relay failure'), { retriable: false });
+    const due = Date.now() + 1_500;
+    await bus.publish(topic, msg('delayed'), { deliverAt: new Date(due) });
+    await waitFor(async () => bus.healthCheck().then(() => false, () => true), 20_000, 'the health check to fail while the relay is down');
+    await waitFor(() => seen.includes('delayed'), 40_000, 'the delayed message through the re-created relay');
+    expect(Date.now()).toBeGreaterThanOrEqual(due);
+    expect(faults.consumersCreated).toBeGreaterThan(relaysBefore);
+    await waitFor(async () => bus.healthCheck().then(() => true, () => false), 20_000, 'the health check to recover');
+  });
+
   it('S4: a message of a revoked partition rejected with a 1 h RedeliverAfter frees its slot at once', { timeout: 60_000 }, async () => {
     const topic = topicName('s4');
     const opts = { topics: { partitions: 2, replicationFactor: 1 } };

@@ -16,19 +16,22 @@ export interface Faults {
   throwInNextBatch: Error | undefined;
   /** Group consumers created so far (a re-created member counts again). */
   consumersCreated: number;
+  /** Which consumers the faults hit: the subscriptions' (default) or the delay relays'. */
+  target: 'subscriptions' | 'relays';
 }
 
 /** The kafkajs driver behind switchable faults. */
 export async function faultyClient(clientId: string): Promise<{ client: KafkaClientPort; faults: Faults }> {
   const inner = await loadKafkaJsDriver({ brokers: kafkaBrokers(), clientId, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000, idempotent: true });
-  const faults: Faults = { freezeCommits: false, throwInNextBatch: undefined, consumersCreated: 0 };
+  const faults: Faults = { freezeCommits: false, throwInNextBatch: undefined, consumersCreated: 0, target: 'subscriptions' };
   const client: KafkaClientPort = {
     producer: () => inner.producer(),
     admin: () => inner.admin(),
     readRanges: (topic, ranges, timeoutMs) => inner.readRanges(topic, ranges, timeoutMs),
     groupConsumer(settings) {
       const c = inner.groupConsumer(settings);
-      if (settings.groupId.startsWith('jobbus.relay.')) return c; // faults hit subscriptions only
+      const isRelay = settings.groupId.startsWith('jobbus.relay.');
+      if (isRelay !== (faults.target === 'relays')) return c;
       faults.consumersCreated++;
       const wrapped: GroupConsumerPort = {
         start: (handlers) =>

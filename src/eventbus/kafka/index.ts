@@ -192,7 +192,8 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
         tier,
         tiers,
         target: queue,
-        consumer: client.groupConsumer({ groupId: relayGroupOf(delayTopic), topics: [delayTopic], ...relayOpts }),
+        groupId: relayGroupOf(delayTopic),
+        newConsumer: () => client.groupConsumer({ groupId: relayGroupOf(delayTopic), topics: [delayTopic], ...relayOpts }),
         // The queue and this ladder's tiers exist (relays.ts); the dead-letter topic may not yet.
         send: async (topic, records) => {
           if (topic === deadLetterTopic) await ensure(topic, [{ name: topic }]);
@@ -347,6 +348,8 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
         const down = sub.health();
         if (down) throw down;
       }
+      const relayDown = relays.health();
+      if (relayDown) throw relayDown;
     },
 
     close() {

@@ -15,7 +15,7 @@
  * produce was acknowledged (at-least-once; a crash in between forwards a message twice, with
  * the same headers and job id). The wake-up is a timer, not the next poll (spring-kafka#1716).
  */
-import { describeError } from '../../jobs/errors.js';
+import { describeError, type UnavailableError } from '../../jobs/errors.js';
 import { setHeader } from '../header-record.js';
 import { safeTimeout, type SafeTimer } from '../timers.js';
 import type { KafkaBusLogger } from './options.js';
@@ -23,6 +23,7 @@ import type { BatchControl, ConsumedBatch, ConsumedRecord, GroupConsumerPort, Pr
 import { isRejected } from './publish-errors.js';
 import { delayTopicName, relayDecision, type DelayTier } from './tiers.js';
 import { decodeKey, DUE_AT_HEADER, TARGET_HEADER, toBytes } from './wire.js';
+import { createConsumerSupervisor } from './consumer-supervisor.js';
 
 /** Header on a relay's dead-letter copy: why the broker refused the forward, and from where. */
 export const RELAY_ERROR_HEADER = 'jobbus_relay_error';
@@ -43,7 +44,10 @@ export interface DelayRelaySettings {
   readonly tiers: readonly DelayTier[];
   /** The topic this tier finally delivers to. */
   readonly target: string;
-  readonly consumer: GroupConsumerPort;
+  /** Consumer group id of the relay (for logs and health). */
+  readonly groupId: string;
+  /** A new, not started consumer of the delay topic; called again to replace one that crashed for good. */
+  readonly newConsumer: () => GroupConsumerPort;
   /** Produce with acks = all; rejects with a classified JobbusError (publish-errors.ts). */
   readonly send: (topic: string, records: readonly ProduceRecord[]) => Promise<void>;
   /** Where a record the broker refuses for good goes (S5). */
@@ -62,6 +66,8 @@ export interface DelayRelay {
   readonly delayTopic: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Why its consumer is down (crashed, not assigned again yet), or undefined. */
+  health(): UnavailableError | undefined;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -92,6 +98,8 @@ interface Forward {
 
 /** Create a relay (not started). */
 export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
+  // A relay that crashed for good would strand every job waiting in its tier: keep it alive.
+  const member = createConsumerSupervisor({ topic: s.delayTopic, groupId: s.groupId, newConsumer: s.newConsumer, logger: s.logger });
   const now = s.now ?? Date.now;
   const backoffMs = s.backoffMs ?? 1_000;
   // Skipping loses the job: only when the user asked for it (relaySkipRefusedAfter).
@@ -109,7 +117,7 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
   const resume = (partition: number): void => {
     if (stopped) return;
     try {
-      s.consumer.resume(s.delayTopic, [partition]);
+      member.current().resume(s.delayTopic, [partition]);
     } catch (err) {
       // kafkajs throws here between a consumer crash and its restart (S2). Try again shortly;
       // a new assignment resumes everything anyway (onAssigned).
@@ -134,7 +142,7 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
 
   const wakeAt = (partition: number, untilMs: number): void => {
     try {
-      s.consumer.pause(s.delayTopic, [partition]);
+      member.current().pause(s.delayTopic, [partition]);
     } catch (err) {
       // Not paused: the head is fetched again and waits again; no harm beyond a re-fetch.
       s.logger?.warn({ delayTopic: s.delayTopic, partition, err: describeError(err) }, 'kafka relay: pause failed');
@@ -254,7 +262,7 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
       if (last === undefined) return; // backing off; the partition is paused until then
       control.advance(last);
       try {
-        await s.consumer.commit([{ topic: s.delayTopic, partition: batch.partition, offset: last + 1 }]);
+        await member.current().commit([{ topic: s.delayTopic, partition: batch.partition, offset: last + 1 }]);
       } catch (err) {
         // Not fatal: the next commit covers it; after a crash these are forwarded again.
         s.logger?.debug?.({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay: commit failed');
@@ -273,27 +281,29 @@ export function createDelayRelay(s: DelayRelaySettings): DelayRelay {
 
   return {
     delayTopic: s.delayTopic,
+    health: () => member.down(),
     async start() {
-      await s.consumer.start({
+      await member.start({
         onBatch,
         onAssigned: () => {
           // Re-apply nothing from before a rebalance (spring-kafka#2525): re-read every head.
           clearTimers();
           failures.clear();
           try {
-            s.consumer.resume(s.delayTopic);
+            member.current().resume(s.delayTopic);
           } catch (err) {
             s.logger?.warn({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay: resume after assignment failed');
           }
         },
         onRebalancing: () => undefined,
-        onCrash: (err) => s.logger?.warn({ delayTopic: s.delayTopic, err: describeError(err) }, 'kafka relay crashed'),
+        // The supervisor logs the crash and re-creates a consumer kafkajs does not restart (S3).
+        onCrash: () => clearTimers(),
       });
     },
     async stop() {
       stopped = true;
       clearTimers();
-      await s.consumer.stop();
+      await member.stop();
     },
   };
 }

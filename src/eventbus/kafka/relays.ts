@@ -9,7 +9,7 @@
  * topics exist, or forwards to the queue (with its due header when less than the smallest tier
  * is left).
  */
-import { describeError } from '../../jobs/errors.js';
+import { describeError, type UnavailableError } from '../../jobs/errors.js';
 import { safeTimeout, type SafeTimer } from '../timers.js';
 import type { KafkaBusLogger } from './options.js';
 import type { DelayRelay } from './relay.js';
@@ -38,6 +38,8 @@ export interface RelayManager {
   release(queue: string): Promise<void>;
   /** Stop every relay. */
   close(): Promise<void>;
+  /** Why a running relay's consumer is down (crashed, not assigned again yet), or undefined. */
+  health(): UnavailableError | undefined;
 }
 
 interface Entry {
@@ -52,6 +54,7 @@ interface Entry {
 export function createRelayManager(s: RelayManagerSettings): RelayManager {
   const entries = new Map<string, Entry>();
   const stopping = new Set<Promise<void>>();
+  const running = new Set<DelayRelay>();
 
   /** Start the relay of one tier unless it runs; a failure is logged and retried by discovery. */
   const addRelay = (queue: string, e: Entry, tier: DelayTier, mustStart: boolean): Promise<DelayRelay | undefined> => {
@@ -65,6 +68,7 @@ export function createRelayManager(s: RelayManagerSettings): RelayManager {
           await relay.stop().catch(() => undefined);
           return undefined;
         }
+        running.add(relay);
         return relay;
       },
       async (err: unknown) => {
@@ -110,6 +114,7 @@ export function createRelayManager(s: RelayManagerSettings): RelayManager {
       await e.ready.catch(() => undefined);
       const relays = await Promise.all([...e.relays.values()].map((r) => r.catch(() => undefined)));
       e.relays.clear();
+      for (const r of relays) if (r) running.delete(r);
       await Promise.allSettled(relays.map((r) => r?.stop()));
     })();
     stopping.add(p);
@@ -118,6 +123,14 @@ export function createRelayManager(s: RelayManagerSettings): RelayManager {
   };
 
   return {
+    health() {
+      for (const r of running) {
+        const down = r.health();
+        if (down) return down;
+      }
+      return undefined;
+    },
+
     async acquire(queue) {
       const found = entries.get(queue);
       if (found) {

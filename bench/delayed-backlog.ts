@@ -220,7 +220,9 @@ async function cleanup(spec: BusSpec): Promise<void> {
   } else if (spec.kind === 'nats') {
     const nc = await connect({ servers: NATS });
     const jsm = await jetstreamManager(nc);
-    for await (const n of jsm.streams.names()) if (n.startsWith(`${spec.prefix.toUpperCase()}_`)) await jsm.streams.delete(n).catch(() => undefined);
+    // The queue and delay streams, and the bus's group registry (a KV bucket: stream KV_<prefix>_…).
+    const mine = (n: string): boolean => n.startsWith(`${spec.prefix.toUpperCase()}_`) || n.startsWith(`KV_${spec.prefix.toUpperCase()}_`);
+    for await (const n of jsm.streams.names()) if (mine(n)) await jsm.streams.delete(n).catch(() => undefined);
     await nc.close();
   }
 }

@@ -78,7 +78,9 @@ async function nats(): Promise<void> {
     await runtime.close();
     const nc = await connect({ servers });
     const jsm = await jetstreamManager(nc);
-    for await (const name of jsm.streams.names()) if (name.startsWith(`${streamPrefix}_`)) await jsm.streams.delete(name).catch(() => undefined);
+    // The queue and delay streams, and the bus's group registry (a KV bucket: stream KV_<prefix>_…).
+    const mine = (n: string): boolean => n.startsWith(`${streamPrefix}_`) || n.startsWith(`KV_${streamPrefix}_`);
+    for await (const name of jsm.streams.names()) if (mine(name)) await jsm.streams.delete(name).catch(() => undefined);
     await nc.close();
   }
 }

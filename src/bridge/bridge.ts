@@ -58,6 +58,13 @@ export interface EventBusBridge extends Runtime {
   counters(): BridgeCounters;
 }
 
+/** At least {@link messageBytes} of `m`, without encoding anything. */
+function upperBoundBytes(m: Message): number {
+  let n = m.value.byteLength + 3 * (m.key?.length ?? 0);
+  for (const k in m.headers) n += 3 * (k.length + m.headers[k]!.length);
+  return n;
+}
+
 /** Broker-side dedup id of a first enqueue: a true duplicate (the same enqueue sent twice) is dropped. */
 function enqueueDedupId(job: Job): string {
   return `${job.id}|${job.attempt}|${job.runAt.getTime()}`;
@@ -97,7 +104,8 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
   function encodeForEnqueue(job: Job): Message {
     const message = encodeJob(job);
     const max = bus.maxMessageBytes;
-    if (max !== undefined) {
+    // Cheap first: a UTF-16 code unit is at most 3 UTF-8 bytes, so most jobs need no exact count.
+    if (max !== undefined && upperBoundBytes(message) + failureHeadroomBytes(3 * job.queue.length) > max) {
       const size = messageBytes(message);
       const headroom = failureHeadroomBytes(Buffer.byteLength(job.queue));
       if (size + headroom > max) {

@@ -82,12 +82,32 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     if (closed) throw new ClosedError('backend is closed');
   }
 
-  function offer(held: Held): void {
-    // U4: a delivery the bus took back (partition revoked) must not run here any more.
-    if (held.signal) {
-      held.onTakenBack = () => dropTakenBack(held);
-      held.signal.addEventListener('abort', held.onTakenBack, { once: true });
+  /**
+   * U4: buffered jobs by the delivery signal that can take them back. Buses share one signal
+   * among many deliveries, so one listener per signal (not per job) drops them all.
+   */
+  const watched = new WeakMap<AbortSignal, Set<Held>>();
+
+  function watch(held: Held): void {
+    const signal = held.signal;
+    if (!signal) return;
+    let set = watched.get(signal);
+    if (!set) {
+      const helds = (set = new Set());
+      watched.set(signal, helds);
+      signal.addEventListener('abort', () => {
+        for (const h of helds) dropTakenBack(h);
+        helds.clear();
+      }, { once: true });
     }
+    set.add(held);
+  }
+
+  function unwatch(held: Held): void {
+    if (held.signal) watched.get(held.signal)?.delete(held);
+  }
+
+  function offer(held: Held): void {
     for (const w of waiters) {
       if (w.queues.includes(held.queue)) {
         waiters.delete(w);
@@ -98,6 +118,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     let buf = buffers.get(held.queue);
     if (!buf) buffers.set(held.queue, (buf = []));
     buf.push(held);
+    watch(held);
   }
 
   /** A buffered job whose delivery the bus took back leaves the buffer; a leased one runs on. */
@@ -131,7 +152,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
               settled: false,
             };
             // The handler already ran and decided; only its copy is missing: publish it, do not run again.
-            const again = pending.get(job);
+            const again = pending.size > 0 ? pending.get(job) : undefined;
             if (again) void publishThenSettle(held, again, false).catch(() => undefined);
             else offer(held);
           }),
@@ -190,7 +211,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     if (held.settled) return;
     held.settled = true;
     if (held.token) leases.delete(held.token);
-    if (held.onTakenBack) held.signal?.removeEventListener('abort', held.onTakenBack);
+    unwatch(held);
     if (redeliver === undefined) held.resolve();
     else held.reject(redeliver);
   }

@@ -19,8 +19,6 @@ export interface Held {
   token?: string;
   expiresAt?: number;
   settled: boolean;
-  /** Listener on `signal` while the job waits in a buffer; removed once settled (signals may be shared). */
-  onTakenBack?: () => void;
 }
 
 /** A reserve call waiting for a job of one of `queues`. */

@@ -114,7 +114,9 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   }
   const tiers = makeTiers(options.delayTiersMs);
   const consumerOpts = resolveConsumerOptions(options.consumer);
-  const relayOpts = resolveConsumerOptions({ maxWaitTimeMs: 100, ...options.relay }, consumerOpts);
+  // A paused relay keeps its last fetch in memory: small fetches keep a worker with a large
+  // delayed backlog small (S6: 1 M waiting jobs, 165 MB RSS with 1 MiB fetches, 111 MB with 64 KiB).
+  const relayOpts = resolveConsumerOptions({ maxWaitTimeMs: 100, maxBytesPerPartition: 65_536, ...options.relay }, consumerOpts);
   const groupIdOf = options.groupId ?? ((group: string, topic: string) => `${group}.${topic}`);
   const relayGroupOf = options.relayGroupId ?? ((delayTopic: string) => `jobbus.relay.${delayTopic}`);
   const inMemoryRedeliveryMaxMs = options.inMemoryRedeliveryMaxMs ?? 5_000;

@@ -99,7 +99,10 @@ export interface KafkaEventBusOptions {
   readonly maxOffsetSpan?: number;
   /** Subscription consumers. */
   readonly consumer?: KafkaConsumerOptions;
-  /** Relay consumers (defaults as `consumer`, but `maxWaitTimeMs` 100 for punctual wake-ups). */
+  /**
+   * Relay consumers (defaults as `consumer`, but `maxWaitTimeMs` 100 for punctual wake-ups and
+   * `maxBytesPerPartition` 64 KiB: a paused relay holds its last fetch in memory).
+   */
   readonly relay?: KafkaConsumerOptions;
   /**
    * A rejection asking for a redelivery later than this (ms) goes through the delay topics

@@ -59,7 +59,7 @@ function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promi
 /** One full-stack setup on a fresh queue; `onJob` sees every handled job. */
 async function stack(run: string, onJob: (job: Job) => void) {
   const subjectPrefix = `${tag}_${run}`;
-  const bus = await createNatsEventBus({ servers: URL, subjectPrefix, logger: silent, ...(process.env.BENCH_ACK_MODE && { ackMode: process.env.BENCH_ACK_MODE as 'confirmed' | 'flushed' | 'fast' }) });
+  const bus = await createNatsEventBus({ servers: URL, subjectPrefix, logger: silent, ...(process.env.BENCH_CLEANUP_MS && { cleanupIntervalMs: Number(process.env.BENCH_CLEANUP_MS) }), ...(process.env.BENCH_ACK_MODE && { ackMode: process.env.BENCH_ACK_MODE as 'confirmed' | 'flushed' | 'fast' }) });
   const bridge = createEventBusBridge(bus, { logger: silent });
   const backend = createRuntimeBackend(bridge, { group: 'bench', maxInFlight: 128 });
   const queue = 'jobs';
@@ -181,6 +181,9 @@ const rows: Record<string, number[]> = {
   latency_p99_ms: [],
 };
 // BENCH_ONLY=e2e (or raw, delay, latency; comma-separated) runs a subset, e.g. for profiling.
+// BENCH_CLEANUP_MS sets the bus's cleanupIntervalMs (e.g. 100000000: no janitor during the run),
+// to see what the retention janitor costs; on nats-server < 2.9.15 it deletes settled jobs one
+// by one, on the same cores as the benchmark here.
 const only = new Set((process.env.BENCH_ONLY ?? 'raw,e2e,delay,latency').split(','));
 for (let r = 0; r < RUNS; r++) {
   if (only.has('raw')) rows.raw_msgs_per_s!.push(await raw(r));

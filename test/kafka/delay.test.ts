@@ -59,6 +59,20 @@ describe('kafka delayed delivery', () => {
     }
   });
 
+  it('a message held by the subscriber until due counts toward maxInFlight', async () => {
+    const bus = await makeBus({ topics: { partitions: 1, replicationFactor: 1 } });
+    const topic = topicName('heldcap');
+    const arrivals = new Map<string, number>();
+    await bus.subscribe(topic, async (d) => void arrivals.set(text(d.message), Date.now()), { group: 'g', maxInFlight: 2, ordering: 'none' });
+    const due = Date.now() + 400; // shorter than the smallest tier: held by the subscriber
+    await bus.publishBatch(topic, [msg('held-1'), msg('held-2')], { deliverAt: new Date(due) });
+    await bus.publish(topic, msg('now'));
+    await waitFor(() => arrivals.size === 3, 20_000, 'all three');
+    // Both slots were taken by the held messages: the immediate one waited for them.
+    expect(arrivals.get('held-1')!).toBeGreaterThanOrEqual(due);
+    expect(arrivals.get('now')!).toBeGreaterThanOrEqual(Math.min(arrivals.get('held-1')!, arrivals.get('held-2')!));
+  });
+
   it('delivers the original key, value and headers without the delay headers', async () => {
     const bus = await makeBus();
     const topic = topicName('delayhdr');

@@ -141,6 +141,9 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     logger,
     explicitAck: jsmod.AckPolicy.Explicit,
     maxDeletesPerRun: opts.maxDeletesPerRun,
+    nc,
+    inbox: transport.createInbox(),
+    timeoutMs: opts.publishTimeoutMs,
   };
 
   let closed = false;

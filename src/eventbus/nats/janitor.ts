@@ -16,6 +16,8 @@ import type { Logger } from 'pino';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { GroupRegistry } from './registry.js';
 import type { CleanupMethod } from './server-version.js';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { deleteRange } from './msg-deleter.js';
 
 /** What {@link cleanStream} needs. */
 export interface JanitorDeps {
@@ -27,6 +29,11 @@ export interface JanitorDeps {
   readonly explicitAck: string;
   /** Most per-message deletes of one stream in one run (method `delete`). */
   readonly maxDeletesPerRun: number;
+  /** The connection and an inbox of its own, for the pipelined deletes. */
+  readonly nc: NatsConnection;
+  readonly inbox: string;
+  /** Longest wait for an answer to a delete, ms. */
+  readonly timeoutMs: number;
 }
 
 /** Result of one run over one stream. */
@@ -81,19 +88,8 @@ export async function cleanStream(deps: JanitorDeps, stream: string, done: numbe
   const info = await deps.jsm.streams.info(stream);
   const from = Math.max(info.state.first_seq, done + 1);
   const to = Math.min(floor, from + deps.maxDeletesPerRun - 1);
-  let dropped = 0;
-  let next = from;
-  const worker = async (): Promise<void> => {
-    while (next <= to) {
-      const seq = next++;
-      const ok = await deps.jsm.streams.deleteMessage(stream, seq, false).catch((err: unknown) => {
-        // Already gone (a gap, another janitor): fine. Anything else ends the run.
-        if (/not found|no message/i.test(err instanceof Error ? err.message : String(err))) return false;
-        throw err;
-      });
-      if (ok) dropped++;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(DELETE_WINDOW, to - from + 1) }, worker));
-  return { dropped, done: Math.max(done, to) };
+  // Already gone (a gap, another janitor) counts as done; the next run starts above what was
+  // answered without a hole, so a delete that failed is tried again.
+  const r = await deleteRange(deps.nc, deps.inbox, stream, from, to, DELETE_WINDOW, deps.timeoutMs);
+  return { dropped: r.deleted, done: Math.max(done, r.through) };
 }

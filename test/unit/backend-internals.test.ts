@@ -1,0 +1,44 @@
+/** Small pieces behind README sentences: the pending-settle memo's bound, the memory timer clamp. */
+import { describe, expect, it } from 'vitest';
+import { createJob } from '../../src/index.js';
+import { createPendingSettles } from '../../src/runtime-backend/pending-settles.js';
+import { TimerQueue } from '../../src/eventbus/memory/timer-queue.js';
+import { settleRetryDelayMs } from '../../src/bridge/settle-retry.js';
+import { elapse } from '../support/wait.js';
+
+describe('pending settles', () => {
+  it('remembers a failed settle per delivered message (id, attempt, runAt) and counts its failures', () => {
+    const p = createPendingSettles();
+    const job = createJob({ name: 'n', queue: 'q', payload: 'x' });
+    expect(p.failed(job, { kind: 'dead-letter', reason: 'r' })).toBe(1);
+    expect(p.failed(job, { kind: 'dead-letter', reason: 'r' })).toBe(2);
+    expect(p.get({ ...job, attempt: 1 })).toBeUndefined(); // its retry copy is another message
+    p.delete(job);
+    expect(p.size).toBe(0);
+  });
+
+  it('is bounded: the oldest entry is forgotten first (default 10 000)', () => {
+    const p = createPendingSettles(2);
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => createJob({ id, name: 'n', queue: 'q', payload: 'x' }));
+    for (const j of [a!, b!, c!]) p.failed(j, { kind: 'dead-letter', reason: 'r' });
+    expect(p.size).toBe(2);
+    expect(p.get(a!)).toBeUndefined();
+    expect(p.get(c!)).toBeDefined();
+  });
+
+  it('settle retries back off from 1 s to 5 min', () => {
+    const mid = () => 0.5;
+    expect([1, 2, 3, 10, 40].map((n) => settleRetryDelayMs(n, mid))).toEqual([1_000, 2_000, 4_000, 300_000, 300_000]);
+  });
+});
+
+describe('memory bus timers', () => {
+  it('R5: a due time beyond the 2^31-1 ms timer limit does not fire at once', async () => {
+    const q = new TimerQueue();
+    let fired = 0;
+    q.add(Date.now() + 2 ** 33, () => void fired++);
+    await elapse(50);
+    expect(fired).toBe(0);
+    q.clear();
+  });
+});

@@ -6,7 +6,6 @@ import {
   isRefusedForGood,
   LeaseExpiredError,
   PublishRejectedError,
-  TimeoutError,
 } from '../jobs/errors.js';
 import { defaultLogger } from '../jobs/logger.js';
 import { DEFAULTS } from '../jobs/config.js';
@@ -17,20 +16,11 @@ import type { EventBusBridge } from '../bridge/bridge.js';
 import { settleRetryDelayMs } from '../bridge/settle-retry.js';
 import { createPendingSettles, type SettleOp } from './pending-settles.js';
 import type { RuntimeBackend, RuntimeBackendOptions } from './types.js';
-import { HeldLease, type Held, type Waiter } from './held.js';
+import { createTakenBackWatch, HeldLease, withTimeout, type Held, type Waiter } from './held.js';
 
 export type { BackendCounters, RuntimeBackend, RuntimeBackendOptions } from './types.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** `promise`, or a retryable TimeoutError after `ms` (the promise itself runs on). */
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** How often expired leases are looked for, ms: the precision of lease expiry. */
 const LEASE_SWEEP_MS = 25;
@@ -82,30 +72,8 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     if (closed) throw new ClosedError('backend is closed');
   }
 
-  /**
-   * U4: buffered jobs by the delivery signal that can take them back. Buses share one signal
-   * among many deliveries, so one listener per signal (not per job) drops them all.
-   */
-  const watched = new WeakMap<AbortSignal, Set<Held>>();
-
-  function watch(held: Held): void {
-    const signal = held.signal;
-    if (!signal) return;
-    let set = watched.get(signal);
-    if (!set) {
-      const helds = (set = new Set());
-      watched.set(signal, helds);
-      signal.addEventListener('abort', () => {
-        for (const h of helds) dropTakenBack(h);
-        helds.clear();
-      }, { once: true });
-    }
-    set.add(held);
-  }
-
-  function unwatch(held: Held): void {
-    if (held.signal) watched.get(held.signal)?.delete(held);
-  }
+  // U4: a buffered job whose delivery the bus took back is dropped (see held.ts).
+  const { watch, unwatch } = createTakenBackWatch((held) => dropTakenBack(held));
 
   function offer(held: Held): void {
     for (const w of waiters) {

@@ -1,3 +1,4 @@
+import { TimeoutError } from '../jobs/errors.js';
 import type { Job, Lease } from '../jobs/types.js';
 
 /**
@@ -42,3 +43,51 @@ export class HeldLease implements Lease {
   }
 }
 
+
+/** What {@link createTakenBackWatch} returns. */
+export interface TakenBackWatch {
+  /** Drop `held` (through the callback) if its delivery signal aborts while it is watched. */
+  watch(held: Held): void;
+  /** Stop watching `held` (settled, or taken out of the buffer). */
+  unwatch(held: Held): void;
+}
+
+/**
+ * Buffered jobs by the delivery signal that can take them back (U4). Buses share one signal
+ * among many deliveries, so one listener per signal (not per job) hands them all to `onTakenBack`.
+ */
+export function createTakenBackWatch(onTakenBack: (held: Held) => void): TakenBackWatch {
+  const watched = new WeakMap<AbortSignal, Set<Held>>();
+  return {
+    watch(held) {
+      const signal = held.signal;
+      if (!signal) return;
+      let set = watched.get(signal);
+      if (!set) {
+        const helds = (set = new Set());
+        watched.set(signal, helds);
+        signal.addEventListener(
+          'abort',
+          () => {
+            for (const h of helds) onTakenBack(h);
+            helds.clear();
+          },
+          { once: true },
+        );
+      }
+      set.add(held);
+    },
+    unwatch(held) {
+      if (held.signal) watched.get(held.signal)?.delete(held);
+    },
+  };
+}
+
+/** `promise`, or a retryable TimeoutError after `ms` (the promise itself runs on). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

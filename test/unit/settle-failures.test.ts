@@ -181,17 +181,17 @@ describe('U2: a slow settle publish never re-runs the handler', () => {
         async beforePublish({ options }) {
           if (options?.mustStore && slow) {
             slow = false;
-            await elapse(900);
+            await elapse(2_500);
           }
         },
       },
       (job) => {
         if (job.attempt === 0) throw new Error('first attempt fails');
       },
-      { ackTimeoutMs: 300, settleTimeoutMs: 2_000 },
+      { ackTimeoutMs: 1_000, settleTimeoutMs: 5_000 },
     );
     await s.backend.enqueue(createJob({ name: 'j', queue: 'q', payload: 'p' }));
-    await waitFor(() => s.runs.some((j) => j.attempt === 1), 'the retry ran');
+    await waitFor(() => s.runs.some((j) => j.attempt === 1), 'the retry ran', 8_000);
     await elapse(300);
     expect(s.runs.map((j) => j.attempt)).toEqual([0, 1]);
   });

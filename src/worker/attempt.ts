@@ -1,0 +1,110 @@
+/**
+ * One attempt of a job inside the worker: the running record, its lazily built context,
+ * logger and abort signal.
+ */
+import type { Logger } from 'pino';
+import type { JobContext, RegistrableJob } from '../jobs/define.js';
+import type { Job, Lease } from '../jobs/types.js';
+
+/** A registered handler, with its job definition when it was registered from one. */
+export interface Registered {
+  readonly handler: (job: Job, ctx: JobContext) => Promise<void> | void;
+  readonly definition?: RegistrableJob;
+}
+
+/** A job the worker runs: its lease, abort state, renewal and timeout bookkeeping. */
+export interface Running {
+  /** The lease as last renewed. */
+  lease: Lease;
+  /** Set once stop() gave up on the job and released it: nothing may settle it afterwards. */
+  released: boolean;
+  /** Why the attempt was aborted (timeout, lost lease, stop), once it was. */
+  aborted: boolean;
+  abortReason?: unknown;
+  /** Created only when the handler looks at its signal (most no-op handlers never do). */
+  controller?: AbortController;
+  /** When the sweep should next renew this lease (0 = not while no handler runs). */
+  renewAt: number;
+  renewing: boolean;
+  /** When the sweep aborts the attempt with a timeout (0 = no handler running). */
+  deadline: number;
+  timeoutMs: number;
+  /** Child logger bound to the job, made on first use (pino serialises bindings eagerly). */
+  log?: Logger;
+}
+
+/** The job-bound child logger of a running job, made on first use. */
+export function loggerOf(r: Running, base: Logger): Logger {
+  const job = r.lease.job;
+  return (r.log ??= base.child({
+    jobId: job.id,
+    jobName: job.name,
+    queue: job.queue,
+    attempt: job.attempt,
+    ...(job.correlationId && { correlationId: job.correlationId }),
+  }));
+}
+
+/** The {@link JobContext} of one attempt; a class so that nothing is allocated per job until used. */
+export class AttemptContext implements JobContext {
+  readonly job: Job;
+  readonly attempt: number;
+  readonly deliveryCount: number;
+  readonly #running: Running;
+  readonly #baseLogger: Logger;
+  readonly #renew: (r: Running) => Promise<void>;
+  #state: Map<string, unknown> | undefined;
+
+  constructor(
+    running: Running,
+    readonly maxAttempts: number,
+    baseLogger: Logger,
+    renew: (r: Running) => Promise<void>,
+  ) {
+    this.job = running.lease.job;
+    this.attempt = this.job.attempt;
+    this.deliveryCount = running.lease.deliveryCount;
+    this.#running = running;
+    this.#baseLogger = baseLogger;
+    this.#renew = renew;
+  }
+
+  get signal(): AbortSignal {
+    return signalOf(this.#running);
+  }
+
+  get logger(): Logger {
+    return loggerOf(this.#running, this.#baseLogger);
+  }
+
+  get state(): Map<string, unknown> {
+    return (this.#state ??= new Map());
+  }
+
+  renew(): Promise<void> {
+    return this.#renew(this.#running);
+  }
+}
+
+/** Call the handler (a named function so the async-context path needs no closure). */
+export function invokeHandler(reg: Registered, job: Job, ctx: JobContext): Promise<void> | void {
+  return reg.handler(job, ctx);
+}
+
+/** Abort an attempt once (timeout, lost lease, stop); its signal fires if anyone looks at it. */
+export function abortRunning(r: Running, reason: unknown): void {
+  if (r.aborted) return;
+  r.aborted = true;
+  r.abortReason = reason;
+  r.controller?.abort(reason);
+}
+
+/** The attempt's abort signal, created on first use. */
+export function signalOf(r: Running): AbortSignal {
+  if (!r.controller) {
+    r.controller = new AbortController();
+    if (r.aborted) r.controller.abort(r.abortReason);
+  }
+  return r.controller.signal;
+}
+

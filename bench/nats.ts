@@ -82,7 +82,10 @@ async function stack(run: string, onJob: (job: Job) => void) {
 async function deleteStreams(prefix: string): Promise<void> {
   const nc = await connect({ servers: URL });
   const jsm = await jetstreamManager(nc);
-  for await (const n of jsm.streams.names()) if (n.startsWith(prefix)) await jsm.streams.delete(n).catch(() => undefined);
+  // The bus's streams, and the KV bucket of its group registry (stream KV_<prefix>_groups).
+  for await (const n of jsm.streams.names()) {
+    if (n.startsWith(prefix) || n.startsWith(`KV_${prefix}`)) await jsm.streams.delete(n).catch(() => undefined);
+  }
   await nc.close();
 }
 

@@ -10,19 +10,18 @@ import {
   NoHandlerError,
   NotInitializedError,
   PublishRejectedError,
-  RetryLaterError,
-  SchemaError,
   TimeoutError,
   ValidationError,
 } from '../jobs/errors.js';
 import { parseWorkerConfig, type QueueSpec, type WorkerConfigInput } from '../jobs/config.js';
-import type { JobContext, RateLimit, RegistrableJob } from '../jobs/define.js';
+import type { JobContext, RegistrableJob } from '../jobs/define.js';
 import type { Job, Lease } from '../jobs/types.js';
 import type { RuntimeBackend } from '../runtime-backend/backend.js';
 import { defaultLogger } from '../jobs/logger.js';
-import { backoffDelay } from './backoff.js';
+import { ACK, decide, maxAttemptsOf, type Decision } from './decide.js';
+import { createHookEmitter } from './hooks.js';
+import { createJobLimits } from './limits.js';
 import { abortRunning, AttemptContext, invokeHandler, loggerOf, type Registered, type Running } from './attempt.js';
-import { createRateWindow, type RateWindow } from './rate.js';
 
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 
@@ -31,8 +30,7 @@ export type { JobContext, JobHandler, JobOutcome, Middleware, Worker, WorkerHook
 /** Period of the sweep that times out attempts and renews leases, ms (the timeout precision). */
 const SWEEP_MS = 25;
 
-/** Delay before re-offering a job whose name is at its concurrency limit, ms. */
-const LIMIT_RESCHEDULE_MS = 250;
+const SUCCEEDED = { failed: false } as const;
 
 const currentJobStorage = new AsyncLocalStorage<JobContext>();
 
@@ -72,13 +70,14 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   const random = options.random ?? Math.random;
   const asyncContext = options.asyncContext ?? true;
   const hooks: WorkerHooks[] = options.hooks ? [options.hooks] : [];
+  const emit = createHookEmitter(hooks, logger);
+  const limits = createJobLimits(config.limits);
+  const decideSettings = { retry: config.retry, backoff: options.backoff, random };
   const middleware: Middleware[] = [];
   const handlers = new Map<string, Registered>();
   const inFlight = new Set<Running>();
   const runningByQueue = new Map<string, number>();
-  const runningByName = new Map<string, number>();
   const passedOver = new Map<string, number>();
-  const rateWindows = new Map<string, RateWindow>();
   const queueNames = config.queues.map((q) => q.name);
   let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   let stopReserving = new AbortController();
@@ -106,43 +105,6 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     wake = undefined;
     changeSignal = undefined;
     w?.();
-  }
-
-  /**
-   * Run the hooks for `name` in order. Synchronous hooks cost no promise: a promise is returned
-   * only once a hook returns one (the rest then run after it, still in order).
-   */
-  function emit<K extends keyof WorkerHooks>(name: K, ...args: Parameters<NonNullable<WorkerHooks[K]>>): Promise<void> | undefined {
-    for (let i = 0; i < hooks.length; i++) {
-      const h = hooks[i]!;
-      const fn = h[name] as ((...a: unknown[]) => unknown) | undefined;
-      if (!fn) continue;
-      try {
-        const r = fn.apply(h, args);
-        if (r && typeof (r as Promise<unknown>).then === 'function') return finishHooks(name, args, i, r as Promise<unknown>);
-      } catch (err) {
-        logger.warn({ err, hook: name }, 'a worker hook threw; ignored');
-      }
-    }
-    return undefined;
-  }
-
-  async function finishHooks<K extends keyof WorkerHooks>(name: K, args: Parameters<NonNullable<WorkerHooks[K]>>, from: number, pending: Promise<unknown>): Promise<void> {
-    try {
-      await pending;
-    } catch (err) {
-      logger.warn({ err, hook: name }, 'a worker hook threw; ignored');
-    }
-    for (let i = from + 1; i < hooks.length; i++) {
-      const h = hooks[i]!;
-      const fn = h[name] as ((...a: unknown[]) => unknown) | undefined;
-      if (!fn) continue;
-      try {
-        await fn.apply(h, args);
-      } catch (err) {
-        logger.warn({ err, hook: name }, 'a worker hook threw; ignored');
-      }
-    }
   }
 
   /** Queues that may take a job now, best first: priority, then the one passed over too often. */
@@ -234,57 +196,6 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     }
   }
 
-  function limitOf(name: string, def?: RegistrableJob): { concurrency?: number; rateLimit?: RateLimit } {
-    const configured = config.limits[name];
-    return {
-      ...(def?.concurrency !== undefined && { concurrency: def.concurrency }),
-      ...(def?.rateLimit !== undefined && { rateLimit: def.rateLimit }),
-      ...configured,
-    };
-  }
-
-  /** Whether a job of `name` may start now, else how long to put it off. */
-  function admit(name: string, def?: RegistrableJob): { ok: true } | { ok: false; delayMs: number; reason: string } {
-    const limit = limitOf(name, def);
-    if (limit.concurrency !== undefined && (runningByName.get(name) ?? 0) >= limit.concurrency) {
-      return { ok: false, delayMs: LIMIT_RESCHEDULE_MS, reason: `concurrency limit ${limit.concurrency} of "${name}" reached` };
-    }
-    if (limit.rateLimit) {
-      let w = rateWindows.get(name);
-      if (!w) rateWindows.set(name, (w = createRateWindow(limit.rateLimit)));
-      const wait = w.tryTake(Date.now());
-      if (wait > 0) return { ok: false, delayMs: wait, reason: `rate limit ${limit.rateLimit.max}/${limit.rateLimit.perMs} ms of "${name}" reached` };
-    }
-    return { ok: true };
-  }
-
-  function maxAttemptsOf(job: Job, def?: RegistrableJob): number {
-    return job.maxAttempts > 0 ? job.maxAttempts : def?.maxAttempts ?? config.retry.maxAttempts;
-  }
-
-  const ACK: Decision = { kind: 'ack' };
-  const SUCCEEDED = { failed: false } as const;
-
-  type Decision =
-    | { kind: 'ack' }
-    | { kind: 'retry'; delayMs: number; reason: string; error: unknown }
-    | { kind: 'rescheduled'; delayMs: number; reason: string }
-    | { kind: 'dead'; reason: string; error: unknown }
-    | { kind: 'release'; reason: string };
-
-  function decide(job: Job, err: unknown, def?: RegistrableJob): Decision {
-    const reason = describeError(err);
-    if (err instanceof SchemaError) return { kind: 'dead', reason: `schema: ${err.message}`, error: err };
-    if (err instanceof RetryLaterError) return { kind: 'rescheduled', delayMs: err.delayMs, reason };
-    // D4: the runtime is closing under the handler (e.g. a follow-up enqueue failed): not the job's fault.
-    if (err instanceof ClosedError) return { kind: 'release', reason };
-    if (err instanceof JobbusError && !err.retryable) return { kind: 'dead', reason, error: err };
-    const max = maxAttemptsOf(job, def);
-    if (job.attempt + 1 >= max) return { kind: 'dead', reason: `attempts exhausted (${job.attempt + 1}/${max}): ${reason}`, error: err };
-    const policy = def?.backoff ?? options.backoff;
-    return { kind: 'retry', delayMs: backoffDelay(policy, job.attempt, err, config.retry, random), reason, error: err };
-  }
-
   async function renewLease(running: Running): Promise<void> {
     running.lease = await backend.renew(running.lease, config.leaseTtlMs);
     running.renewAt = Date.now() + renewEveryMs;
@@ -325,7 +236,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     running.renewAt = started + renewEveryMs;
     running.timeoutMs = timeoutMs;
     running.deadline = started + timeoutMs;
-    const ctx = new AttemptContext(running, maxAttemptsOf(job, def), logger, renewLease);
+    const ctx = new AttemptContext(running, maxAttemptsOf(job, def, config.retry), logger, renewLease);
     try {
       if (middleware.length === 0) {
         if (asyncContext) await currentJobStorage.run(ctx, invokeHandler, reg, job, ctx);
@@ -360,18 +271,18 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
       const error = new NoHandlerError(job.name);
       decision = { kind: 'dead', reason: describeError(error), error };
     } else {
-      const admitted = admit(job.name, reg.definition);
+      const admitted = limits.admit(job.name, reg.definition);
       if (!admitted.ok) {
         decision = { kind: 'rescheduled', delayMs: admitted.delayMs, reason: admitted.reason };
       } else {
-        bump(runningByName, job.name, 1);
+        limits.track(job.name, 1);
         try {
           const hooked = emit('onStarted', job);
           if (hooked) await hooked;
           const result = await runHandler(running, reg);
-          decision = result.failed ? decide(job, result.error, reg.definition) : ACK;
+          decision = result.failed ? decide(job, result.error, reg.definition, decideSettings) : ACK;
         } finally {
-          bump(runningByName, job.name, -1);
+          limits.track(job.name, -1);
         }
       }
     }

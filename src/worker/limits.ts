@@ -2,6 +2,7 @@
 import type { WorkerConfig } from '../jobs/config.js';
 import type { RateLimit, RegistrableJob } from '../jobs/define.js';
 import { createRateWindow, type RateWindow } from './rate.js';
+import { bump } from './counts.js';
 
 /** A job over its limit is put off this long (a concurrency slot may free by then), ms. */
 const LIMIT_RESCHEDULE_MS = 250;
@@ -44,10 +45,6 @@ export function createJobLimits(configured: WorkerConfig['limits']): JobLimits {
       }
       return { ok: true };
     },
-    track(name, by) {
-      const n = (running.get(name) ?? 0) + by;
-      if (n <= 0) running.delete(name);
-      else running.set(name, n);
-    },
+    track: (name, by) => bump(running, name, by),
   };
 }

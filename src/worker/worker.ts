@@ -21,6 +21,7 @@ import { defaultLogger } from '../jobs/logger.js';
 import { ACK, decide, maxAttemptsOf, type Decision } from './decide.js';
 import { createHookEmitter } from './hooks.js';
 import { createJobLimits } from './limits.js';
+import { createQueueOrder } from './queue-order.js';
 import { abortRunning, AttemptContext, invokeHandler, loggerOf, type Registered, type Running } from './attempt.js';
 
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
@@ -76,8 +77,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   const middleware: Middleware[] = [];
   const handlers = new Map<string, Registered>();
   const inFlight = new Set<Running>();
-  const runningByQueue = new Map<string, number>();
-  const passedOver = new Map<string, number>();
+  const queueOrder = createQueueOrder(config.queues, config.fairnessLimit, (q) => backend.bufferedCount(q) > 0);
   const queueNames = config.queues.map((q) => q.name);
   let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   let stopReserving = new AbortController();
@@ -87,12 +87,6 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   let changeSignal: Promise<void> | undefined;
   let renewSweep: NodeJS.Timeout | undefined;
   const renewEveryMs = Math.max(30, Math.floor(config.leaseTtlMs / 3));
-
-  function bump(map: Map<string, number>, key: string, by: number): void {
-    const n = (map.get(key) ?? 0) + by;
-    if (n <= 0) map.delete(key);
-    else map.set(key, n);
-  }
 
   /** Resolves when a job finishes (or stop begins): a slot or a queue cap may have opened. */
   function changed(): Promise<void> {
@@ -107,48 +101,17 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     w?.();
   }
 
-  /** Queues that may take a job now, best first: priority, then the one passed over too often. */
-  // Priorities never change: sort once. With one uncapped queue the order is a constant.
-  const byPriority = [...config.queues].sort((a, b) => b.priority - a.priority);
-  const priorityNames = byPriority.map((q) => q.name);
-  const singleQueue = config.queues.length === 1 && config.queues[0]!.concurrency === undefined;
-
-  function reserveOrder(): readonly QueueSpec[] {
-    if (singleQueue) return byPriority;
-    const eligible = byPriority.filter((q) => (runningByQueue.get(q.name) ?? 0) < (q.concurrency ?? Infinity));
-    let starving: QueueSpec | undefined;
-    for (const q of eligible) {
-      const n = passedOver.get(q.name) ?? 0;
-      if (n >= config.fairnessLimit && n > (starving ? passedOver.get(starving.name) ?? 0 : -1)) starving = q;
-    }
-    return starving ? [starving, ...eligible.filter((q) => q !== starving)] : eligible;
-  }
-
-  function notePick(order: readonly QueueSpec[], picked: string): void {
-    passedOver.delete(picked);
-    let before = true;
-    for (const q of order) {
-      if (q.name === picked) {
-        before = false;
-        continue;
-      }
-      // Only queues behind the picked one, with jobs waiting, were passed over.
-      if (!before && backend.bufferedCount(q.name) > 0) bump(passedOver, q.name, 1);
-    }
-  }
-
   /** Reserve from the first queue of `order` that has a job, and count who was passed over. */
   async function reserveFrom(order: readonly QueueSpec[], timeoutMs: number, signal?: AbortSignal): Promise<Lease | undefined> {
-    const names = order === byPriority ? priorityNames : order.map((q) => q.name);
-    const lease = await backend.reserve(names, config.leaseTtlMs, { timeoutMs, ...(signal && { signal }) });
-    if (lease && config.queues.length > 1) notePick(order, lease.queue);
+    const lease = await backend.reserve(queueOrder.namesOf(order), config.leaseTtlMs, { timeoutMs, ...(signal && { signal }) });
+    if (lease) queueOrder.picked(order, lease.queue);
     return lease;
   }
 
   async function dispatch(): Promise<void> {
     let failures = 0;
     while (state === 'running') {
-      const order = inFlight.size < config.concurrency ? reserveOrder() : [];
+      const order = inFlight.size < config.concurrency ? queueOrder.order() : [];
       if (order.length === 0) {
         await changed();
         continue;
@@ -178,7 +141,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0 };
     inFlight.add(running);
     ensureRenewSweep();
-    bump(runningByQueue, lease.queue, 1);
+    queueOrder.track(lease.queue, 1);
     try {
       return await runJob(running);
     } catch (err) {
@@ -187,7 +150,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
       return { kind: 'released', job: lease.job };
     } finally {
       inFlight.delete(running);
-      bump(runningByQueue, lease.queue, -1);
+      queueOrder.track(lease.queue, -1);
       if (inFlight.size === 0 && renewSweep) {
         clearInterval(renewSweep);
         renewSweep = undefined;
@@ -444,7 +407,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
       if (state === 'running' || state === 'stopping') {
         throw new ConflictError('processOne drives a worker that is not started; stop it first');
       }
-      const lease = await reserveFrom(reserveOrder(), timeoutMs);
+      const lease = await reserveFrom(queueOrder.order(), timeoutMs);
       return lease ? startJob(lease) : undefined;
     },
   };

@@ -12,6 +12,7 @@ import type { KafkaBusLogger } from './options.js';
 import type { Entry, PartitionState } from './partition.js';
 import type { ConsumedRecord } from './port.js';
 import { DUE_AT_HEADER, toMessage } from './wire.js';
+import { callHandler } from '../call-handler.js';
 
 /** What the dispatcher needs. */
 export interface DispatcherDeps {
@@ -226,13 +227,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
         return signal;
       },
     };
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(d.handler(delivery));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
+    callHandler(d.handler, delivery).then(
       () => {
         if (e.run !== run || e.state !== 'running') return;
         finish(e);

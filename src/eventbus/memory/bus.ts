@@ -14,6 +14,7 @@ import { messageBytes } from '../message-size.js';
 import { ReadyQueue } from './ready-queue.js';
 import type { Entry, Group, InFlight, Member, Pending, Topic } from './model.js';
 import { TimerQueue } from './timer-queue.js';
+import { callHandler } from '../call-handler.js';
 
 /** Options of {@link createMemoryEventBus}. */
 export interface MemoryEventBusOptions {
@@ -169,13 +170,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
         if (!flight.done) flight.deadline = Date.now() + g.ackTimeoutMs;
       },
     };
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(member.handler(delivery));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
+    callHandler(member.handler, delivery).then(
       () => settle(g, flight, undefined),
       (err: unknown) =>
         settle(g, flight, err instanceof DeliveryTerminated ? undefined : err instanceof RedeliverAfter ? err.delayMs : g.redeliveryDelayMs),

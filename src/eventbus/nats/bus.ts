@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, NotInitializedError, UnavailableError } from '../../jobs/errors.js';
+import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, UnavailableError } from '../../jobs/errors.js';
 import { type BrowsableBus, type EventBus, type Message, type PublishOptions, type SubscribeOptions } from '../types.js';
 import { browseStream, removeFromStream } from './browse.js';
 import { cleanStream, type JanitorDeps } from './janitor.js';
@@ -16,9 +16,8 @@ import { FORWARD_LEAD_MS, tierFor } from './delay-tiers.js';
 import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
 import { writeHeaders } from './wire.js';
+import { loadModules } from './modules.js';
 
-type TransportModule = typeof import('@nats-io/transport-node');
-type JetStreamModule = typeof import('@nats-io/jetstream');
 
 /** A NATS JetStream {@link EventBus} that can also browse its streams. */
 export interface NatsEventBus extends EventBus, BrowsableBus {
@@ -53,18 +52,6 @@ const DEFAULT_MAX_IN_FLIGHT = 16;
 const DEFAULT_REDELIVERY_DELAY_MS = 1_000;
 /** Longest close() waits for the server (drain, flush of acks and naks). */
 const CLOSE_TIMEOUT_MS = 5_000;
-async function loadModules(): Promise<{ transport: TransportModule; jsmod: JetStreamModule }> {
-  try {
-    const [transport, jsmod] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]);
-    return { transport, jsmod };
-  } catch (err) {
-    throw new NotInitializedError(
-      'jobbus/nats needs its optional peer dependencies: npm install @nats-io/transport-node @nats-io/jetstream @nats-io/nats-core @nats-io/kv',
-      { cause: err },
-    );
-  }
-}
-
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -22,7 +22,7 @@ import type { ResolvedNatsOptions } from './options.js';
 import type { GroupRegistry } from './registry.js';
 import { DELAY_TIERS, type DelayTier } from './delay-tiers.js';
 
-type JetStreamModule = typeof import('@nats-io/jetstream');
+import type { JetStreamModule } from './modules.js';
 
 /** A provisioned topic. */
 export interface StreamRef {

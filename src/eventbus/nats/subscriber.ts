@@ -16,6 +16,7 @@ import { NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
 import { createAcker } from './acker.js';
 import { EARLY_HOLD_MS, RELAY_HOLD_MS } from './delay-tiers.js';
 import type { Subscriber, SubscriberConfig } from './subscriber-config.js';
+import { callHandler } from '../call-handler.js';
 
 export type { Subscriber, SubscriberConfig } from './subscriber-config.js';
 
@@ -291,13 +292,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         h.msg.respond(WPI);
       },
     };
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(cfg.handler(delivery));
-    } catch (err) {
-      result = Promise.reject(err);
-    }
-    result.then(
+    callHandler(cfg.handler, delivery).then(
       () => settle(h, undefined),
       (err: unknown) =>
         settle(h, err instanceof DeliveryTerminated ? TERMINATE : err instanceof RedeliverAfter ? err.delayMs : cfg.redeliveryDelayMs),

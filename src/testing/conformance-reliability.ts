@@ -4,25 +4,13 @@
  * one pass that never brings a replayed entry back (R4).
  */
 import { createBusDLQStore } from '../bridge/dlq-store.js';
-import { isBrowsable, type EventBus, type Message } from '../eventbus/types.js';
-import { createJob, PermanentError, RetryLaterError, type JobHandler, type RuntimeBackend, type Worker, type WorkerConfigInput } from '../index.js';
-import type { ConformanceTestApi } from './conformance.js';
+import { isBrowsable } from '../eventbus/types.js';
+import { createJob, PermanentError, RetryLaterError } from '../index.js';
+import type { ConformanceContext } from './conformance-context.js';
 import { elapse, waitFor } from './wait.js';
 
-/** What the main suite hands the reliability cases. */
-export interface ReliabilityContext {
-  readonly it: ConformanceTestApi['it'];
-  readonly expect: ConformanceTestApi['expect'];
-  readonly patience: number;
-  queueName(prefix: string): string;
-  newBus(): Promise<EventBus>;
-  newBackend(bus?: EventBus, group?: string, maxInFlight?: number): Promise<RuntimeBackend>;
-  newWorker(backend: RuntimeBackend, config: WorkerConfigInput, handlers: Record<string, JobHandler>): Promise<Worker>;
-  collect(bus: EventBus, topic: string): Promise<Message[]>;
-}
-
 /** Register the reliability cases (inside the suite's describe). */
-export function reliabilityCases(ctx: ReliabilityContext): void {
+export function reliabilityCases(ctx: ConformanceContext): void {
   const { it, expect, patience } = ctx;
 
   it('L1: a job rescheduled with RetryLaterError(0) over and over is never lost', async () => {

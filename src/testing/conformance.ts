@@ -3,20 +3,13 @@
  * (memory, Kafka, NATS, a third party's). A bus passes when every behaviour here holds on it.
  * Each test uses its own queues.
  */
-import pino from 'pino';
-import { z } from 'zod';
 import {
   createEventBusBridge,
   createJob,
   createRuntimeBackend,
   createWorker,
-  decodeJob,
-  defineJob,
-  forgetDefinition,
   HEADERS,
   LeaseExpiredError,
-  PermanentError,
-  RetryLaterError,
   type EventBus,
   type Job,
   type JobHandler,
@@ -28,6 +21,9 @@ import {
 import { deferred, elapse, waitFor } from './wait.js';
 import { encodeJob } from '../headers/codec.js';
 import { reliabilityCases } from './conformance-reliability.js';
+import { lifecycleCases } from './conformance-lifecycle.js';
+import { failureCases } from './conformance-failures.js';
+import { FAST_RETRY, silent, withTimeout } from './conformance-context.js';
 
 /** A value under test, as the test framework's `expect` returns it (the matchers the suite uses). */
 export interface ConformanceMatchers {
@@ -67,9 +63,7 @@ export interface ConformanceTarget {
   readonly patienceMs?: number;
 }
 
-const silent = pino({ level: 'silent' });
 
-const FAST_RETRY = { maxAttempts: 3, initialBackoffMs: 30, maxBackoffMs: 120, jitter: 0, attemptTimeoutMs: 5_000 };
 
 /**
  * Run the jobs conformance suite against `target`: a third-party bus proves itself with
@@ -120,7 +114,10 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
       return seen;
     }
 
-    reliabilityCases({ it, expect, patience, queueName: (p) => target.queueName(p), newBus, newBackend, newWorker, collect });
+    const context = { it, expect, patience, queueName: (p: string) => target.queueName(p), newBus, newBackend, newWorker, collect, cleanups };
+    reliabilityCases(context);
+    lifecycleCases(context);
+    failureCases(context);
 
     it('processes an enqueued job with its payload, headers and metadata intact', async () => {
       const queue = target.queueName('basic');
@@ -184,101 +181,6 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
       expect(peak).toBe(4); // never more than the concurrency
       release.resolve();
       await waitFor(() => running === 0 && peak === 4, 'handlers to finish', patience);
-    });
-
-    it('retries a failing job with backoff until it succeeds', async () => {
-      const queue = target.queueName('retry');
-      const backend = await newBackend();
-      const attempts: { attempt: number; at: number }[] = [];
-      const done = deferred();
-      await newWorker(backend, { queues: [queue] }, {
-        flaky: async (job) => {
-          attempts.push({ attempt: job.attempt, at: Date.now() });
-          if (job.attempt < 2) throw new Error(`boom ${job.attempt}`);
-          done.resolve();
-        },
-      });
-      await backend.enqueue(createJob({ name: 'flaky', queue, payload: 'x' }));
-      await withTimeout(done.promise, patience, 'third attempt');
-      expect(attempts.map((a) => a.attempt)).toEqual([0, 1, 2]);
-      // backoff: 30 ms after attempt 0, 60 ms after attempt 1 (jitter 0)
-      expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(25);
-      expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(55);
-    });
-
-    it('moves a job that exhausts its attempts to the DLQ with the failure headers', async () => {
-      const queue = target.queueName('exhaust');
-      const bus = await newBus();
-      const backend = await newBackend(bus);
-      const dlq = await collect(bus, `${queue}.dlq`);
-      let calls = 0;
-      await newWorker(backend, { queues: [queue] }, {
-        doomed: async () => {
-          calls++;
-          throw new Error('always fails');
-        },
-      });
-      const job = createJob({ name: 'doomed', queue, payload: 'x', maxAttempts: 3 });
-      await backend.enqueue(job);
-      await waitFor(() => dlq.length === 1, 'the DLQ entry', patience);
-      const entry = dlq[0]!;
-      expect(calls).toBe(3);
-      expect(entry.headers[HEADERS.id]).toBe(job.id);
-      expect(entry.headers[HEADERS.originalQueue]).toBe(queue);
-      expect(entry.headers[HEADERS.failureReason]).toMatch(/always fails/);
-      expect(entry.headers[HEADERS.failureReason]).toMatch(/3\/3/);
-      expect(Number.isNaN(Date.parse(entry.headers[HEADERS.failedAt]!))).toBe(false);
-      expect(decodeJob(entry, queue).attempt).toBe(2);
-      await elapse(200);
-      expect(calls).toBe(3); // no further attempts after dead-lettering
-    });
-
-    it('sends a PermanentError straight to the DLQ without retrying', async () => {
-      const queue = target.queueName('perm');
-      const bus = await newBus();
-      const backend = await newBackend(bus);
-      const dlq = await collect(bus, `${queue}.dlq`);
-      let calls = 0;
-      await newWorker(backend, { queues: [queue] }, {
-        p: async () => {
-          calls++;
-          throw new PermanentError('bad customer id');
-        },
-      });
-      await backend.enqueue(createJob({ name: 'p', queue, payload: 'x' }));
-      await waitFor(() => dlq.length === 1, 'the DLQ entry', patience);
-      expect(calls).toBe(1);
-      expect(dlq[0]!.headers[HEADERS.failureReason]).toMatch(/PERMANENT.*bad customer id/);
-    });
-
-    it('reschedules a RetryLaterError without spending an attempt', async () => {
-      const queue = target.queueName('later');
-      const backend = await newBackend();
-      const seen: { attempt: number; at: number }[] = [];
-      const done = deferred();
-      await newWorker(backend, { queues: [queue] }, {
-        l: async (job) => {
-          seen.push({ attempt: job.attempt, at: Date.now() });
-          if (seen.length < 3) throw new RetryLaterError(150);
-          done.resolve();
-        },
-      });
-      await backend.enqueue(createJob({ name: 'l', queue, payload: 'x', maxAttempts: 1 }));
-      await withTimeout(done.promise, patience, 'third delivery');
-      expect(seen.map((s) => s.attempt)).toEqual([0, 0, 0]);
-      expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(140);
-    });
-
-    it('dead-letters a job whose name has no handler at once', async () => {
-      const queue = target.queueName('nohandler');
-      const bus = await newBus();
-      const backend = await newBackend(bus);
-      const dlq = await collect(bus, `${queue}.dlq`);
-      await newWorker(backend, { queues: [queue] }, { known: async () => undefined });
-      await backend.enqueue(createJob({ name: 'unknown-job', queue, payload: 'x' }));
-      await waitFor(() => dlq.length === 1, 'the DLQ entry', patience);
-      expect(dlq[0]!.headers[HEADERS.failureReason]).toMatch(/no handler registered for job name "unknown-job"/);
-      expect(dlq[0]!.headers[HEADERS.attempt]).toBe('0');
     });
 
     it('never runs a delayed job before its runAt', async () => {
@@ -407,128 +309,6 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
       await withTimeout(ok.promise, patience, 'fourth attempt');
     });
 
-    it('stop drains in-flight jobs before resolving', async () => {
-      const queue = target.queueName('drain');
-      const bus = await newBus();
-      const backend = await newBackend(bus);
-      const started = deferred();
-      let finished = false;
-      const worker = await newWorker(backend, { queues: [queue] }, {
-        work: async () => {
-          started.resolve();
-          await elapse(300);
-          finished = true;
-        },
-      });
-      await backend.enqueue(createJob({ name: 'work', queue, payload: 'x' }));
-      await withTimeout(started.promise, patience, 'job start');
-      await worker.stop();
-      expect(finished).toBe(true);
-      // It was acked: a new worker on the same backend sees nothing.
-      let again = 0;
-      await newWorker(backend, { queues: [queue] }, { work: async () => void again++ });
-      await elapse(500);
-      expect(again).toBe(0);
-    });
-
-    it('stop aborts jobs still running after stopTimeout and releases them for redelivery', async () => {
-      const queue = target.queueName('stoptimeout');
-      const backend = await newBackend();
-      const started = deferred();
-      let sawAbort = false;
-      const worker = await newWorker(backend, { queues: [queue], stopTimeoutMs: 200 }, {
-        stuck: async (_job, ctx) => {
-          started.resolve();
-          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
-          sawAbort = true;
-          throw new Error('aborted');
-        },
-      });
-      const job = createJob({ name: 'stuck', queue, payload: 'x' });
-      await backend.enqueue(job);
-      await withTimeout(started.promise, patience, 'job start');
-      await worker.stop();
-      expect(sawAbort).toBe(true);
-      const redelivered = deferred<Job>();
-      await newWorker(backend, { queues: [queue] }, { stuck: async (j) => redelivered.resolve(j) });
-      const j = await withTimeout(redelivered.promise, patience, 'redelivery');
-      expect(j.id).toBe(job.id);
-      expect(j.attempt).toBe(0); // released, not failed
-    });
-
-    it('a stopped worker hands its prefetched jobs back to the group at once', async () => {
-      const queue = target.queueName('handback');
-      const bus = await newBus();
-      const a = await newBackend(bus, 'workers', 16);
-      const first = deferred();
-      const ranOnA: string[] = [];
-      const workerA = await newWorker(a, { queues: [queue], concurrency: 1 }, {
-        h: async (job) => {
-          ranOnA.push(job.id);
-          first.resolve();
-          await elapse(100);
-        },
-      });
-      const jobs = Array.from({ length: 5 }, (_, i) => createJob({ name: 'h', queue, payload: { i } }));
-      await a.enqueueBatch(jobs);
-      await withTimeout(first.promise, patience, 'the first job on worker a');
-      await workerA.stop(); // backend a stays open
-      const ranOnB = new Set<string>();
-      const b = await newBackend(bus, 'workers', 16);
-      await newWorker(b, { queues: [queue], concurrency: 4 }, { h: async (job) => void ranOnB.add(job.id) });
-      await waitFor(() => ranOnA.length + ranOnB.size >= 5, 'every job on a or b', patience * 2);
-      expect(new Set([...ranOnA, ...ranOnB])).toEqual(new Set(jobs.map((j) => j.id)));
-    });
-
-    it('close releases outstanding leases and prefetched jobs so another consumer gets them', async () => {
-      const queue = target.queueName('close');
-      const bus = await newBus();
-      const a = await newBackend(bus);
-      const jobs = Array.from({ length: 5 }, (_, i) => createJob({ name: 'c', queue, payload: { i } }));
-      await a.enqueueBatch(jobs);
-      const lease = await waitFor(() => a.reserve(queue, 30_000, { timeoutMs: 200 }), 'reserve on a', patience);
-      await waitFor(() => a.bufferedCount(queue) === 4, 'the other four prefetched by a', patience);
-      await a.close();
-      const b = await newBackend(bus);
-      const seen = new Set<string>();
-      await waitFor(
-        async () => {
-          const l = await b.reserve(queue, 5_000, { timeoutMs: 200 });
-          if (l) {
-            seen.add(l.job.id);
-            await b.ack(l);
-          }
-          return seen.size === 5;
-        },
-        'all five on b',
-        patience,
-      );
-      expect(seen.has(lease.job.id)).toBe(true);
-    });
-
-    it('moves a poison message to the DLQ with its bytes and headers and keeps going', async () => {
-      const queue = target.queueName('poison');
-      const bus = await newBus();
-      const backend = await newBackend(bus);
-      const dlq = await collect(bus, `${queue}.dlq`);
-      const good: string[] = [];
-      await newWorker(backend, { queues: [queue] }, { ok: async (job) => void good.push(job.id) });
-      const before = createJob({ name: 'ok', queue, payload: 'a' });
-      await backend.enqueue(before);
-      const garbage = new Uint8Array([0xff, 0xfe, 0x00, 0x80]);
-      await bus.publish(queue, { key: 'k', value: garbage, headers: { job_name: 'ok', job_attempt: 'many', other: 'v' } });
-      await bus.publish(queue, { value: new Uint8Array([1]), headers: {} });
-      const after = createJob({ name: 'ok', queue, payload: 'b' });
-      await backend.enqueue(after);
-      await waitFor(() => dlq.length === 2 && good.length === 2, 'two DLQ entries and two good jobs', patience);
-      expect(good.sort()).toEqual([before.id, after.id].sort());
-      const withHeaders = dlq.find((m) => m.headers.other === 'v')!;
-      expect([...withHeaders.value]).toEqual([...garbage]);
-      expect(withHeaders.headers.job_attempt).toBe('many');
-      expect(withHeaders.headers[HEADERS.failureReason]).toMatch(/^decode: .*job_id/);
-      expect(withHeaders.headers[HEADERS.originalQueue]).toBe(queue);
-    });
-
     it('shares a queue between competing workers of one group and delivers to every group', async () => {
       const queue = target.queueName('groups');
       const bus = await newBus();
@@ -545,26 +325,6 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
       await waitFor(() => g1.size === 40 && g2.size === 40, 'both groups to see all jobs', patience);
       await elapse(200);
       expect([...g1.values()].every((n) => n === 1)).toBe(true);
-    });
-
-    it('dead-letters a consumed payload that fails its job definition\'s schema, without retries', async () => {
-      const queue = target.queueName('schema');
-      const bus = await newBus();
-      const backend = await newBackend(bus);
-      const dlq = await collect(bus, `${queue}.dlq`);
-      const name = `typed-${queue}`;
-      let calls = 0;
-      const def = defineJob({ name, queue, schema: z.object({ n: z.number() }), handler: () => void calls++ });
-      cleanups.push(async () => void forgetDefinition(name));
-      const worker = createWorker(backend, { queues: [queue], reserveTimeoutMs: 100, retry: FAST_RETRY }, { logger: silent });
-      worker.register(def);
-      await worker.start();
-      cleanups.push(() => worker.stop());
-      await backend.enqueue(createJob({ name, queue, payload: { n: 'three' } })); // another service's bad payload
-      await backend.enqueue(createJob({ name, queue, payload: { n: 3 } }));
-      await waitFor(() => dlq.length === 1 && calls === 1, 'one DLQ entry and one good run', patience);
-      expect(dlq[0]!.headers[HEADERS.failureReason]).toMatch(/^schema: .*n: /);
-      expect(dlq[0]!.headers[HEADERS.attempt]).toBe('0');
     });
 
     it('puts off jobs over a job-name concurrency limit without losing them or spending attempts', async () => {
@@ -614,16 +374,4 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
       expect(order.b).toEqual([1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
     });
   });
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

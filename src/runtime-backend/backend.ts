@@ -44,7 +44,6 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
   const settling = new Set<Held>();
   const pending = createPendingSettles();
   let settleFailures = 0;
-  let deadLetterRefused = 0;
   const buffers = new Map<string, Held[]>();
   const subscribing = new Map<string, Promise<void>>();
   const leases = new Map<string, Held>();
@@ -213,7 +212,6 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     const failures = pending.failed(held.job, op);
     settleFailures++;
     const refused = op.kind === 'dead-letter' && isRefusedForGood(err);
-    if (refused) deadLetterRefused++;
     const delayMs = settleRetryDelayMs(failures);
     logger.error(
       { queue: held.queue, jobId: held.job.id, attempt: held.job.attempt, failures, retryInMs: delayMs, err },
@@ -386,7 +384,8 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     },
 
     bufferedCount: (queue) => buffers.get(queue)?.length ?? 0,
-    counters: () => ({ settleFailures, deadLetterRefused }),
+    // The bridge counts refused dead letters (of jobs and of poison messages) where they happen.
+    counters: () => ({ settleFailures, deadLetterRefused: runtime.counters().deadLetterRefused }),
     dlqOf: (queue) => runtime.dlqOf(queue),
     leasedCount: () => leases.size,
   };

@@ -26,7 +26,7 @@ export interface RuntimeBackendOptions {
 export interface BackendCounters {
   /** Settle publishes (retry or DLQ copies) that failed and were handed back to be tried again. */
   readonly settleFailures: number;
-  /** DLQ copies the broker refused for good, even with a minimal reason. */
+  /** DLQ copies (of jobs and poison messages) the broker refused for good, even with a minimal reason: the bridge's count. */
   readonly deadLetterRefused: number;
 }
 

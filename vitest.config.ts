@@ -33,6 +33,7 @@ export default defineConfig({
             'test/registry/**/*.test.ts',
             'test/conformance/**/*.test.ts',
             'test/reliability/**/*.test.ts',
+            'test/chaos/**/*.test.ts',
           ],
           exclude: ['test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', '**/node_modules/**'],
           globalSetup: ['test/setup/global.ts'],

@@ -4,12 +4,12 @@
  * - `cut()`: every open connection is reset (RST both ways) and new ones are reset on
  *   accept, until `heal()`. Clients see ECONNRESET at once, as after a broken link.
  * - `stall()`: connections stay open and new ones are accepted (and connected upstream), but
- *   no byte is read from either side, so nothing is forwarded; senders fill the kernel
- *   buffers and then block, as on a link that silently drops everything. A side that closes
- *   during the stall is not propagated either.
- * - `heal()` after a stall: reading resumes, and the bytes held in the kernel buffers during
- *   the stall are DELIVERED (in order; none dropped). Closes that happened during the stall
- *   are propagated then.
+ *   nothing is forwarded either way: each socket is paused (Node still reads up to its
+ *   16 KB highWaterMark, then the kernel buffers fill and the sender blocks), as on a link
+ *   that silently drops everything. A FIN or reset from either side is held back too.
+ * - `heal()` after a stall: reading resumes, and the bytes held (in the proxy's socket
+ *   buffers and the kernel's) are DELIVERED, in order, none dropped. A FIN or reset held
+ *   during the stall is passed on after them.
  *
  * Bytes the proxy had already handed to a socket before `stall()` was called may still be
  * flushed to the peer; nothing read after the call is forwarded.
@@ -47,8 +47,12 @@ type Mode = 'forward' | 'cut' | 'stall';
 
 /** One client connection and its upstream connection. */
 class Pair {
-  /** Set when one side closed during a stall; propagated on heal. */
-  private closedDuringStall = false;
+  /**
+   * An end or close seen during a stall, replayed on heal. A paused net.Socket still reads
+   * up to its highWaterMark and emits 'end' once that buffer is empty, so FIN and RST must be
+   * held back here, not only the data.
+   */
+  private held: Array<() => void> = [];
 
   constructor(
     readonly client: net.Socket,
@@ -61,6 +65,11 @@ class Pair {
     if (mode() === 'stall') this.pause();
   }
 
+  private whenForwarding(fn: () => void): void {
+    if (this.mode() === 'stall') this.held.push(fn);
+    else fn();
+  }
+
   private wire(from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk: Buffer) => {
       // Back-pressure: stop reading until the other side drains.
@@ -70,18 +79,15 @@ class Pair {
       if (this.mode() === 'forward') from.resume();
     });
     from.on('error', () => undefined);
-    // A clean FIN is passed on after the bytes before it (never during a stall: a paused
-    // socket does not emit 'end' until it is read again).
-    from.on('end', () => to.end());
-    from.on('close', (hadError: boolean) => {
-      if (to.destroyed) {
-        this.onGone(this);
-        return;
-      }
-      if (!hadError && to.writableEnded) return; // `to` closes once its own peer is done
-      if (this.mode() === 'stall') this.closedDuringStall = true;
-      else this.destroy();
-    });
+    // A clean FIN is passed on after the bytes before it ('end' comes after the last 'data').
+    from.on('end', () => this.whenForwarding(() => to.end()));
+    from.on('close', (hadError: boolean) =>
+      this.whenForwarding(() => {
+        if (to.destroyed) this.onGone(this);
+        else if (hadError || !to.writableEnded) this.destroy();
+        // else: `to` was ended cleanly and closes once its own peer is done
+      }),
+    );
   }
 
   pause(): void {
@@ -90,22 +96,21 @@ class Pair {
   }
 
   resume(): void {
-    if (this.closedDuringStall) {
-      this.destroy();
-      return;
-    }
+    for (const fn of this.held.splice(0)) fn();
     // A side whose peer still has a full write buffer waits for that peer's 'drain'.
-    if (this.upstream.writableNeedDrain === false) this.client.resume();
-    if (this.client.writableNeedDrain === false) this.upstream.resume();
+    if (!this.client.destroyed && !this.upstream.writableNeedDrain) this.client.resume();
+    if (!this.upstream.destroyed && !this.client.writableNeedDrain) this.upstream.resume();
   }
 
   reset(): void {
+    this.held = [];
     if (!this.client.destroyed) this.client.resetAndDestroy();
     if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
     this.onGone(this);
   }
 
   destroy(): void {
+    this.held = [];
     this.client.destroy();
     this.upstream.destroy();
     this.onGone(this);

@@ -39,6 +39,12 @@ export function parseRfc3339(text: string, header: string): Date {
   // A leap second (60) rolls into the next minute, as Go does when parsing.
   date.setUTCHours(Number(h), Number(mi), Number(s), ms);
   date.setTime(date.getTime() - offsetMin * 60_000);
+  // An offset can carry 0000-01-01 or 9999-12-31 out of the years the wire format (and so every
+  // retry or dead-letter copy of the job) can hold: such a job could never be copied again.
+  const year = date.getUTCFullYear();
+  if (year < 0 || year > 9999) {
+    throw new DecodeError(header, `timestamp is outside years 0000-9999 in UTC: ${JSON.stringify(text)}`);
+  }
   return date;
 }
 

@@ -34,6 +34,7 @@ export default defineConfig({
             'test/conformance/**/*.test.ts',
             'test/reliability/**/*.test.ts',
             'test/chaos/**/*.test.ts',
+            'test/security/**/*.test.ts',
           ],
           exclude: ['test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', '**/node_modules/**'],
           globalSetup: ['test/setup/global.ts'],

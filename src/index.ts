@@ -24,6 +24,7 @@ export {
   RetryLaterError,
   NoHandlerError,
   PublishRejectedError,
+  AuthenticationError,
   isJobbusError,
   describeError,
   type ErrorCode,

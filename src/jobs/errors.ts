@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'PERMANENT'
   | 'RETRY_LATER'
   | 'NO_HANDLER'
-  | 'PUBLISH_REJECTED';
+  | 'PUBLISH_REJECTED'
+  | 'AUTH_FAILED';
 
 /** Options shared by every jobbus error constructor. */
 export interface JobbusErrorOptions {
@@ -200,6 +201,22 @@ export class PublishRejectedError extends JobbusError {
   constructor(topic: string, message: string, options: JobbusErrorOptions = {}) {
     super('PUBLISH_REJECTED', `publish to "${topic}" rejected: ${message}`, false, options);
     this.topic = topic;
+  }
+}
+
+/**
+ * The broker refused the connection's credentials or identity: a wrong SASL or NATS password,
+ * an unknown user or mechanism, a certificate the client does not trust. Waiting does not fix
+ * it (`retryable: false`); the message names the broker, the user (never the password) and
+ * the option to check.
+ */
+export class AuthenticationError extends JobbusError {
+  /** The broker that refused: `kafka` or `nats`. */
+  readonly broker: 'kafka' | 'nats';
+
+  constructor(broker: 'kafka' | 'nats', message: string, options: JobbusErrorOptions = {}) {
+    super('AUTH_FAILED', message, false, options);
+    this.broker = broker;
   }
 }
 

@@ -9,7 +9,7 @@ import { createNameMapper } from './names.js';
 import { resolveOptions, type NatsEventBusOptions } from './options.js';
 import { createProvisioner, type StreamRef } from './provision.js';
 import { createJsPublisher, PublishFailedError } from './publisher.js';
-import { notStoredError, publishError } from './publish-errors.js';
+import { natsAuthError, notStoredError, publishError } from './publish-errors.js';
 import { createGroupRegistry } from './registry.js';
 import { createRelays } from './relay.js';
 import { FORWARD_LEAD_MS, tierFor } from './delay-tiers.js';
@@ -96,7 +96,8 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         servers: typeof servers === 'string' ? servers : [...servers],
       });
     } catch (err) {
-      throw new UnavailableError(`cannot connect to NATS at ${String(servers)}: ${describe(err)}`, { cause: err });
+      throw natsAuthError(err, options.connectionOptions?.user) ??
+        new UnavailableError(`cannot connect to NATS at ${String(servers)}: ${describe(err)}`, { cause: err });
     }
   }
   const ownsConnection = options.ownsConnection ?? !options.connection;

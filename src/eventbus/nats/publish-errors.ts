@@ -2,7 +2,7 @@
  * Publish failures as jobbus errors: refused for good ({@link PublishRejectedError}, not
  * retryable) or transient ({@link UnavailableError}). Nothing raw leaves a publish.
  */
-import { JobbusError, PublishRejectedError, UnavailableError } from '../../jobs/errors.js';
+import { AuthenticationError, JobbusError, PublishRejectedError, UnavailableError } from '../../jobs/errors.js';
 import { PublishFailedError, type PublishFailure } from './publisher.js';
 
 /**
@@ -44,4 +44,35 @@ export function notStoredError(topic: string, dedupId: string): UnavailableError
   return new UnavailableError(
     `publish to "${topic}" was not stored: the stream answered "duplicate" for Nats-Msg-Id ${JSON.stringify(dedupId)} (a copy must be stored; publish it with an id unique to the copy)`,
   );
+}
+
+/** Node TLS error codes that mean the server's certificate is not trusted as configured. */
+const TLS_FAILURES = /^(?:SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+/**
+ * An {@link AuthenticationError} when a connect failed because the server refused the
+ * credentials (`Authorization Violation`, an expired or timed-out authentication) or the client
+ * refused the server's certificate; undefined for anything else (an outage stays retryable).
+ * `user` (never the password) makes the message actionable.
+ */
+export function natsAuthError(err: unknown, user: string | undefined): AuthenticationError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (e.name === 'AuthorizationError' || e.name === 'UserAuthenticationExpiredError') {
+      const who = user === undefined ? '' : ` for user "${user}"`;
+      return new AuthenticationError(
+        'nats',
+        `nats: the server refused the credentials${who} (${e.message}): check connectionOptions (user/pass, token, nkey or credentials) against the server's authorization; retrying does not help`,
+        { cause: err },
+      );
+    }
+    if (typeof code === 'string' && TLS_FAILURES.test(code)) {
+      return new AuthenticationError(
+        'nats',
+        `nats: the server's TLS certificate is not trusted (${e.message}): check connectionOptions.tls (ca or caFile) against the server's certificate; retrying does not help`,
+        { cause: err },
+      );
+    }
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * Worker child processes for the reliability tests: start one (worker-process.ts under tsx),
+ * Worker child processes for the chaos scenarios: start one (worker-process.ts under tsx),
  * wait until it consumes, crash it with SIGKILL, or stop it gracefully.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_ENV, READY_LINE, type WorkerProcessConfig } from './worker-config.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** A running worker process. */
 export interface WorkerProcess {

@@ -3,21 +3,14 @@
  * restart, 5 delays under a crash), on the suite's Kafka and NATS with real worker processes and
  * the PostgreSQL ledger. `npm run chaos` runs the full sizes. Each test prints its account.
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, it } from 'vitest';
 import { kafkaBrokers, natsUrl } from '../setup/env.js';
-import type { ScenarioResult } from './harness/drive.js';
+import { expectChecksPass } from './harness/expect.js';
 import { killAllWorkers } from './harness/processes.js';
-import { formatTable } from './harness/report.js';
 import { kafkaTarget, natsTarget, type ChaosTarget } from './harness/target.js';
 import { crashDelayed } from './scenarios/crash-delayed.js';
 import { rollingRestart } from './scenarios/rolling-restart.js';
 import { workerCrash } from './scenarios/worker-crash.js';
-
-/** Print the account and fail on the first failed check, naming it. */
-export function expectChecksPass(r: ScenarioResult): void {
-  console.log(formatTable([r]));
-  expect(r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`)).toEqual([]);
-}
 
 const targets: Record<'kafka' | 'nats', () => Promise<ChaosTarget>> = {
   kafka: () => kafkaTarget({ brokers: kafkaBrokers() }),

@@ -20,6 +20,8 @@ export interface WorkerProcess {
   readonly exited: Promise<void>;
   /** The last few KB the process wrote to stderr (for failure messages). */
   stderr(): string;
+  /** Still running (not exited, not killed). */
+  alive(): boolean;
   /** SIGKILL: a real crash, no cleanup of any kind in the child. */
   crash(): Promise<void>;
   /** SIGTERM (graceful stop), then SIGKILL if it has not exited within `graceMs`. */
@@ -71,6 +73,7 @@ export function startWorkerProcess(config: WorkerProcessConfig, readyTimeoutMs =
     ready,
     exited,
     stderr: () => err,
+    alive: () => child.exitCode === null && child.signalCode === null,
     async crash() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

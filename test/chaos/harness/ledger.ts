@@ -7,6 +7,8 @@
  *   acked_at (the worker's onCompleted hook: the backend acked) or outcome 'retry' / 'dead'.
  * - `<t>_jobs`: every job whose enqueue resolved, with its runAt and what it should end as.
  * - `<t>_samples`: RSS and event-loop delay samples of the worker processes.
+ * - `<t>_errors`: what the workers' onError hook reported (a settle refused because the lease
+ *   expired, a reserve that failed), with the job id when there is one.
  */
 import pg from 'pg';
 import { checkTableName } from './worker-config.js';
@@ -46,6 +48,16 @@ export interface Sample {
   readonly lagP99Ms: number;
 }
 
+/** One error a worker's onError hook reported. */
+export interface WorkerErrorRecord {
+  readonly pid: number;
+  readonly at: number;
+  readonly jobId: string | null;
+  /** The error's `code` (e.g. LEASE_EXPIRED) or its name. */
+  readonly code: string;
+  readonly message: string;
+}
+
 /** A ledger and a client to write and read it. */
 export interface Ledger {
   readonly table: string;
@@ -57,6 +69,8 @@ export interface Ledger {
   /** Every execution, oldest start first. */
   executions(): Promise<Execution[]>;
   samples(): Promise<Sample[]>;
+  /** What the workers' onError hooks reported, oldest first. */
+  errors(): Promise<WorkerErrorRecord[]>;
   /** Drop the tables and disconnect. */
   drop(): Promise<void>;
 }
@@ -81,11 +95,12 @@ function ddl(t: string): string[] {
     `create index on ${t} (job_id)`,
     `create table ${t}_jobs (job_id text primary key, run_at bigint not null, expect text not null)`,
     `create table ${t}_samples (pid int not null, at bigint not null, rss bigint not null, lag_max double precision not null, lag_p99 double precision not null)`,
+    `create table ${t}_errors (pid int not null, at bigint not null, job_id text, code text not null, message text not null)`,
   ];
 }
 
 async function dropTables(client: pg.Client, t: string): Promise<void> {
-  await client.query(`drop table if exists ${t}, ${t}_jobs, ${t}_samples`);
+  await client.query(`drop table if exists ${t}, ${t}_jobs, ${t}_samples, ${t}_errors`);
 }
 
 /** Create a fresh ledger named `table` (its tables dropped first if an earlier run left them). */
@@ -135,6 +150,10 @@ export async function createLedger(pgUrl: string, table: string): Promise<Ledger
     async samples() {
       const r = await client.query<{ pid: number; at: string; rss: string; lag_max: number; lag_p99: number }>(`select * from ${t}_samples order by at`);
       return r.rows.map((x) => ({ pid: x.pid, at: Number(x.at), rssBytes: Number(x.rss), lagMaxMs: x.lag_max, lagP99Ms: x.lag_p99 }));
+    },
+    async errors() {
+      const r = await client.query<{ pid: number; at: string; job_id: string | null; code: string; message: string }>(`select * from ${t}_errors order by at`);
+      return r.rows.map((x) => ({ pid: x.pid, at: Number(x.at), jobId: x.job_id, code: x.code, message: x.message }));
     },
     async drop() {
       try {

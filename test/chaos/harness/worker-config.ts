@@ -71,6 +71,11 @@ export interface ChaosPayload {
   readonly permanent?: boolean;
   /** Ignore the abort signal and keep working this long, ms (a stuck handler). */
   readonly stuckMs?: number;
+  /**
+   * Be stuck ({@link stuckMs}) only on the job's first `stuckExecutions` executions, counted in
+   * the ledger across processes; later executions work `ms`. Omitted = stuck on every execution.
+   */
+  readonly stuckExecutions?: number;
 }
 
 /** The line a worker prints on stdout once it consumes. */

@@ -65,6 +65,14 @@ const setOutcome = async (job: Job, column: 'acked_at' | 'outcome', value: numbe
   rowOf.delete(job.id);
   if (row !== undefined) await pool.query(`update ${table} set ${column} = $1 where id = $2`, [value, row]);
 };
+const recordError = async (err: unknown, job?: Job): Promise<void> => {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'unknown';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  await pool
+    .query(`insert into ${table}_errors (pid, at, job_id, code, message) values ($1, $2, $3, $4, $5)`, [process.pid, Date.now(), job?.id ?? null, code, message.slice(0, 500)])
+    .catch(() => undefined);
+};
 const worker = createWorker(
   backend,
   { ...cfg.worker, queues: [cfg.queue], concurrency: cfg.concurrency },
@@ -74,6 +82,8 @@ const worker = createWorker(
       onCompleted: (job) => setOutcome(job, 'acked_at', Date.now()),
       onRetry: (job) => setOutcome(job, 'outcome', 'retry'),
       onDead: (job) => setOutcome(job, 'outcome', 'dead'),
+      // A settle the backend refused (LEASE_EXPIRED: a stale attempt) or a failed reserve.
+      onError: (err, job) => recordError(err, job),
     },
   },
 );
@@ -82,6 +92,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 worker.register(cfg.jobName, async (job) => {
   const p = (job.payload ?? {}) as Partial<ChaosPayload>;
+  // Executions of this job so far, in any process (only asked when the payload limits stuckness).
+  const earlier =
+    p.stuckExecutions === undefined
+      ? 0
+      : Number((await pool.query<{ n: string }>(`select count(*) as n from ${table} where job_id = $1`, [job.id])).rows[0]!.n);
+  const stuckMs = p.stuckExecutions === undefined || earlier < p.stuckExecutions ? p.stuckMs : undefined;
   // Written before the work starts: a crash after this line shows as started, never finished.
   const res = await pool.query<{ id: string }>(
     `insert into ${table} (job_id, attempt, pid, started_at, run_at) values ($1, $2, $3, $4, $5) returning id`,
@@ -91,7 +107,7 @@ worker.register(cfg.jobName, async (job) => {
   rowOf.set(job.id, row);
   try {
     // A stuck handler ignores its abort signal on purpose.
-    await sleep(p.stuckMs ?? p.ms ?? cfg.handlerMs);
+    await sleep(stuckMs ?? p.ms ?? cfg.handlerMs);
     if (p.permanent) throw new PermanentError(`chaos job ${p.i ?? '?'} fails for good`);
     if (p.failTimes !== undefined && job.attempt < p.failTimes) throw new Error(`chaos job ${p.i ?? '?'} fails attempt ${job.attempt}`);
   } finally {

@@ -35,7 +35,7 @@ import { browseTopic, removeFromTopic, type BrowseDeps } from './browse.js';
 import { loadKafkaJsDriver } from './kafkajs-driver.js';
 import { resolveConsumerOptions, type KafkaEventBusOptions } from './options.js';
 import type { AdminPort, KafkaClientPort, ProducerPort } from './port.js';
-import { classifyPublishError } from './publish-errors.js';
+import { classifyPublishError, kafkaAuthError } from './publish-errors.js';
 import { createDelayRelay, type RelayCounters } from './relay.js';
 import { createRelayManager } from './relays.js';
 import { createSender } from './sender.js';
@@ -44,7 +44,7 @@ import { delayTopicName, isSubTierDelay, makeTiers, pickTier } from './tiers.js'
 import { createTopicProvisioner, defaultRetentionMs } from './topics.js';
 import { DUE_AT_HEADER, encodeHeaders, TARGET_HEADER } from './wire.js';
 
-export type { KafkaEventBusOptions, KafkaBusLogger, KafkaConsumerOptions, KafkaTopicOptions } from './options.js';
+export type { KafkaEventBusOptions, KafkaBusLogger, KafkaConsumerOptions, KafkaTopicOptions, KafkaTlsOptions, KafkaSaslOptions } from './options.js';
 export type * from './port.js';
 export { DEFAULT_DELAY_TIERS_MS, type DelayTier } from './tiers.js';
 export { DUE_AT_HEADER, TARGET_HEADER } from './wire.js';
@@ -99,7 +99,9 @@ function checkSubscribeOptions(o: SubscribeOptions): Required<Omit<SubscribeOpti
   };
 }
 
-function unavailable(what: string, cause: unknown): JobbusError {
+function unavailable(what: string, cause: unknown, user: string | undefined): JobbusError {
+  const auth = kafkaAuthError(cause, user);
+  if (auth) return auth;
   if (cause instanceof JobbusError) return cause;
   return new UnavailableError(`kafka: ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
@@ -122,6 +124,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   const inMemoryRedeliveryMaxMs = options.inMemoryRedeliveryMaxMs ?? 5_000;
   const drainTimeoutMs = options.drainTimeoutMs ?? 5_000;
   const logger = options.logger;
+  const user = options.sasl?.username;
   const client: KafkaClientPort =
     options.client ??
     (await loadKafkaJsDriver({
@@ -167,13 +170,14 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   const send = createSender({
     producer: () => producer.get(),
     autoCreateTopics,
+    ...(user !== undefined ? { user } : {}),
     onFailure: (topic) => provisioner.forget(topic), // deleted behind our back? the next publish checks again
   });
   const ensure = async (topic: string, topics: Parameters<typeof provisioner.ensure>[0]): Promise<void> => {
     try {
       await provisioner.ensure(topics);
     } catch (err) {
-      throw classifyPublishError(topic, err, { autoCreateTopics });
+      throw classifyPublishError(topic, err, { autoCreateTopics, ...(user !== undefined ? { user } : {}) });
     }
   };
 
@@ -264,7 +268,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     try {
       await relays.acquire(topic);
     } catch (err) {
-      throw unavailable(`cannot start the delay relays of "${topic}"`, err);
+      throw unavailable(`cannot start the delay relays of "${topic}"`, err, user);
     }
   };
 
@@ -274,7 +278,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     send,
     chunkRecords: options.removeChunkRecords ?? 5_000,
     timeoutMs: BROWSE_TIMEOUT_MS,
-    unavailable,
+    unavailable: (what, err) => unavailable(what, err, user),
   };
 
   const bus: KafkaEventBus = {
@@ -324,7 +328,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       } catch (err) {
         if (sub) await sub.close().catch(() => undefined);
         else await relays.release(topic);
-        throw unavailable(`cannot subscribe to "${topic}" as group "${groupId}"`, err);
+        throw unavailable(`cannot subscribe to "${topic}" as group "${groupId}"`, err, user);
       }
       if (closed) {
         await sub.close();
@@ -339,7 +343,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       try {
         info = await (await admin.get()).describeCluster();
       } catch (err) {
-        throw unavailable('cluster unreachable', err);
+        throw unavailable('cluster unreachable', err, user);
       }
       if (info.brokers === 0) throw new UnavailableError('kafka: the cluster reports no live brokers');
       if (info.controller === null || info.controller < 0) {

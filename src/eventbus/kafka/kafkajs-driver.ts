@@ -8,18 +8,14 @@ import { NotInitializedError, UnavailableError } from '../../jobs/errors.js';
 import { setHeader } from '../header-record.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
 import type { AdminPort, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
-import type { KafkaBusLogger } from './options.js';
+import type { KafkaBusLogger, KafkaSaslOptions, KafkaTlsOptions } from './options.js';
 
 /** Connection settings of the kafkajs driver. */
 export interface KafkaJsDriverOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
-  readonly ssl?: boolean;
-  readonly sasl?: {
-    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    readonly username: string;
-    readonly password: string;
-  };
+  readonly ssl?: boolean | KafkaTlsOptions;
+  readonly sasl?: KafkaSaslOptions;
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
   /** Idempotent producer (kafkajs `idempotent: true`, one request in flight per broker). */
@@ -72,7 +68,11 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 5_000 },
   };
   if (options.logger) config.logCreator = toLogCreator(mod, options.logger);
-  if (options.ssl) config.ssl = true;
+  if (options.ssl === true) config.ssl = true;
+  else if (options.ssl) {
+    const { ca, ...rest } = options.ssl;
+    config.ssl = { ...rest, ...(ca !== undefined ? { ca: typeof ca === 'string' || Buffer.isBuffer(ca) ? ca : [...ca] } : {}) };
+  }
   if (options.sasl) config.sasl = { ...options.sasl } as KafkaJs.SASLOptions;
   const kafka = new mod.Kafka(config);
 

@@ -43,20 +43,50 @@ export interface KafkaConsumerOptions {
   readonly partitionsConcurrently?: number;
 }
 
+/**
+ * TLS settings of the connections to the brokers (Node `tls.connect` options, PEM text or
+ * Buffers). `ca` replaces Node's bundled roots: give it when the brokers' certificates come
+ * from your own CA.
+ */
+export interface KafkaTlsOptions {
+  /** Certificate authorities the broker certificates must chain to (PEM). Default: Node's roots. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Client certificate (PEM) for brokers that require mutual TLS (`ssl.client.auth=required`). */
+  readonly cert?: string | Buffer;
+  /** Private key of `cert` (PEM). */
+  readonly key?: string | Buffer;
+  /** Passphrase of an encrypted `key`. */
+  readonly passphrase?: string;
+  /** Refuse brokers whose certificate does not verify. Default true; false only for experiments. */
+  readonly rejectUnauthorized?: boolean;
+  /** Host name the broker certificate must carry when it differs from the bootstrap host (SNI too). */
+  readonly servername?: string;
+}
+
+/** SASL credentials of {@link KafkaEventBusOptions.sasl}. */
+export interface KafkaSaslOptions {
+  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  /** Never logged and never part of an error message. */
+  readonly password: string;
+}
+
 /** Options of {@link createKafkaEventBus}. */
 export interface KafkaEventBusOptions {
   /** Bootstrap servers, e.g. `['127.0.0.1:9092']`. */
   readonly brokers: readonly string[];
   /** Client id sent to the brokers. Default `jobbus`. */
   readonly clientId?: string;
-  /** Use TLS. */
-  readonly ssl?: boolean;
-  /** SASL credentials. */
-  readonly sasl?: {
-    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
-    readonly username: string;
-    readonly password: string;
-  };
+  /**
+   * TLS: `true` for TLS trusting Node's bundled roots, or {@link KafkaTlsOptions} (your CA, a
+   * client certificate, the expected server name). Default: no TLS.
+   */
+  readonly ssl?: boolean | KafkaTlsOptions;
+  /**
+   * SASL credentials (with `ssl` for the `SASL_SSL` protocol). A wrong user or password fails the
+   * first operation with an `AuthenticationError` (`AUTH_FAILED`, not retryable).
+   */
+  readonly sasl?: KafkaSaslOptions;
   /** Create missing queue, delay and DLQ topics on first use (default true); when false, verify they exist. */
   readonly autoCreateTopics?: boolean;
   /** Layout of created topics. */

@@ -15,6 +15,7 @@
  * Header bytes that are not valid UTF-8 (a foreign producer) are decoded lossily by the
  * client; {@link invalidHeaderNames} finds them in the raw header block so the delivered
  * message names them in `invalidHeaders` instead of passing a silently altered value on.
+ * The key header is the exception: a key is decoded lossily, as the Kafka bus does.
  */
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import { setHeader } from '../header-record.js';
@@ -141,6 +142,8 @@ export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: U
       } else if (!isTransportHeader(name)) setHeader(headers, name, decodeValue(value));
     }
   }
-  const invalid = raw ? invalidHeaderNames(raw) : [];
+  // The key is not a header of the job: its bytes only steer ordering, and Kafka decodes a key
+  // that is not UTF-8 lossily and runs the job. The same here, so a job is poison on both or neither.
+  const invalid = raw ? invalidHeaderNames(raw).filter((n) => n !== KEY_HEADER) : [];
   return { message: { ...(key !== undefined && { key }), value: data, headers, ...(invalid.length > 0 && { invalidHeaders: invalid }) }, dueAt };
 }

@@ -9,7 +9,7 @@ import { account, type Account, type FaultWindow } from './account.js';
 import { createLedger, type Enqueued, type Ledger } from './ledger.js';
 import { startWorkerProcess, type WorkerProcess } from './processes.js';
 import type { ChaosTarget } from './target.js';
-import type { ChaosPayload, WorkerProcessConfig } from './worker-config.js';
+import { chaosPayloadOf, type ChaosPayload, type WorkerProcessConfig } from './worker-config.js';
 
 /** Job name every chaos job carries. */
 export const CHAOS_JOB = 'chaos-job';
@@ -58,7 +58,7 @@ export function chaosJobs(
 
 /** Expected end of a chaos job from its payload. */
 export function expectationOf(job: Job): Enqueued['expect'] {
-  return (job.payload as unknown as ChaosPayload).permanent ? 'dead' : 'complete';
+  return chaosPayloadOf(job).permanent ? 'dead' : 'complete';
 }
 
 /** Tally of an enqueue loop. */
@@ -72,14 +72,18 @@ export interface EnqueueTally {
 }
 
 /**
- * Enqueue `jobs` in batches of `batch`, `gapMs` apart, recording every resolved one in the ledger.
+ * Enqueue `jobs` in batches of `batch`, `gapMs` apart, recording every resolved one in the ledger;
+ * with `dueNow` each batch is due when it is sent.
  * A rejected batch is tallied, not retried: the scenario checks that rejections are retryable and
  * that everything resolved completes.
  */
-export async function enqueueAll(producer: EventBusBridge, ledger: Ledger, jobs: readonly Job[], batch = 100, gapMs = 0): Promise<EnqueueTally> {
+export async function enqueueAll(producer: EventBusBridge, ledger: Ledger, jobs: readonly Job[], batch = 100, gapMs = 0, dueNow = false): Promise<EnqueueTally> {
   const tally: EnqueueTally = { resolved: 0, retryableErrors: 0, otherErrors: 0 };
   for (let i = 0; i < jobs.length; i += batch) {
-    const slice = jobs.slice(i, i + batch);
+    // Immediate jobs are due when they are enqueued, not when the scenario made them, so that
+    // lateness measures the system, not the producer's queue.
+    const now = new Date();
+    const slice = jobs.slice(i, i + batch).map((j) => (dueNow ? { ...j, runAt: now } : j));
     try {
       await producer.enqueueBatch(slice);
       tally.resolved += slice.length;

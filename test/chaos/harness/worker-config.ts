@@ -3,7 +3,7 @@
  * passed as JSON in the JOBBUS_WORKER_CONFIG environment variable, and what a job's payload tells
  * the handler to do.
  */
-import type { WorkerConfigInput } from '../../../src/index.js';
+import type { Job, WorkerConfigInput } from '../../../src/index.js';
 
 /** The bus the child builds, with the options a user would pass. */
 export type WorkerBusConfig =
@@ -76,6 +76,19 @@ export interface ChaosPayload {
    * the ledger across processes; later executions work `ms`. Omitted = stuck on every execution.
    */
   readonly stuckExecutions?: number;
+}
+
+/**
+ * The chaos payload of `job`. A job's payload travels as bytes (createJob JSON-encodes an
+ * object), so it is decoded here; anything unreadable is an empty payload (default behaviour).
+ */
+export function chaosPayloadOf(job: Pick<Job, 'payload'>): Partial<ChaosPayload> {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder().decode(job.payload));
+    return v !== null && typeof v === 'object' ? (v as Partial<ChaosPayload>) : {};
+  } catch {
+    return {};
+  }
 }
 
 /** The line a worker prints on stdout once it consumes. */

@@ -18,7 +18,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import pino from 'pino';
 import { createEventBusBridge, createRuntimeBackend, createWorker, PermanentError, type EventBus, type Job } from '../../../src/index.js';
-import { checkTableName, CONFIG_ENV, READY_LINE, type ChaosPayload, type WorkerProcessConfig } from './worker-config.js';
+import { chaosPayloadOf, checkTableName, CONFIG_ENV, READY_LINE, type WorkerProcessConfig } from './worker-config.js';
 
 const raw = process.env[CONFIG_ENV];
 if (!raw) throw new Error(`${CONFIG_ENV} is not set`);
@@ -91,7 +91,7 @@ const worker = createWorker(
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 worker.register(cfg.jobName, async (job) => {
-  const p = (job.payload ?? {}) as Partial<ChaosPayload>;
+  const p = chaosPayloadOf(job);
   // Executions of this job so far, in any process (only asked when the payload limits stuckness).
   const earlier =
     p.stuckExecutions === undefined

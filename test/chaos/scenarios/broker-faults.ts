@@ -71,7 +71,7 @@ async function underLoad(own: OwnTarget, size: Size, scenario: string, kinds: re
   try {
     await Promise.all([run.startWorker(true), run.startWorker(true)]);
     const jobs = chaosJobs(run.queue, n, (i) => ({ i, ms: handlerMsOf(i) }));
-    const enqueueing = enqueueAll(run.producer, run.ledger, jobs, 10, 100);
+    const enqueueing = enqueueAll(run.producer, run.ledger, jobs, 10, 100, true);
     const windows: FaultWindow[] = [];
     for (const kind of kinds) {
       await sleep(3_000);
@@ -80,6 +80,9 @@ async function underLoad(own: OwnTarget, size: Size, scenario: string, kinds: re
     const tally = await enqueueing;
     const settled = await run.waitSettled(bySize(size, 90_000, 180_000));
     const a = await run.account(windows);
+    // Resumed: the first execution that started after each fault healed, ms after the heal.
+    const starts = (await run.ledger.executions()).map((e) => e.startedAt);
+    const resumedMs = windows.map((w) => Math.min(...starts.filter((t) => t >= w.to! - REJOIN_SLACK_MS)) - (w.to! - REJOIN_SLACK_MS));
     const alive = run.workers.filter((w) => w.alive()).length;
     const checks: Check[] = [
       ...standardChecks(a),
@@ -93,6 +96,7 @@ async function underLoad(own: OwnTarget, size: Size, scenario: string, kinds: re
       figures: {
         faults: kinds.join('+'),
         holdMs,
+        resumedAfterHealMs: resumedMs.join('+'),
         enqueueResolved: tally.resolved,
         enqueueRetryableErrors: tally.retryableErrors,
         enqueueOtherErrors: tally.otherErrors,

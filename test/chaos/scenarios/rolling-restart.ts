@@ -19,7 +19,7 @@ export async function rollingRestart(target: ChaosTarget, size: Size): Promise<S
     const first = await Promise.all([run.startWorker(true), run.startWorker(true), run.startWorker(true)]);
     const jobs = chaosJobs(run.queue, n, (i) => ({ i, ms: handlerMsOf(i) }));
     // About 20 s of load (full), 6 s (short): batches of 50 every 100 ms.
-    const enqueueing = enqueueAll(run.producer, run.ledger, jobs, bySize(size, 50, 50), 100);
+    const enqueueing = enqueueAll(run.producer, run.ledger, jobs, 50, 100, true);
     await sleep(1_000);
     let stopMs = 0;
     for (const w of first) {

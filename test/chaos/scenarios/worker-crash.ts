@@ -18,7 +18,7 @@ export async function workerCrash(target: ChaosTarget, size: Size): Promise<Scen
   try {
     await Promise.all([run.startWorker(true), run.startWorker(true), run.startWorker(true)]);
     const jobs = chaosJobs(run.queue, n, (i) => ({ i, ms: handlerMsOf(i) }));
-    const enqueueing = enqueueAll(run.producer, run.ledger, jobs, 500);
+    const enqueueing = enqueueAll(run.producer, run.ledger, jobs, 500, 0, true);
     const reached = await pollUntil(async () => (await run.ledger.progress()).completed >= n * 0.4, 60_000);
     if (!reached) throw new Error(`40 % of ${n} jobs did not complete within 60 s\n${run.stderr()}`);
     const victim = run.workers[1]!;

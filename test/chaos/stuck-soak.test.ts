@@ -1,0 +1,35 @@
+/**
+ * Short versions of chaos scenarios 6 (long and stuck handlers) and 8 (soak) on the suite's
+ * Kafka and NATS, with real worker processes and the PostgreSQL ledger. `npm run chaos` runs the
+ * full sizes (a 30 s stuck handler among 10,000 jobs; a 10-minute soak). Each test prints its account.
+ */
+import { afterAll, afterEach, describe, it } from 'vitest';
+import { kafkaBrokers, natsUrl } from '../setup/env.js';
+import { killAllWorkers } from './harness/processes.js';
+import { kafkaTarget, natsTarget, type ChaosTarget } from './harness/target.js';
+import { soak } from './scenarios/soak.js';
+import { stuckHandler } from './scenarios/stuck-handler.js';
+import { expectChecksPass } from './harness/expect.js';
+
+const targets: Record<'kafka' | 'nats', () => Promise<ChaosTarget>> = {
+  kafka: () => kafkaTarget({ brokers: kafkaBrokers() }),
+  nats: () => natsTarget({ servers: natsUrl() }),
+};
+
+afterEach(killAllWorkers);
+
+for (const kind of ['kafka', 'nats'] as const) {
+  describe(`chaos (short): stuck handlers and soak on ${kind}`, () => {
+    let target: ChaosTarget | undefined;
+    const get = async (): Promise<ChaosTarget> => (target ??= await targets[kind]());
+    afterAll(() => target?.close());
+
+    it(`6 stuck handler on ${kind}: a handler ignoring its abort outlives timeout and lease among 2,000 jobs, then its process is SIGKILLed: no stall, no stale ack, none lost, duplicates within the bound`, async () => {
+      expectChecksPass(await stuckHandler(await get(), 'short'));
+    }, 90_000);
+
+    it(`8 soak on ${kind}: 30 s of mixed load at 200 jobs/s through 2 workers: none lost, permanent ones in the DLQ, RSS and event-loop lag flat`, async () => {
+      expectChecksPass(await soak(await get(), 'short'));
+    }, 90_000);
+  });
+}

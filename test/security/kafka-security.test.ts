@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { AuthenticationError, createEventBusBridge, createJob, createRuntimeBackend, isJobbusError } from '../../src/index.js';
+import { AuthenticationError, createEventBusBridge, createJob, createRuntimeBackend, createWorker, isJobbusError } from '../../src/index.js';
 import { createKafkaEventBus, type KafkaEventBus, type KafkaEventBusOptions } from '../../src/eventbus/kafka/index.js';
 import { startOwnKafka, type OwnKafka } from '../chaos/infra/own-kafka.js';
 import { uniqueName } from '../setup/env.js';
@@ -160,6 +160,14 @@ describe('Kafka with SASL/SCRAM over TLS and ACLs', () => {
       expect(Date.now() - t1).toBeLessThan(5_000);
       errors.push(errorText(subErr));
       expect(subErr).toBeInstanceOf(AuthenticationError);
+
+      // A worker refuses to start (its health check meets the same refusal) instead of retrying.
+      const worker = createWorker(backend, { queues: [queue] }, { logger: logs.logger });
+      const t2 = Date.now();
+      const startErr = await worker.start().then(() => worker.stop(), (e: unknown) => e);
+      expect(Date.now() - t2).toBeLessThan(5_000);
+      errors.push(errorText(startErr));
+      expect(startErr).toBeInstanceOf(AuthenticationError);
     } finally {
       await backend.close();
     }
@@ -188,7 +196,7 @@ describe('Kafka with SASL/SCRAM over TLS and ACLs', () => {
 
   it('no password appears in a log line, an error or a dead-letter message', () => {
     expect(logs.lines.length).toBeGreaterThan(0);
-    expect(errors.length).toBe(3);
+    expect(errors.length).toBe(4);
     expect(dlqTexts.length).toBeGreaterThan(0);
     expectNoSecret('log lines', logs.lines, SECRETS);
     expectNoSecret('errors', errors, SECRETS);

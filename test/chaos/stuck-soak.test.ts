@@ -24,7 +24,7 @@ for (const kind of ['kafka', 'nats'] as const) {
     const get = async (): Promise<ChaosTarget> => (target ??= await targets[kind]());
     afterAll(() => target?.close());
 
-    it(`6 stuck handler on ${kind}: a handler ignoring its abort outlives timeout and lease among 2,000 jobs, then its process is SIGKILLed: no stall, no stale ack, none lost, duplicates within the bound`, async () => {
+    it(`6 stuck handler on ${kind}: a handler ignoring its abort outlives timeout and lease for 12 s among 2,000 jobs, then its process is SIGKILLed: no stall, no stale ack, none lost, duplicates within the bound`, async () => {
       expectChecksPass(await stuckHandler(await get(), 'short'));
     }, 90_000);
 

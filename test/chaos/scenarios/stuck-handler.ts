@@ -82,7 +82,7 @@ async function enqueuePhase(run: Run, n: number, stuckMs: number, offset: number
 export async function stuckHandler(target: ChaosTarget, size: Size): Promise<ScenarioResult> {
   const started = Date.now();
   const n = bySize(size, 1_000, 5_000);
-  const stuckMs = bySize(size, 8_000, 30_000);
+  const stuckMs = bySize(size, 12_000, 30_000);
   const run = await beginRun({
     target,
     name: 'stuck',

@@ -228,6 +228,10 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
             const invalid = poisonReason(delivery.message);
             if (invalid) throw invalid;
             job = decodeJob(delivery.message, queue, now());
+            // A job belongs to the queue it was consumed from. A foreign `job_queue` naming another
+            // queue would send its retries and dead letter there: out of sight of this queue's
+            // workers and DLQ tools, or (a name the bus cannot map) refused forever.
+            if (job.queue !== queue) job = { ...job, queue };
           } catch (err) {
             return moveAsidePoison(queue, delivery, err);
           }

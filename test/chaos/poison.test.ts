@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { kafkaBrokers, natsUrl } from '../setup/env.js';
 import { runPoisonScenario, type PoisonReport, type PoisonTarget } from './scenarios/poison.js';
+import { runBusFuzz } from './scenarios/poison-fuzz.js';
 
 const targets: Record<PoisonTarget['kind'], () => PoisonTarget> = {
   memory: () => ({ kind: 'memory' }),
@@ -38,6 +39,22 @@ describe('chaos 7: poison and bad input (short)', () => {
       expect(report.good).toBeGreaterThan(30);
       expect(report.bad).toBe(kind === 'memory' ? 16 : kind === 'kafka' ? 20 : 19);
       if (kind === 'memory') expect(report.skippedCases.length).toBe(4);
+    }, 60_000);
+  }
+});
+
+describe('chaos 7: bus fuzz (short)', () => {
+  const counts = { memory: 2_000, kafka: 1_000, nats: 1_000 } as const;
+  for (const kind of ['memory', 'kafka', 'nats'] as const) {
+    it(`${kind}: ${counts[kind]} random messages, each handled or dead-lettered, no uncaught error, no stall`, async () => {
+      const r = await runBusFuzz(targets[kind](), counts[kind]);
+      expect({ lost: r.lost.slice(0, 10), uncaught: r.uncaught.slice(0, 5), seed: r.seed }).toEqual({ lost: [], uncaught: [], seed: r.seed });
+      expect(r.handled + r.deadLettered).toBe(r.published);
+      expect(r.published).toBeGreaterThan(counts[kind] * 0.9);
+      // Both outcomes occur: the fuzz is neither all good nor all poison.
+      expect(r.handled).toBeGreaterThan(counts[kind] / 40);
+      expect(r.deadLettered).toBeGreaterThan(counts[kind] / 10);
+      expect(r.settleMs).toBeLessThan(15_000);
     }, 60_000);
   }
 });

@@ -92,15 +92,24 @@ export function sizedJob(queue: string, bytes: number): Job {
   return createJob({ name: GOOD_NAME, queue, payload: new Uint8Array(bytes).fill(97) });
 }
 
-/** A good job as a foreign producer writes it: only `job_id` and `job_name`, and a key that is not UTF-8 where bytes exist. */
-export function foreignGood(queue: string, id: string, bytes: boolean): RawMessage {
+/** Header asking the scenario's handler to fail the job's first attempt. */
+export const FAIL_ONCE = 'chaos_fail_once';
+
+/**
+ * A good job as a foreign producer writes it: only `job_id`, `job_name` and `job_queue` (here
+ * naming `jobQueue`, another queue than the one it is published on), a key that is not UTF-8
+ * where bytes exist, and a first attempt that fails: its retry must come back to the queue it
+ * was consumed from.
+ */
+export function foreignGood(id: string, jobQueue: string, bytes: boolean): RawMessage {
   return {
     key: bytes ? Uint8Array.of(0xff, 0x00, 0xc3, 0x28) : '\uD800key',
     value: te.encode(JSON.stringify({ foreign: true })),
     headers: [
       [H.id, id],
       [H.name, GOOD_NAME],
-      [H.queue, queue],
+      [H.queue, jobQueue],
+      [FAIL_ONCE, '1'],
     ],
   };
 }

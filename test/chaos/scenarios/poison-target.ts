@@ -133,6 +133,10 @@ export async function openRig(target: PoisonTarget): Promise<PoisonRig> {
       if (!hasBytes(m)) return bus.publish(topic, asMessage(m));
       // NATS has no key: the bus carries it in the jobbus_key header, so bad key bytes go there.
       const headers: RawHeader[] = m.key === undefined ? [...m.headers] : [...m.headers, ['jobbus_key', m.key]];
+      for (const [k, v] of headers) {
+        const bad = typeof v === 'string' ? /[\r\n]/.test(v) : v.includes(10) || v.includes(13);
+        if (bad) throw new Error(`raw NATS header ${k} holds CR or LF: it would break the protocol stream`);
+      }
       await raw.publish(bus.subjectOf(topic), headers, m.value);
     },
     async close() {

@@ -21,7 +21,7 @@ import {
   type Job,
 } from '../../../src/index.js';
 import pino from 'pino';
-import { BAD_CASES, foreignGood, GOOD_NAME, goodJob, largestPayload, MARKER, sizedJob } from './poison-cases.js';
+import { BAD_CASES, FAIL_ONCE, foreignGood, GOOD_NAME, goodJob, largestPayload, MARKER, sizedJob } from './poison-cases.js';
 import { openRig, type PoisonRig, type PoisonTarget, type RawMessage } from './poison-target.js';
 
 export type { PoisonTarget };
@@ -98,8 +98,13 @@ export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'f
   const enqueuedAt = new Map<string, number>();
   const firstStart = new Map<string, number>();
   const unexpectedRuns: string[] = [];
+  const failedOnce = new Set<string>();
   worker.register(GOOD_NAME, async (job: Job) => {
     if (!enqueuedAt.has(job.id)) unexpectedRuns.push(`${job.id} (${job.headers[MARKER] ?? 'no marker'})`);
+    if (job.headers[FAIL_ONCE] && !failedOnce.has(job.id)) {
+      failedOnce.add(job.id);
+      throw new Error('the first attempt of this job fails');
+    }
     if (!firstStart.has(job.id)) firstStart.set(job.id, Date.now());
   });
   const badMarkers = new Set<string>();
@@ -112,9 +117,10 @@ export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'f
     enqueuedAt.set(job.id, Date.now());
     await backend.enqueue(job);
   }
+  const elsewhere = rig.queueName('elsewhere');
   async function publishGoodRaw(id: string): Promise<void> {
     enqueuedAt.set(id, Date.now());
-    await rig.publishRaw(queue, foreignGood(queue, id, rig.carriesBytes));
+    await rig.publishRaw(queue, foreignGood(id, elsewhere, rig.carriesBytes));
   }
   /** A raw message that may be over the broker's limit: stored = bad to find in the DLQ, refused = counted. */
   async function publishBad(marker: string, message: RawMessage, mayBeRefused = false): Promise<void> {

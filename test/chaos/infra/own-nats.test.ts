@@ -3,11 +3,15 @@
  * ports stay the same, pause really hangs it, a TCP proxy in front can cut clients off, and
  * destroy leaves nothing behind. Never the shared server on 4222.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isProcess, pidAlive } from '../../setup/brokers.js';
 import { startOwnNats, type OwnNats } from './own-brokers.js';
+import { pruneStaleChaosDirs } from './own-process.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 const STREAM = 'CHAOS_INFRA';
@@ -33,6 +37,28 @@ async function consumeAll(url: string): Promise<string[]> {
 }
 
 const expected = Array.from({ length: COUNT }, (_, i) => `m${i}`);
+
+const CHILD = fileURLToPath(new URL('./fixtures/own-nats-child.ts', import.meta.url));
+
+/** Runs the fixture in a child Node process; resolves with the broker it started. */
+function runChild(how: 'exit' | 'sigkill'): Promise<{ pid: number; dir: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', CHILD, how], { timeout: 30_000 }, (_err, stdout, stderr) => {
+      // A SIGKILLed child is an error for execFile; its line on stdout is what counts.
+      const line = stdout.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as { pid: number; dir: string });
+      else reject(new Error(`child printed no broker: ${stderr}`));
+    });
+  });
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('own nats-server', () => {
   let nats: OwnNats;
@@ -130,5 +156,20 @@ describe('own nats-server', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('dies with the process that started it', async () => {
+    const child = await runChild('exit');
+    await until('broker gone after its parent exited', () => !pidAlive(child.pid));
+    fs.rmSync(child.dir, { recursive: true, force: true }); // the exit hook kills; destroy() removes
+  });
+
+  it('a later start prunes what a SIGKILLed parent left behind', async () => {
+    const child = await runChild('sigkill');
+    expect(isProcess(child.pid, child.dir)).toBe(true);
+    expect(fs.existsSync(child.dir)).toBe(true);
+    await pruneStaleChaosDirs(true);
+    await until('orphan killed', () => !pidAlive(child.pid));
+    expect(fs.existsSync(child.dir)).toBe(false);
   });
 });

@@ -89,8 +89,10 @@ let pruned: Promise<void> | undefined;
 /**
  * Removes jobbus-chaos-* dirs whose owner process is gone, SIGKILLing the broker they hold
  * (a test process killed with SIGKILL never runs its exit hook). Dirs of live owners stay.
+ * Runs once per process (at the first broker start) unless `again`.
  */
-export function pruneStaleChaosDirs(): Promise<void> {
+export function pruneStaleChaosDirs(again = false): Promise<void> {
+  if (again) pruned = undefined;
   pruned ??= (async () => {
     const root = os.tmpdir();
     for (const name of fs.readdirSync(root)) {

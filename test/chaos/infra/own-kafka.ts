@@ -32,7 +32,11 @@ export interface KafkaPorts {
 
 /** Options of {@link startOwnKafka}. */
 export interface OwnKafkaOptions {
-  /** Clients are told this port; put a TCP proxy there (targeting `listenAddress`). */
+  /**
+   * Clients are told this port; put a TCP proxy there (targeting `listenAddress`). The
+   * broker's `address` is then 127.0.0.1:<advertisedPort>, i.e. the proxy; readiness and
+   * `createTopic` use the INTERNAL listener, so the proxy may start after the broker.
+   */
   advertisedPort?: number;
   /**
    * Extra or overriding server.properties, applied last. E.g. a SASL_SSL client listener:

@@ -16,7 +16,7 @@ import { decodeJob, encodeJob } from '../headers/codec.js';
 import { deadLetterMessage, failureHeadroomBytes, MINIMAL_REASON_BYTES } from '../headers/dead-letter.js';
 import type { Delivery, EventBus, Message, Subscription } from '../eventbus/types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
-import { messageBytes } from '../eventbus/message-size.js';
+import { headerBytes, messageBytes } from '../eventbus/message-size.js';
 import { settleRetryDelayMs } from './settle-retry.js';
 
 /** Options of {@link createEventBusBridge}. */
@@ -97,9 +97,10 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
   }
 
   /**
-   * Encode a job for its first enqueue. Where the bus knows its size limit, a job is refused
-   * unless its retry and dead-letter copies (which add bounded failure headers) fit too: a
-   * job that was accepted can then always be retried and dead-lettered (S1).
+   * Encode a job for its first enqueue. Where the bus knows its size limits (the whole message,
+   * the header block), a job is refused unless its retry and dead-letter copies (which add
+   * bounded failure headers) fit too: a job that was accepted can then always be retried and
+   * dead-lettered (S1).
    */
   function encodeForEnqueue(job: Job): Message {
     const message = encodeJob(job);
@@ -112,6 +113,17 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
         throw new PublishRejectedError(
           job.queue,
           `job ${job.id} is ${size} bytes; the broker takes ${max}, and ${headroom} must stay free for the headers of its retry and dead-letter copies: make the payload at most ${Math.max(0, max - headroom - (size - job.payload.byteLength))} bytes`,
+        );
+      }
+    }
+    const maxHeaders = bus.maxHeaderBytes;
+    if (maxHeaders !== undefined) {
+      const size = headerBytes(message);
+      const headroom = failureHeadroomBytes(Buffer.byteLength(job.queue));
+      if (size + headroom > maxHeaders) {
+        throw new PublishRejectedError(
+          job.queue,
+          `job ${job.id} has ${size} bytes of headers and key; the broker takes ${maxHeaders}, and ${headroom} must stay free for the headers of its retry and dead-letter copies: make its headers at most ${Math.max(0, maxHeaders - headroom - (size - headerBytes(encodeJob({ ...job, headers: {} }))))} bytes`,
         );
       }
     }

@@ -138,6 +138,13 @@ export interface EventBus {
    * no room for the headers of its retry and dead-letter copies.
    */
   readonly maxMessageBytes?: number;
+  /**
+   * Largest header block (bytes as {@link headerBytes} counts them: every `name: value` line,
+   * and the key where the bus carries it in a header) the broker accepts, when it limits headers
+   * apart from the whole message (NATS JetStream: 64 KiB). The jobs bridge refuses at enqueue a job
+   * whose headers would leave no room for the failure headers of its retry and dead-letter copies.
+   */
+  readonly maxHeaderBytes?: number;
   /** Publish one message; resolves once the broker has durably accepted it. */
   publish(topic: string, message: Message, options?: PublishOptions): Promise<void>;
   /** Publish several messages to one topic; resolves once all are accepted. */

@@ -53,7 +53,8 @@ export function currentJob(): JobContext | undefined {
  * `concurrency` handlers really run at once. Each attempt gets an AbortSignal, a timeout and
  * lease renewal; its outcome (ack, retry with backoff, reschedule without spending an
  * attempt, or dead-letter) is settled only after the handler has returned, so a retry never
- * overlaps a running attempt.
+ * overlaps a running attempt, except for a handler that ignores its timeout's abort past its
+ * lease: that job is redelivered while the stale attempt runs on (see ensureRenewSweep).
  */
 export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigInput, options: WorkerOptions = {}): Worker {
   const config = parseWorkerConfig(configInput);
@@ -161,7 +162,8 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
 
   async function renewLease(running: Running): Promise<void> {
     running.lease = await backend.renew(running.lease, config.leaseTtlMs);
-    running.renewAt = Date.now() + renewEveryMs;
+    // An aborted attempt is not renewed again (see the sweep).
+    if (!running.aborted) running.renewAt = Date.now() + renewEveryMs;
   }
 
   /**
@@ -169,6 +171,12 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
    * TimeoutError) and renews the leases of running handlers about every third of the lease;
    * a failed renewal aborts that attempt (its job may be redelivered elsewhere). Timeouts are
    * precise to SWEEP_MS.
+   *
+   * A timed-out attempt's lease is no longer renewed: a handler that honours its signal returns
+   * within what is left of the lease (at least two thirds of `leaseTtlMs`) and its retry is
+   * settled here; one that ignores it loses the lease, the job is redelivered (here or to
+   * another worker) while it still runs, and its late settle is refused (LeaseExpiredError,
+   * reported through onError). A handler that never returns thus holds a slot, not its job.
    */
   function ensureRenewSweep(): void {
     if (renewSweep) return;
@@ -177,6 +185,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
       for (const r of inFlight) {
         if (r.deadline !== 0 && now >= r.deadline) {
           r.deadline = 0;
+          r.renewAt = 0;
           abortRunning(r, new TimeoutError(`attempt timed out after ${r.timeoutMs} ms`));
         }
         if (r.renewAt === 0 || r.renewing || now < r.renewAt) continue;

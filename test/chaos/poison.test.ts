@@ -62,18 +62,15 @@ describe('chaos 7: bus fuzz (short)', () => {
   }
 });
 
-describe('chaos 7: known issue (NATS header limit)', () => {
+describe('chaos 7: NATS header limit', () => {
   /*
-   * FINDING, not fixed here (it needs the EventBus contract, the bridge's enqueue check and the
-   * NATS bus): JetStream refuses a message whose header block exceeds 64 KiB, but the bridge's
-   * enqueue check only knows max_payload. A job whose headers sit a little under 64 KiB is
-   * accepted; when it fails, its retry and dead-letter copies add the failure headers and are
-   * refused for good ("header size exceeds maximum allowed of 64k", code 10097), even with a
-   * minimal reason: it stays in its queue, redelivered with back-off, forever (S1 broken).
-   * `it.fails` passes while the bug is there; once a fix dead-letters the job or refuses it at
-   * enqueue, this fails: then turn it into a plain `it`.
+   * JetStream refuses a message whose header block exceeds 64 KiB (code 10097), apart from
+   * max_payload. A job whose headers sat a little under it used to be accepted, and when it
+   * failed, its retry and dead-letter copies (which add the failure headers) were refused for
+   * good, even with a minimal reason: it stayed in its queue forever (S1 broken). The NATS bus
+   * now reports `maxHeaderBytes` and the bridge refuses such a job at enqueue.
    */
-  it.fails('nats: a job with headers just under 64 KiB is dead-lettered or refused at enqueue', async () => {
+  it('nats: a job with headers just under 64 KiB is refused at enqueue (its failure copies would not fit)', async () => {
     const rig = await openRig(targets.nats());
     const logger = pino({ level: 'silent' });
     const queue = rig.queueName('hdr');
@@ -91,7 +88,8 @@ describe('chaos 7: known issue (NATS header limit)', () => {
       let outcome = 'accepted';
       try {
         await backend.enqueue(job);
-      } catch {
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'PUBLISH_REJECTED', message: expect.stringMatching(/bytes of headers/) });
         outcome = 'refused at enqueue';
       }
       if (outcome === 'accepted') {
@@ -107,9 +105,9 @@ describe('chaos 7: known issue (NATS header limit)', () => {
         }
         if (outcome === 'accepted') outcome = `stuck (dead-letter copies refused: ${bridge.counters().deadLetterRefused})`;
       }
-      expect(['dead-lettered', 'refused at enqueue']).toContain(outcome);
+      expect(outcome).toBe('refused at enqueue');
     } finally {
-      await worker.stop();
+      await worker.stop().catch(() => undefined); // never started when refused at enqueue
       await backend.close();
       await rig.close();
     }

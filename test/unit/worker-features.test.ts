@@ -187,6 +187,37 @@ describe('retry control', () => {
     await t.drain();
     expect(attempts).toEqual([0, 1]);
   });
+
+  it('stops renewing a timed-out attempt: a handler ignoring its abort loses the job, which is redelivered; its late ack is refused', async () => {
+    const stuck = deferred<void>();
+    const runs: { attempt: number; at: number }[] = [];
+    const errors: unknown[] = [];
+    const completed: string[] = [];
+    t = await createTestJobbus(
+      { queues: ['q'], concurrency: 2, leaseTtlMs: 300, retry: { ...FAST, attemptTimeoutMs: 100 } },
+      {
+        hooks: { onError: (err) => void errors.push(err), onCompleted: (job) => void completed.push(job.id) },
+        handlers: {
+          stuck: async (job) => {
+            runs.push({ attempt: job.attempt, at: Date.now() });
+            if (runs.length === 1) await stuck.promise; // ignores its signal
+          },
+        },
+      },
+    );
+    const job = createJob({ name: 'stuck', queue: 'q', payload: 'x' });
+    await t.backend.enqueue(job);
+    // Timed out at 100 ms, lease (300 ms) not renewed after that: redelivered while still running.
+    await waitFor(() => runs.length === 2, "the redelivery", 3_000);
+    expect(runs[1]!.at - runs[0]!.at).toBeGreaterThanOrEqual(250);
+    await waitFor(() => completed.length === 1, "the rerun acked", 3_000);
+    stuck.resolve();
+    await waitFor(() => errors.length === 1, "the stale settle refused", 3_000);
+    expect(errors[0]).toMatchObject({ code: 'LEASE_EXPIRED' });
+    await t.drain();
+    expect(completed).toEqual([job.id]);
+    expect(await t.deadLetters('q')).toHaveLength(0);
+  });
 });
 
 describe('scheduling inside one worker', () => {

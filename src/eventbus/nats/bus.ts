@@ -19,6 +19,12 @@ import { writeHeaders } from './wire.js';
 import { loadModules } from './modules.js';
 
 
+
+/**
+ * JetStream refuses a header block over 65 535 bytes (error 10097). What the bus itself adds
+ * (the `NATS/1.0` line, Nats-Msg-Id, the due time, the key's header name) stays within 1 KiB.
+ */
+const MAX_HEADER_BYTES = 65_535 - 1_024;
 /** A NATS JetStream {@link EventBus} that can also browse its streams. */
 export interface NatsEventBus extends EventBus, BrowsableBus {
   /** The connection underneath (for diagnostics; do not close it while the bus is open). */
@@ -234,6 +240,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     cleanupMethod,
     // The server refuses larger messages (headers + payload); the client checks before sending.
     ...(nc.info?.max_payload !== undefined && { maxMessageBytes: nc.info.max_payload }),
+    maxHeaderBytes: MAX_HEADER_BYTES,
     streamOf: (topic) => names.streamOf(topic),
     subjectOf: (topic) => names.subjectOf(topic),
 

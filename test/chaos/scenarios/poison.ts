@@ -45,6 +45,10 @@ export interface PoisonReport {
   readonly refusedByBroker: number;
   /** Longest time from a good job's enqueue to its first start, ms. */
   readonly stallMs: number;
+  /** Good jobs started before their runAt. */
+  readonly early: number;
+  /** Executions beyond the first of one (job, attempt): no fault here, so the bound is 0. */
+  readonly duplicates: number;
   /** Details behind the figures above; every list should be empty. */
   readonly lostGood: readonly string[];
   readonly lostBad: readonly string[];
@@ -99,8 +103,13 @@ export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'f
   const firstStart = new Map<string, number>();
   const unexpectedRuns: string[] = [];
   const failedOnce = new Set<string>();
+  const runsOf = new Map<string, number>();
+  let early = 0;
   worker.register(GOOD_NAME, async (job: Job) => {
     if (!enqueuedAt.has(job.id)) unexpectedRuns.push(`${job.id} (${job.headers[MARKER] ?? 'no marker'})`);
+    const k = `${job.id}\u0000${job.attempt}`;
+    runsOf.set(k, (runsOf.get(k) ?? 0) + 1);
+    if (Date.now() < job.runAt.getTime()) early++;
     if (job.headers[FAIL_ONCE] && !failedOnce.has(job.id)) {
       failedOnce.add(job.id);
       throw new Error('the first attempt of this job fails');
@@ -207,6 +216,8 @@ export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'f
       refusedAtEnqueue: refusedIds.length,
       refusedByBroker,
       stallMs,
+      early,
+      duplicates: [...runsOf.values()].reduce((n, r) => n + r - 1, 0),
       lostGood,
       lostBad,
       badReasons: otherReasons,

@@ -1,4 +1,4 @@
-import type { EventBus, Message } from './types.js';
+import type { Message } from './types.js';
 
 /** Bytes of a message as brokers count them against their size limit: value, key, header names and values. */
 export function messageBytes(m: Message): number {
@@ -9,7 +9,7 @@ export function messageBytes(m: Message): number {
 
 /**
  * Bytes of a message's header block as a broker that frames headers as `name: value\r\n` lines
- * counts them, with the key (which NATS carries in a header), for {@link EventBus.maxHeaderBytes}.
+ * counts them, with the key (which NATS carries in a header), for `EventBus.maxHeaderBytes`.
  */
 export function headerBytes(m: Message): number {
   let n = Buffer.byteLength(m.key ?? '');

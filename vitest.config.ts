@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects; `npm test` (vitest run) runs both.
+// Three projects; `npm test` (vitest run) runs them all.
 // - unit: no services at all (`npm run test:unit`).
 // - integration: real brokers. Its globalSetup (test/setup/global.ts) starts Kafka and the
 //   schema registry (or reuses `npm run brokers:up`, or the JOBBUS_* addresses you set),
 //   checks NATS, Redis and PostgreSQL, and fails the run loudly if one is missing.
+// - chaos: the short chaos scenarios (test/chaos), after the other two, one file at a time.
 export default defineConfig({
   test: {
     // Sized for 2-core machines: brokers run on the same host as the tests.
@@ -32,14 +33,31 @@ export default defineConfig({
             'test/nats/**/*.test.ts',
             'test/registry/**/*.test.ts',
             'test/conformance/**/*.test.ts',
-            'test/reliability/**/*.test.ts',
-            'test/chaos/**/*.test.ts',
             'test/security/**/*.test.ts',
+            // In-process workers on the shared brokers; the other chaos files are below.
+            'test/chaos/poison.test.ts',
           ],
           exclude: ['test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', '**/node_modules/**'],
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Short chaos scenarios: worker processes and brokers of their own that they kill,
+          // stop and cut off. They run after the other projects, one file at a time, so their
+          // timing checks (no stall, lag, recovery) measure jobbus, not a machine busy with
+          // other tests. They need only PostgreSQL (the ledger).
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          exclude: ['test/chaos/poison.test.ts', 'test/**/*.unit.test.ts', '**/node_modules/**'],
+          env: { JOBBUS_PG_URL: process.env.JOBBUS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -1,28 +1,25 @@
 /**
- * Short versions of chaos scenarios 6 (long and stuck handlers) and 8 (soak) on the suite's
- * Kafka and NATS, with real worker processes and the PostgreSQL ledger. `npm run chaos` runs the
+ * Short versions of chaos scenarios 6 (long and stuck handlers) and 8 (soak) on a Kafka and a
+ * NATS broker of the suite's own (own-target.ts), with real worker processes and the PostgreSQL ledger. `npm run chaos` runs the
  * full sizes (a 30 s stuck handler among 10,000 jobs; a 10-minute soak). Each test prints its account.
  */
-import { afterAll, afterEach, describe, it } from 'vitest';
-import { kafkaBrokers, natsUrl } from '../setup/env.js';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { killAllWorkers } from './harness/processes.js';
-import { kafkaTarget, natsTarget, type ChaosTarget } from './harness/target.js';
+import { ownTarget, type OwnTarget } from './harness/own-target.js';
 import { soak } from './scenarios/soak.js';
 import { stuckHandler } from './scenarios/stuck-handler.js';
 import { expectChecksPass } from './harness/expect.js';
-
-const targets: Record<'kafka' | 'nats', () => Promise<ChaosTarget>> = {
-  kafka: () => kafkaTarget({ brokers: kafkaBrokers() }),
-  nats: () => natsTarget({ servers: natsUrl() }),
-};
 
 afterEach(killAllWorkers);
 
 for (const kind of ['kafka', 'nats'] as const) {
   describe(`chaos (short): stuck handlers and soak on ${kind}`, () => {
-    let target: ChaosTarget | undefined;
-    const get = async (): Promise<ChaosTarget> => (target ??= await targets[kind]());
-    afterAll(() => target?.close());
+    let own: OwnTarget | undefined;
+    beforeAll(async () => {
+      own = await ownTarget(kind);
+    }, 120_000);
+    afterAll(() => own?.close());
+    const get = async (): Promise<OwnTarget['target']> => own!.target;
 
     it(`6 stuck handler on ${kind}: a handler ignoring its abort outlives timeout and lease for 12 s among 2,000 jobs, then its process is SIGKILLed: no stall, no stale ack, none lost, duplicates within the bound`, async () => {
       expectChecksPass(await stuckHandler(await get(), 'short'));

@@ -3,32 +3,27 @@
  * network (4: connections cut, then stalled), each on a broker process of the suite's own with
  * a TCP proxy between the worker processes and it. `npm run chaos` runs the full sizes.
  */
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import { expectChecksPass } from './harness/expect.js';
+import { afterEach, describe, it } from 'vitest';
+import { expectChecksPass, useOwnTarget } from './harness/expect.js';
 import { killAllWorkers } from './harness/processes.js';
-import { ownTarget, type OwnTarget } from './harness/own-target.js';
 import { brokerOutage, networkFaults } from './scenarios/broker-faults.js';
 
 afterEach(killAllWorkers);
 
 for (const kind of ['kafka', 'nats'] as const) {
   describe(`chaos (short): broker and network faults on ${kind}`, () => {
-    let own: OwnTarget;
-    beforeAll(async () => {
-      own = await ownTarget(kind, { proxied: true });
-    }, 120_000);
-    afterAll(() => own?.close());
+    const own = useOwnTarget(kind, { proxied: true });
 
     it(`3 broker killed on ${kind}: SIGKILL under load, restarted on the same data after 5 s: none lost, retryable errors only, workers resume`, async () => {
-      expectChecksPass(await brokerOutage(own, 'short', 'kill'));
+      expectChecksPass(await brokerOutage(own(), 'short', 'kill'));
     }, 150_000);
 
     it(`3 broker stopped on ${kind}: graceful stop under load, restarted after 5 s: none lost, retryable errors only, workers resume`, async () => {
-      expectChecksPass(await brokerOutage(own, 'short', 'stop'));
+      expectChecksPass(await brokerOutage(own(), 'short', 'stop'));
     }, 150_000);
 
     it(`4 network on ${kind}: workers' connections cut for 5 s, then stalled for 5 s: none lost, workers resume`, async () => {
-      expectChecksPass(await networkFaults(own, 'short'));
+      expectChecksPass(await networkFaults(own(), 'short'));
     }, 180_000);
   });
 }

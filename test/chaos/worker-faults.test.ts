@@ -4,10 +4,9 @@
  * the chaos project runs after the other tests, one file at a time), with real worker processes and
  * the PostgreSQL ledger. `npm run chaos` runs the full sizes. Each test prints its account.
  */
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import { expectChecksPass } from './harness/expect.js';
+import { afterEach, describe, it } from 'vitest';
+import { expectChecksPass, targetOf, useOwnTarget } from './harness/expect.js';
 import { killAllWorkers } from './harness/processes.js';
-import { ownTarget, type OwnTarget } from './harness/own-target.js';
 import { crashDelayed } from './scenarios/crash-delayed.js';
 import { rollingRestart } from './scenarios/rolling-restart.js';
 import { workerCrash } from './scenarios/worker-crash.js';
@@ -16,23 +15,18 @@ afterEach(killAllWorkers);
 
 for (const kind of ['kafka', 'nats'] as const) {
   describe(`chaos (short): worker faults on ${kind}`, () => {
-    let own: OwnTarget | undefined;
-    beforeAll(async () => {
-      own = await ownTarget(kind);
-    }, 120_000);
-    afterAll(() => own?.close());
-    const get = async (): Promise<OwnTarget['target']> => own!.target;
+    const get = targetOf(useOwnTarget(kind));
 
     it(`1 worker crash on ${kind}: 3 workers, one SIGKILLed mid-run and replaced: none lost, duplicates within its in-flight`, async () => {
-      expectChecksPass(await workerCrash(await get(), 'short'));
+      expectChecksPass(await workerCrash(get(), 'short'));
     }, 120_000);
 
     it(`2 rolling restart on ${kind}: every worker SIGTERMed in turn under load: none lost, none twice`, async () => {
-      expectChecksPass(await rollingRestart(await get(), 'short'));
+      expectChecksPass(await rollingRestart(get(), 'short'));
     }, 120_000);
 
     it(`5 delays under a crash on ${kind}: 1,000 jobs due over 10 s, the only worker SIGKILLed at 5 s, a new one at 7 s: none lost, none early`, async () => {
-      expectChecksPass(await crashDelayed(await get(), 'short'));
+      expectChecksPass(await crashDelayed(get(), 'short'));
     }, 120_000);
   });
 }

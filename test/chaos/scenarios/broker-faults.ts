@@ -24,6 +24,18 @@ const REJOIN_SLACK_MS = 10_000;
 /** One fault: do it, hold it `holdMs`, heal it; returns its window. */
 type Fault = (own: OwnTarget, holdMs: number) => Promise<FaultWindow>;
 
+/** A fault of the proxy in front of the broker: `cut()` or `stall()`, held, then `heal()`. */
+function proxyFault(op: 'cut' | 'stall', what: string): Fault {
+  return async (own, holdMs) => {
+    const proxy = own.proxy!;
+    const from = Date.now();
+    proxy[op]();
+    await sleep(holdMs);
+    proxy.heal();
+    return { what, from, to: Date.now() + REJOIN_SLACK_MS };
+  };
+}
+
 const faults: Record<'kill' | 'stop' | 'cut' | 'stall', Fault> = {
   async kill(own, holdMs) {
     const from = Date.now();
@@ -39,22 +51,8 @@ const faults: Record<'kill' | 'stop' | 'cut' | 'stall', Fault> = {
     await own.broker.start();
     return { what: 'broker stopped', from, to: Date.now() + REJOIN_SLACK_MS };
   },
-  async cut(own, holdMs) {
-    const proxy = own.proxy!;
-    const from = Date.now();
-    proxy.cut();
-    await sleep(holdMs);
-    proxy.heal();
-    return { what: 'connections cut', from, to: Date.now() + REJOIN_SLACK_MS };
-  },
-  async stall(own, holdMs) {
-    const proxy = own.proxy!;
-    const from = Date.now();
-    proxy.stall();
-    await sleep(holdMs);
-    proxy.heal();
-    return { what: 'connections stalled', from, to: Date.now() + REJOIN_SLACK_MS };
-  },
+  cut: proxyFault('cut', 'connections cut'),
+  stall: proxyFault('stall', 'connections stalled'),
 };
 
 /** Run one fault (or several in turn) under load on an own broker. */

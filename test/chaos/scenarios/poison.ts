@@ -22,6 +22,7 @@ import {
 } from '../../../src/index.js';
 import pino from 'pino';
 import { BAD_CASES, FAIL_ONCE, foreignGood, GOOD_NAME, goodJob, largestPayload, MARKER, sizedJob } from './poison-cases.js';
+import { pollUntil } from '../harness/drive.js';
 import { openRig, type PoisonRig, type PoisonTarget, type RawMessage } from './poison-target.js';
 
 export type { PoisonTarget };
@@ -73,16 +74,6 @@ export interface PoisonOptions {
 }
 
 const SIZES = { short: { rounds: 1, goodPerCase: 2 }, full: { rounds: 10, goodPerCase: 10 } } as const;
-
-/** Poll `check` every `everyMs` until it holds or `timeoutMs` passed; returns whether it held. */
-async function pollUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** Run the poison scenario on `target`. */
 export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'full', options: PoisonOptions = {}): Promise<PoisonReport> {

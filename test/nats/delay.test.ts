@@ -115,6 +115,24 @@ describe('NATS delayed messages', () => {
     expect(got).toEqual(['once']);
   });
 
+  it('a moved message forwards with its origin id: a crash after the move, redelivered when due, forwards no second copy', async () => {
+    const topic = uniqueName('hop-dedup');
+    const bus = await scope.bus();
+    const got: string[] = [];
+    await bus.subscribe(topic, async (d) => void got.push(td.decode(d.message.value)), { group: 'g' });
+    // 1.8 s: the t1s tier holds it 1 s, then moves it (delay seq 2) to `near`, which forwards it.
+    await bus.publish(topic, msg('hop'), { deliverAt: new Date(Date.now() + 1_800) });
+    await waitFor(() => got.length === 1, 'the forwarded message', 10_000);
+    const jsm = await jetstreamManager(bus.connection);
+    const delay = await jsm.streams.info(`${bus.streamOf(topic)}_DELAY`);
+    expect(delay.state.last_seq).toBe(2); // it was moved once
+    // What a relay that died after the move, before acking seq 1, forwards once seq 1 is due again.
+    const ack = await jetstream(bus.connection).publish(bus.subjectOf(topic), te.encode('hop'), { msgID: `jobbus-relay|${delay.created}|1` });
+    expect(ack.duplicate).toBe(true);
+    await elapse(300);
+    expect(got).toEqual(['hop']);
+  });
+
   it('keeps dedup of a delayed publish: the same dedupId twice stores one delayed message', async () => {
     const topic = uniqueName('delay-dedup');
     const bus = await scope.bus();

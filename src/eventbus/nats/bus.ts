@@ -52,6 +52,8 @@ interface PublishSpec {
   readonly dueAt?: number;
   readonly dedupId?: string;
   readonly mustStore?: boolean;
+  /** Set by a relay moving a delayed message (see relay.ts). */
+  readonly relayOrigin?: string | undefined;
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 16;
@@ -164,7 +166,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   const relays = createRelays({
     prov,
     logger,
-    publish: (topic, message, dueAt, dedupId) => publishOne(topic, message, { dueAt, dedupId }),
+    publish: (topic, message, dueAt, dedupId, relayOrigin) => publishOne(topic, message, { dueAt, dedupId, relayOrigin }),
     subscriberBase: { ackMode: opts.ackMode, pullExpiresMs: opts.pullExpiresMs, settleTimeoutMs: CLOSE_TIMEOUT_MS, logger, nc },
     newInbox: () => transport.createInbox(),
     track: (sub, live) => (live ? subscribers.add(sub) : subscribers.delete(sub)),
@@ -196,7 +198,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         ? (await prov.streamFor(topic)).subject
         : (await prov.delayStreamFor(topic)).subjects.get(tierFor(spec.dueAt - Date.now()).name)!;
     const h = transport.headers();
-    writeHeaders(h, message, spec.dueAt);
+    writeHeaders(h, message, spec.dueAt, spec.relayOrigin);
     const dedupId = spec.dedupId ?? msgIdOf?.(topic, message);
     if (dedupId !== undefined) h.set('Nats-Msg-Id', dedupId);
     let duplicate: boolean;

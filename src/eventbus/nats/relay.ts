@@ -13,9 +13,14 @@
  * a minute of CPU. Now the group consumers hold only due work, and a tier relay touches a
  * waiting message once per hop.
  *
- * A forward or move carries `Nats-Msg-Id = jobbus-relay|<delay stream created>|<delay seq>`: one
- * repeated after a crash between publish and ack is dropped by the target stream within its
- * duplicate window (later: a duplicate delivery, same job id). A forward the queue stream
+ * Dedup ids make a forward or move repeated after a crash between publish and ack a no-op
+ * within the target stream's duplicate window (later: a duplicate delivery, same job id). The
+ * first delay-stream message of a chain is its origin, `<delay stream created>|<delay seq>`,
+ * and a move carries it along (RELAY_ORIGIN_HEADER). A move is
+ * `Nats-Msg-Id = jobbus-relay-hop|<created>|<seq of the moved message>`, a forward
+ * `jobbus-relay|<origin>`: so when a relay dies after moving a message but before acking it, and
+ * the message is due by the time it is redelivered, its forward and the moved copy's forward
+ * share one id, and the queue stream keeps one. A forward the queue stream
  * refuses for good (too large for it, DiscardNew limits) stays in the delay stream and is tried
  * again with exponential backoff (up to a minute), logged as an error each time.
  */
@@ -24,7 +29,7 @@ import { PublishRejectedError } from '../../jobs/errors.js';
 import { RedeliverAfter, type Message } from '../types.js';
 import { relayDurable, type Provisioner } from './provision.js';
 import { DELAY_TIERS, FORWARD_LEAD_MS, type DelayTier } from './delay-tiers.js';
-import { DUE_AT_HEADER } from './wire.js';
+import { DUE_AT_HEADER, RELAY_ORIGIN_HEADER } from './wire.js';
 import { startSubscriber, type Subscriber, type SubscriberConfig } from './subscriber.js';
 
 /** Forwards one relay runs at once. */
@@ -40,7 +45,7 @@ export interface RelayDeps {
    * Publish with this dedup id: to the queue stream when `dueAt` is undefined or within
    * FORWARD_LEAD_MS (with its due-time header), else to the delay tier of `dueAt`.
    */
-  publish(topic: string, message: Message, dueAt: number | undefined, dedupId: string): Promise<void>;
+  publish(topic: string, message: Message, dueAt: number | undefined, dedupId: string, relayOrigin?: string): Promise<void>;
   /** Subscriber settings shared with the bus (connection, ack mode, pull lifetime…). */
   readonly subscriberBase: Pick<SubscriberConfig, 'ackMode' | 'pullExpiresMs' | 'settleTimeoutMs' | 'logger' | 'nc'>;
   newInbox(): string;
@@ -74,12 +79,16 @@ export function createRelays(d: RelayDeps): Relays {
   /** A ready message: forward it when due, else move it to the tier of what is left. */
   async function moveOn(topic: string, created: string, position: string, message: Message, deliveryCount: number): Promise<void> {
     const seq = position.slice(position.lastIndexOf('#') + 1);
-    const { [DUE_AT_HEADER]: due, ...headers } = message.headers;
+    const { [DUE_AT_HEADER]: due, [RELAY_ORIGIN_HEADER]: carried, ...headers } = message.headers;
+    const origin = carried ?? `${created}|${seq}`;
     const dueAt = Number(due);
     const delayed = Number.isFinite(dueAt) && dueAt > Date.now();
     try {
       // Due within FORWARD_LEAD_MS: the queue stream (the subscriber holds it until due); later: the tier of what is left.
-      await d.publish(topic, { ...message, headers }, delayed ? dueAt : undefined, `jobbus-relay|${created}|${seq}`);
+      // (publish makes the same choice from dueAt: see bus.ts publishOne.)
+      const forward = !delayed || dueAt - Date.now() <= FORWARD_LEAD_MS;
+      if (forward) await d.publish(topic, { ...message, headers }, delayed ? dueAt : undefined, `jobbus-relay|${origin}`);
+      else await d.publish(topic, { ...message, headers }, dueAt, `jobbus-relay-hop|${created}|${seq}`, origin);
     } catch (err) {
       if (!(err instanceof PublishRejectedError)) throw err; // transient: redelivered after redeliveryDelayMs
       const wait = Math.min(RELAY_MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(deliveryCount, 6));

@@ -26,6 +26,14 @@ import type { Message } from '../types.js';
 export const KEY_HEADER = 'jobbus_key';
 /** Header carrying the earliest delivery time (epoch ms) of a delayed message. */
 export const DUE_AT_HEADER = 'jobbus_due_at';
+/**
+ * Header of a delayed message a relay moved to another tier: the identity of the first
+ * delay-stream message of its chain (see relay.ts), so that every copy forwards with one dedup id.
+ */
+export const RELAY_ORIGIN_HEADER = 'jobbus_relay_origin';
+
+/** Headers of the delay machinery: never copied from a message's headers, seen only by relays. */
+const isDelayHeader = (name: string): boolean => name === DUE_AT_HEADER || name === RELAY_ORIGIN_HEADER;
 
 const ESCAPE_MARK = '%jb%';
 const NEEDS_ESCAPE = /^\s|\s$|[\r\n]/;
@@ -50,11 +58,12 @@ function decodeValue(v: string): string {
 
 /**
  * Fill `into` (a fresh NATS header set) from a message. `dueAt` (epoch ms) marks a delayed
- * message. Throws a {@link ValidationError} for a header name NATS cannot carry.
+ * message, `relayOrigin` one a relay moved. Throws a {@link ValidationError} for a header name
+ * NATS cannot carry.
  */
-export function writeHeaders(into: MsgHdrs, message: Message, dueAt: number | undefined): void {
+export function writeHeaders(into: MsgHdrs, message: Message, dueAt: number | undefined, relayOrigin?: string): void {
   for (const [name, value] of Object.entries(message.headers)) {
-    if (isTransportHeader(name) || name === KEY_HEADER || name === DUE_AT_HEADER) continue;
+    if (isTransportHeader(name) || name === KEY_HEADER || isDelayHeader(name)) continue;
     if (!HEADER_NAME.test(name)) {
       throw new ValidationError(`headers.${name}`, 'NATS header names must be printable ASCII without spaces or colons');
     }
@@ -65,6 +74,7 @@ export function writeHeaders(into: MsgHdrs, message: Message, dueAt: number | un
   }
   if (message.key !== undefined) into.set(KEY_HEADER, encodeValue(message.key));
   if (dueAt !== undefined) into.set(DUE_AT_HEADER, String(dueAt));
+  if (relayOrigin !== undefined) into.set(RELAY_ORIGIN_HEADER, relayOrigin);
 }
 
 /** What a delivered NATS message carries for jobbus. */
@@ -124,8 +134,8 @@ export function invalidHeaderNames(raw: Uint8Array): string[] {
 /**
  * Turn a delivered NATS message back into a {@link Message}. `raw` is the message's raw header
  * block (see {@link rawHeaderBytes}): headers whose bytes are not UTF-8 are listed in
- * `invalidHeaders`. `keepDueAt` leaves the due-time header in `headers` (for the delay relays,
- * which pass it on; a publish never copies it from `headers`).
+ * `invalidHeaders`. `keepDueAt` leaves the due-time and relay-origin headers in `headers` (for
+ * the delay relays, which pass them on; a publish never copies them from `headers`).
  */
 export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: Uint8Array, keepDueAt = false): ReadMessage {
   const headers: Record<string, string> = {};
@@ -135,9 +145,11 @@ export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: U
     for (const name of hdrs.keys()) {
       const value = hdrs.get(name);
       if (name === KEY_HEADER) key = decodeValue(value);
-      else if (name === DUE_AT_HEADER) {
-        const n = Number(value);
-        if (Number.isFinite(n)) dueAt = n;
+      else if (isDelayHeader(name)) {
+        if (name === DUE_AT_HEADER) {
+          const n = Number(value);
+          if (Number.isFinite(n)) dueAt = n;
+        }
         if (keepDueAt) setHeader(headers, name, value);
       } else if (!isTransportHeader(name)) setHeader(headers, name, decodeValue(value));
     }

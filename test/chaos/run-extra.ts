@@ -60,7 +60,8 @@ function poisonResult(p: PoisonReport, f: FuzzReport, ms: number): ScenarioResul
 export async function poisonAndFuzz(target: PoisonTarget, size: Size): Promise<ScenarioResult> {
   const started = Date.now();
   const p = await runPoisonScenario(target, size);
-  const f = await runBusFuzz(target, size === 'full' ? 5_000 : 500);
+  // Dead-lettering on Kafka runs at about 150 poison messages/s: give 5,000 two minutes.
+  const f = await runBusFuzz(target, size === 'full' ? 5_000 : 500, undefined, size === 'full' ? 120_000 : 30_000);
   return poisonResult(p, f, Date.now() - started);
 }
 

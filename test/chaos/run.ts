@@ -56,7 +56,7 @@ async function main(): Promise<number> {
   const size = values.size === 'short' ? 'short' : 'full';
   const only = values.only ? new Set(values.only.split(',').map(Number)) : undefined;
   process.env.JOBBUS_PG_URL ??= 'postgres://postgres@127.0.0.1:5432/test';
-  process.env.JOBBUS_LOG_LEVEL ??= 'warn';
+  process.env.JOBBUS_LOG_LEVEL ??= 'error';
   const results: ScenarioResult[] = [];
   for (const kind of values.bus.split(',') as ChaosBus[]) {
     const todo = scenarios.filter((s) => s.buses.includes(kind) && (!only || only.has(s.id)));

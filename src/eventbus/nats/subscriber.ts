@@ -47,6 +47,7 @@ interface Held {
  *   running --503, consumer deleted, heartbeats missed--> recovering
  *   recovering --backoff, consumer re-provisioned--> running
  *   running --reconnect--> running (pull requests forgotten and sent again)
+ *   recovering --reconnect--> recovering (backoff and pending attempt dropped, retried at once)
  *   running | recovering --close()--> closing --held messages naked--> closed
  *
  * In-flight = messages received and not yet settled (running in the handler, or waiting
@@ -63,6 +64,8 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   let failures = 0;
   let closing: Promise<void> | undefined;
   let recoverTimer: NodeJS.Timeout | undefined;
+  /** Number of the latest recovery attempt (see tryResume). */
+  let resumeAttempt = 0;
   /** Outstanding pull requests, oldest first: the server serves (and expires) them in order. */
   let requests: { remaining: number; sentAt: number }[] = [];
   let lastHeard = Date.now();
@@ -196,21 +199,32 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     cfg.logger.debug({ err, topic: cfg.topic, group: cfg.group, wait }, 'consumer loop recovering');
     recoverTimer = setTimeout(() => {
       recoverTimer = undefined;
-      cfg.ensureConsumer(refresh).then(
-        (ackWaitMs) => {
-          if (state !== 'recovering') return;
-          consumerAckWaitMs = ackWaitMs;
-          startTicker();
-          state = 'running';
-          pump();
-        },
-        (e: unknown) => {
-          if (state !== 'recovering') return;
-          state = 'running';
-          recover(true, e);
-        },
-      );
+      tryResume(refresh);
     }, wait);
+  }
+
+  /**
+   * One recovery attempt: make sure the consumer exists, then pull again. Only the latest
+   * attempt counts: one started before a reconnect may wait out a request lost with the old
+   * connection, and the reconnect starts a new one at once.
+   */
+  function tryResume(refresh: boolean): void {
+    const attempt = ++resumeAttempt;
+    const current = (): boolean => state === 'recovering' && attempt === resumeAttempt;
+    cfg.ensureConsumer(refresh).then(
+      (ackWaitMs) => {
+        if (!current()) return;
+        consumerAckWaitMs = ackWaitMs;
+        startTicker();
+        state = 'running';
+        pump();
+      },
+      (e: unknown) => {
+        if (!current()) return;
+        state = 'running';
+        recover(true, e);
+      },
+    );
   }
 
   function keyOf(message: Message): string | undefined {
@@ -381,6 +395,15 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   return {
     subscription,
     reconnected() {
+      if (state === 'recovering') {
+        // Recovering through the outage, maybe backed off to seconds or waiting on a request
+        // sent into the dead connection: the connection is back, so try now.
+        if (recoverTimer) clearTimeout(recoverTimer);
+        recoverTimer = undefined;
+        failures = 0;
+        tryResume(true);
+        return;
+      }
       if (state !== 'running') return;
       requests = []; // the server dropped them with the old connection
       lastHeard = Date.now();

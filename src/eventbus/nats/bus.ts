@@ -15,16 +15,10 @@ import { createRelays } from './relay.js';
 import { FORWARD_LEAD_MS, tierFor } from './delay-tiers.js';
 import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
-import { writeHeaders } from './wire.js';
+import { MAX_HEADER_BYTES, writeHeaders } from './wire.js';
 import { loadModules } from './modules.js';
 
 
-
-/**
- * JetStream refuses a header block over 65 535 bytes (error 10097). What the bus itself adds
- * (the `NATS/1.0` line, Nats-Msg-Id, the due time, the key's header name) stays within 1 KiB.
- */
-const MAX_HEADER_BYTES = 65_535 - 1_024;
 /** A NATS JetStream {@link EventBus} that can also browse its streams. */
 export interface NatsEventBus extends EventBus, BrowsableBus {
   /** The connection underneath (for diagnostics; do not close it while the bus is open). */

@@ -32,6 +32,13 @@ export const DUE_AT_HEADER = 'jobbus_due_at';
  */
 export const RELAY_ORIGIN_HEADER = 'jobbus_relay_origin';
 
+/**
+ * Most header bytes a job may bring (see `EventBus.maxHeaderBytes`): JetStream refuses a header
+ * block over 65 535 bytes (error 10097), and what the bus itself adds (the `NATS/1.0` line,
+ * Nats-Msg-Id, the due time, the relay origin, the key's header name) stays within 1 KiB.
+ */
+export const MAX_HEADER_BYTES = 65_535 - 1_024;
+
 /** Headers of the delay machinery: never copied from a message's headers, seen only by relays. */
 const isDelayHeader = (name: string): boolean => name === DUE_AT_HEADER || name === RELAY_ORIGIN_HEADER;
 

@@ -16,8 +16,15 @@
  */
 import type { Enqueued, Execution } from './ledger.js';
 
-/** A time during which settlements may be forgotten. */
-export interface FaultWindow {
+/**
+ * A time during which settlements may be forgotten; or (`due`) the jobs due within a span, every
+ * execution of which is exposed: what a crashed delay relay may have forwarded without recording
+ * it, which the ledger cannot see (the copy runs later, in another process, settled normally).
+ */
+export type FaultWindow = TimeFault | { readonly what: string; readonly due: { readonly from: number; readonly to: number } };
+
+/** A fault over a span of time (a crash, an outage). */
+export interface TimeFault {
   readonly what: string;
   /** Only executions of this process; omitted = every process. */
   readonly pid?: number;
@@ -64,6 +71,7 @@ const settledAt = (e: Execution): number | null => e.ackedAt ?? (e.outcome !== n
 
 function exposed(e: Execution, faults: readonly FaultWindow[], windowMs: number): boolean {
   return faults.some((f) => {
+    if ('due' in f) return e.runAt >= f.due.from && e.runAt <= f.due.to;
     if (f.pid !== undefined && f.pid !== e.pid) return false;
     const to = f.to ?? Infinity;
     if (e.startedAt > to + windowMs) return false;

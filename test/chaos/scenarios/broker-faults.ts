@@ -13,7 +13,7 @@
  * stop and restart (3); `cut` = the proxy closes every worker connection and refuses new ones,
  * then `stall` = the proxy accepts and holds connections but forwards nothing (4).
  */
-import type { FaultWindow } from '../harness/account.js';
+import type { TimeFault } from '../harness/account.js';
 import { beginRun, chaosJobs, enqueueAll, sleep, standardChecks, type Check, type ScenarioResult } from '../harness/drive.js';
 import type { OwnTarget } from '../harness/own-target.js';
 import { bySize, handlerMsOf, type Size } from './sizes.js';
@@ -22,7 +22,7 @@ import { bySize, handlerMsOf, type Size } from './sizes.js';
 const REJOIN_SLACK_MS = 10_000;
 
 /** One fault: do it, hold it `holdMs`, heal it; returns its window. */
-type Fault = (own: OwnTarget, holdMs: number) => Promise<FaultWindow>;
+type Fault = (own: OwnTarget, holdMs: number) => Promise<TimeFault>;
 
 /** A fault of the proxy in front of the broker: `cut()` or `stall()`, held, then `heal()`. */
 function proxyFault(op: 'cut' | 'stall', what: string): Fault {
@@ -70,7 +70,7 @@ async function underLoad(own: OwnTarget, size: Size, scenario: string, kinds: re
     await Promise.all([run.startWorker(true), run.startWorker(true)]);
     const jobs = chaosJobs(run.queue, n, (i) => ({ i, ms: handlerMsOf(i) }));
     const enqueueing = enqueueAll(run.producer, run.ledger, jobs, 10, 100, true);
-    const windows: FaultWindow[] = [];
+    const windows: TimeFault[] = [];
     for (const kind of kinds) {
       await sleep(3_000);
       windows.push(await faults[kind](own, holdMs));

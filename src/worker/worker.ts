@@ -10,7 +10,6 @@ import {
   NoHandlerError,
   NotInitializedError,
   PublishRejectedError,
-  TimeoutError,
   ValidationError,
 } from '../jobs/errors.js';
 import { parseWorkerConfig, type QueueSpec, type WorkerConfigInput } from '../jobs/config.js';
@@ -21,15 +20,13 @@ import { defaultLogger } from '../jobs/logger.js';
 import { ACK, decide, maxAttemptsOf, type Decision } from './decide.js';
 import { createHookEmitter } from './hooks.js';
 import { createJobLimits } from './limits.js';
+import { createLeaseSweep } from './lease-sweep.js';
 import { createQueueOrder } from './queue-order.js';
 import { abortRunning, AttemptContext, invokeHandler, loggerOf, type Registered, type Running } from './attempt.js';
 
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 
 export type { JobContext, JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
-
-/** Period of the sweep that times out attempts and renews leases, ms (the timeout precision). */
-const SWEEP_MS = 25;
 
 const SUCCEEDED = { failed: false } as const;
 
@@ -54,7 +51,7 @@ export function currentJob(): JobContext | undefined {
  * lease renewal; its outcome (ack, retry with backoff, reschedule without spending an
  * attempt, or dead-letter) is settled only after the handler has returned, so a retry never
  * overlaps a running attempt, except for a handler that ignores its timeout's abort past its
- * lease: that job is redelivered while the stale attempt runs on (see ensureRenewSweep).
+ * lease: that job is redelivered while the stale attempt runs on (see lease-sweep.ts).
  */
 export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigInput, options: WorkerOptions = {}): Worker {
   const config = parseWorkerConfig(configInput);
@@ -86,8 +83,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let changeSignal: Promise<void> | undefined;
-  let renewSweep: NodeJS.Timeout | undefined;
-  const renewEveryMs = Math.max(30, Math.floor(config.leaseTtlMs / 3));
+  const leases = createLeaseSweep(backend, config.leaseTtlMs, inFlight, logger);
 
   /** Resolves when a job finishes (or stop begins): a slot or a queue cap may have opened. */
   function changed(): Promise<void> {
@@ -141,7 +137,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   async function startJob(lease: Lease): Promise<JobOutcome> {
     const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0 };
     inFlight.add(running);
-    ensureRenewSweep();
+    leases.ensure();
     queueOrder.track(lease.queue, 1);
     try {
       return await runJob(running);
@@ -152,63 +148,17 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
     } finally {
       inFlight.delete(running);
       queueOrder.track(lease.queue, -1);
-      if (inFlight.size === 0 && renewSweep) {
-        clearInterval(renewSweep);
-        renewSweep = undefined;
-      }
+      leases.release();
       signalChange();
     }
-  }
-
-  async function renewLease(running: Running): Promise<void> {
-    running.lease = await backend.renew(running.lease, config.leaseTtlMs);
-    // An aborted attempt is not renewed again (see the sweep).
-    if (!running.aborted) running.renewAt = Date.now() + renewEveryMs;
-  }
-
-  /**
-   * One interval, running while jobs are in flight, times out attempts (abort with a
-   * TimeoutError) and renews the leases of running handlers about every third of the lease;
-   * a failed renewal aborts that attempt (its job may be redelivered elsewhere). Timeouts are
-   * precise to SWEEP_MS.
-   *
-   * A timed-out attempt's lease is no longer renewed: a handler that honours its signal returns
-   * within what is left of the lease (at least two thirds of `leaseTtlMs`) and its retry is
-   * settled here; one that ignores it loses the lease, the job is redelivered (here or to
-   * another worker) while it still runs, and its late settle is refused (LeaseExpiredError,
-   * reported through onError). A handler that never returns thus holds a slot, not its job.
-   */
-  function ensureRenewSweep(): void {
-    if (renewSweep) return;
-    renewSweep = setInterval(() => {
-      const now = Date.now();
-      for (const r of inFlight) {
-        if (r.deadline !== 0 && now >= r.deadline) {
-          r.deadline = 0;
-          r.renewAt = 0;
-          abortRunning(r, new TimeoutError(`attempt timed out after ${r.timeoutMs} ms`));
-        }
-        if (r.renewAt === 0 || r.renewing || now < r.renewAt) continue;
-        r.renewing = true;
-        renewLease(r)
-          .catch((err: unknown) => {
-            logger.warn({ err, jobId: r.lease.job.id }, 'lease renewal failed; aborting the attempt');
-            abortRunning(r, err);
-          })
-          .finally(() => (r.renewing = false));
-      }
-    }, Math.min(SWEEP_MS, Math.max(5, Math.floor(renewEveryMs / 4))));
   }
 
   async function runHandler(running: Running, reg: Registered): Promise<{ failed: boolean; error?: unknown }> {
     const job = running.lease.job;
     const def = reg.definition;
     const timeoutMs = def?.timeoutMs ?? config.retry.attemptTimeoutMs;
-    const started = Date.now();
-    running.renewAt = started + renewEveryMs;
-    running.timeoutMs = timeoutMs;
-    running.deadline = started + timeoutMs;
-    const ctx = new AttemptContext(running, maxAttemptsOf(job, def, config.retry), logger, renewLease);
+    leases.arm(running, timeoutMs);
+    const ctx = new AttemptContext(running, maxAttemptsOf(job, def, config.retry), logger, leases.renew);
     try {
       if (middleware.length === 0) {
         if (asyncContext) await currentJobStorage.run(ctx, invokeHandler, reg, job, ctx);

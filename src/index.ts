@@ -29,7 +29,7 @@ export {
   describeError,
   type ErrorCode,
   type JobbusErrorOptions,
-} from './jobs/errors.js';
+} from './errors.js';
 export type {
   Job,
   Headers,

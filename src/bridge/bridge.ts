@@ -9,7 +9,7 @@ import {
   InvalidArgumentError,
   isRefusedForGood,
   PublishRejectedError,
-} from '../jobs/errors.js';
+} from '../errors.js';
 import { DEFAULTS } from '../jobs/config.js';
 import type { Job, Runtime, RuntimeHandler, RuntimeSubscribeOptions } from '../jobs/types.js';
 import { decodeJob, encodeJob } from '../headers/codec.js';

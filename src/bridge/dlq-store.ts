@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../jobs/errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS } from '../jobs/config.js';
 import type { DeadLetter, DLQStore, Job } from '../jobs/types.js';
 import { decodeJob } from '../headers/codec.js';

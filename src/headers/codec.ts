@@ -1,4 +1,4 @@
-import { DecodeError } from '../jobs/errors.js';
+import { DecodeError } from '../errors.js';
 import { validateJob } from '../jobs/job.js';
 import type { Headers, Job } from '../jobs/types.js';
 import type { Message } from '../eventbus/types.js';

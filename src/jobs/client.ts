@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { createJob, type JobInput } from './job.js';
 import type { JobDefinition } from './define.js';
 import type { Headers, Job, Runtime } from './types.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 /** Defaults of the seed project, in milliseconds. */
 export const DEFAULTS = Object.freeze({

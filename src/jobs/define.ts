@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { ConflictError, InvalidArgumentError, SchemaError } from './errors.js';
+import { ConflictError, InvalidArgumentError, SchemaError } from '../errors.js';
 import type { Job } from './types.js';
 
 /**

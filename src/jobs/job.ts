@@ -1,4 +1,4 @@
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 import { newJobId } from './id.js';
 import type { Headers, Job } from './types.js';
 

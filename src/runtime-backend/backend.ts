@@ -6,7 +6,7 @@ import {
   isRefusedForGood,
   LeaseExpiredError,
   PublishRejectedError,
-} from '../jobs/errors.js';
+} from '../errors.js';
 import { defaultLogger } from '../jobs/logger.js';
 import { DEFAULTS } from '../jobs/config.js';
 import type { Job, Lease, NackOptions, ReserveOptions } from '../jobs/types.js';

@@ -1,4 +1,4 @@
-import { TimeoutError } from '../jobs/errors.js';
+import { TimeoutError } from '../errors.js';
 import type { Job, Lease } from '../jobs/types.js';
 
 /**

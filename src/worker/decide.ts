@@ -1,5 +1,5 @@
 /** What a handler's outcome means for its job: ack, retry, reschedule, dead-letter or release. */
-import { ClosedError, describeError, JobbusError, RetryLaterError, SchemaError } from '../jobs/errors.js';
+import { ClosedError, describeError, JobbusError, RetryLaterError, SchemaError } from '../errors.js';
 import type { RetryConfig } from '../jobs/config.js';
 import type { BackoffPolicy, RegistrableJob } from '../jobs/define.js';
 import type { Job } from '../jobs/types.js';

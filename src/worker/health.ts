@@ -1,4 +1,4 @@
-import { describeError } from '../jobs/errors.js';
+import { describeError } from '../errors.js';
 
 /** The result of one health check. */
 export interface HealthResult {

@@ -13,7 +13,7 @@
  * through onError). A handler that never returns thus holds a slot, not its job.
  */
 import type { Logger } from 'pino';
-import { TimeoutError } from '../jobs/errors.js';
+import { TimeoutError } from '../errors.js';
 import type { RuntimeBackend } from '../runtime-backend/backend.js';
 import { abortRunning, type Running } from './attempt.js';
 

@@ -11,7 +11,7 @@ import {
   NotInitializedError,
   PublishRejectedError,
   ValidationError,
-} from '../jobs/errors.js';
+} from '../errors.js';
 import { parseWorkerConfig, type QueueSpec, type WorkerConfigInput } from '../jobs/config.js';
 import type { JobContext, RegistrableJob } from '../jobs/define.js';
 import type { Job, Lease } from '../jobs/types.js';

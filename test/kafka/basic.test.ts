@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NotFoundError, PublishRejectedError, UnavailableError, ValidationError, ClosedError } from '../../src/jobs/errors.js';
+import { NotFoundError, PublishRejectedError, UnavailableError, ValidationError, ClosedError } from '../../src/errors.js';
 import type { Delivery } from '../../src/eventbus/types.js';
 import { cleanup, makeBus, msg, plainKafka, text, topicName, waitFor } from './helpers.js';
 

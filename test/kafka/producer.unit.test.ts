@@ -3,7 +3,7 @@
  * delay tiers of existing topics (L3).
  */
 import { describe, expect, it } from 'vitest';
-import { NotFoundError, PublishRejectedError, UnavailableError, ValidationError } from '../../src/jobs/errors.js';
+import { NotFoundError, PublishRejectedError, UnavailableError, ValidationError } from '../../src/errors.js';
 import type { ProduceRecord } from '../../src/eventbus/kafka/port.js';
 import { classifyPublishError } from '../../src/eventbus/kafka/publish-errors.js';
 import { approxSize, chunkRecords } from '../../src/eventbus/kafka/sender.js';

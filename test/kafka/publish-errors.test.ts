@@ -4,7 +4,7 @@
  * Real broker; the topics that refuse are created with a small max.message.bytes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { JobbusError, PublishRejectedError, UnavailableError } from '../../src/jobs/errors.js';
+import { JobbusError, PublishRejectedError, UnavailableError } from '../../src/errors.js';
 import { createKafkaEventBus } from '../../src/eventbus/kafka/index.js';
 import { createEventBusBridge } from '../../src/bridge/bridge.js';
 import { createJob } from '../../src/jobs/job.js';

@@ -4,7 +4,7 @@
  * only once the forward was acknowledged. Faults through the client port.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { UnavailableError } from '../../src/jobs/errors.js';
+import { UnavailableError } from '../../src/errors.js';
 import type { ProduceRecord } from '../../src/eventbus/kafka/index.js';
 import { cleanup, elapse, makeBus, msg, plainKafka, text, topicName, waitFor } from './helpers.js';
 import { wrappedClient } from './wrapped-client.js';

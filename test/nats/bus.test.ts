@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { headers } from '@nats-io/nats-core';
-import { ClosedError, ConflictError, UnavailableError, ValidationError } from '../../src/jobs/errors.js';
+import { ClosedError, ConflictError, UnavailableError, ValidationError } from '../../src/errors.js';
 import { H } from '../../src/headers/names.js';
 import { DeliveryTerminated, type Delivery, type Message } from '../../src/eventbus/types.js';
 import { DUE_AT_HEADER, type NatsEventBus } from '../../src/eventbus/nats/index.js';

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createConnection } from 'node:net';
 import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { PublishRejectedError, UnavailableError } from '../../src/jobs/errors.js';
+import { PublishRejectedError, UnavailableError } from '../../src/errors.js';
 import type { Message } from '../../src/eventbus/types.js';
 import { invalidHeaderNames } from '../../src/eventbus/nats/wire.js';
 import { deferred } from '../support/wait.js';

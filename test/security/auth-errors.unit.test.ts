@@ -3,7 +3,7 @@
  * kafkajs 2.2 and @nats-io 3.x produce (seen against the real brokers in the security suite).
  */
 import { describe, expect, it } from 'vitest';
-import { AuthenticationError, PublishRejectedError, UnavailableError } from '../../src/jobs/errors.js';
+import { AuthenticationError, PublishRejectedError, UnavailableError } from '../../src/errors.js';
 import { classifyPublishError, kafkaAuthError } from '../../src/eventbus/kafka/publish-errors.js';
 import { natsAuthError } from '../../src/eventbus/nats/publish-errors.js';
 

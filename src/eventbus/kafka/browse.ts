@@ -16,7 +16,7 @@
  * loss. Re-appended records keep key, value, headers and timestamp, not their offset: select by
  * content (e.g. headers), never by position, across calls.
  */
-import { ValidationError } from '../../jobs/errors.js';
+import { ValidationError } from '../../errors.js';
 import type { BrowsedMessage } from '../types.js';
 import { setHeader } from '../header-record.js';
 import type { AdminPort, KafkaClientPort, PartitionOffsets, PartitionRecord, ProduceRecord } from './port.js';

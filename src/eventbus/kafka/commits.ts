@@ -15,7 +15,7 @@
  * slow one) goes out at most every {@link METADATA_COMMIT_INTERVAL_MS}; a moving offset is
  * committed at once (with its metadata).
  */
-import { describeError } from '../../jobs/errors.js';
+import { describeError } from '../../errors.js';
 import { KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
 import type { KafkaBusLogger } from './options.js';
 import type { PartitionState } from './partition.js';

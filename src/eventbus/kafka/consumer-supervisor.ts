@@ -6,7 +6,7 @@
  * assigns partitions to the (restarted or re-created) member again, so the bus health check can
  * fail meanwhile.
  */
-import { describeError, UnavailableError } from '../../jobs/errors.js';
+import { describeError, UnavailableError } from '../../errors.js';
 import type { KafkaBusLogger } from './options.js';
 import type { GroupConsumerPort, GroupHandlers } from './port.js';
 

@@ -5,7 +5,7 @@
  * commits: it reports settles through its callbacks.
  */
 import { setMaxListeners } from 'node:events';
-import { describeError } from '../../jobs/errors.js';
+import { describeError } from '../../errors.js';
 import { DeliveryTerminated, RedeliverAfter, type Delivery, type DeliveryHandler, type Message, type Ordering } from '../types.js';
 import { createLanes, laneOf, type Lanes } from './lanes.js';
 import type { KafkaBusLogger } from './options.js';

@@ -20,7 +20,7 @@
  * a partition by key (see subscription.ts); delays persisted in the tier topics (see tiers.ts,
  * relay.ts). A message published with `deliverAt` is never delivered before it.
  */
-import { ClosedError, InvalidArgumentError, JobbusError, UnavailableError, ValidationError } from '../../jobs/errors.js';
+import { ClosedError, InvalidArgumentError, JobbusError, UnavailableError, ValidationError } from '../../errors.js';
 import type {
   BatchPublishOptions,
   BrowsableBus,

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type * as KafkaJs from 'kafkajs';
-import { NotInitializedError, UnavailableError } from '../../jobs/errors.js';
+import { NotInitializedError, UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
 import type { AdminPort, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';

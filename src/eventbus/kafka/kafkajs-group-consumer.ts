@@ -4,7 +4,7 @@
  * offsets through an admin client, pause/resume that never throw.
  */
 import type * as KafkaJs from 'kafkajs';
-import { UnavailableError } from '../../jobs/errors.js';
+import { UnavailableError } from '../../errors.js';
 import type { KafkaBusLogger } from './options.js';
 import type { CommitOffset, CommittedOffset, ConsumedRecord, GroupConsumerPort, GroupConsumerSettings, GroupHandlers } from './port.js';
 

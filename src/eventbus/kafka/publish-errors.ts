@@ -4,7 +4,7 @@
  * the same records again fails the same way; `UnavailableError` (retryable) for everything else
  * (no connection, timeouts, leader moves, retries exhausted on a retriable error).
  */
-import { AuthenticationError, JobbusError, NotFoundError, PublishRejectedError, UnavailableError } from '../../jobs/errors.js';
+import { AuthenticationError, JobbusError, NotFoundError, PublishRejectedError, UnavailableError } from '../../errors.js';
 
 /** Kafka error codes that refuse a record for good, whatever the retry. */
 const PERMANENT_TYPES: ReadonlySet<string> = new Set([

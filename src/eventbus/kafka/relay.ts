@@ -15,7 +15,7 @@
  * produce was acknowledged (at-least-once; a crash in between forwards a message twice, with
  * the same headers and job id). The wake-up is a timer, not the next poll (spring-kafka#1716).
  */
-import { describeError, type UnavailableError } from '../../jobs/errors.js';
+import { describeError, type UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
 import { safeTimeout, type SafeTimer } from '../timers.js';
 import type { KafkaBusLogger } from './options.js';

@@ -9,7 +9,7 @@
  * topics exist, or forwards to the queue (with its due header when less than the smallest tier
  * is left).
  */
-import { describeError, type UnavailableError } from '../../jobs/errors.js';
+import { describeError, type UnavailableError } from '../../errors.js';
 import { safeTimeout, type SafeTimer } from '../timers.js';
 import type { KafkaBusLogger } from './options.js';
 import type { DelayRelay } from './relay.js';

@@ -1,7 +1,7 @@
 /**
  * The bus's one way to produce: chunked sends with acks = all, every failure classified (D3).
  */
-import type { JobbusError } from '../../jobs/errors.js';
+import type { JobbusError } from '../../errors.js';
 import type { ProducerPort, ProduceRecord } from './port.js';
 import { classifyPublishError, type PublishErrorContext } from './publish-errors.js';
 

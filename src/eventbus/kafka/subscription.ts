@@ -27,7 +27,7 @@
  * (rejected; timer) -> RUNNING. A rejected message keeps its offset uncommitted and its lane
  * (key) blocked, so neither a commit nor a same-key successor can pass it.
  */
-import { ValidationError, type UnavailableError } from '../../jobs/errors.js';
+import { ValidationError, type UnavailableError } from '../../errors.js';
 import type { DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
 import { createCommitter, readCommittedOffsets } from './commits.js';
 import { createConsumerSupervisor } from './consumer-supervisor.js';

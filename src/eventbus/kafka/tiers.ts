@@ -10,7 +10,7 @@
  * in a tier longer than it has left; a delay longer than the largest tier hops tiers, and what
  * is left once less than the smallest tier remains is held by the subscriber (isSubTierDelay).
  */
-import { InvalidArgumentError } from '../../jobs/errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 
 /** One rung of the delay ladder. */
 export interface DelayTier {

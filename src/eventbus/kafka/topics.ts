@@ -8,7 +8,7 @@
  * of workers that are down for a week; 14 days (at least the longest tier + 7 days) is a
  * bounded disk cost with room for a long outage. Topics that already exist are not altered.
  */
-import { NotFoundError, UnavailableError } from '../../jobs/errors.js';
+import { NotFoundError, UnavailableError } from '../../errors.js';
 import type { AdminPort, TopicSpec } from './port.js';
 
 /** Ensures topics exist. */

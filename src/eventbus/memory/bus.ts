@@ -1,4 +1,4 @@
-import { ClosedError, InvalidArgumentError, PublishRejectedError } from '../../jobs/errors.js';
+import { ClosedError, InvalidArgumentError, PublishRejectedError } from '../../errors.js';
 import type {
   BrowsableBus,
   BrowsedMessage,

@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, UnavailableError } from '../../jobs/errors.js';
+import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, UnavailableError } from '../../errors.js';
 import { type BrowsableBus, type EventBus, type Message, type PublishOptions, type SubscribeOptions } from '../types.js';
 import { browseStream, removeFromStream } from './browse.js';
 import { cleanStream, type JanitorDeps } from './janitor.js';

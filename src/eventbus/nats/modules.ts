@@ -1,5 +1,5 @@
 /** The lazily loaded NATS client modules: optional peers, imported only when a NATS bus is made. */
-import { NotInitializedError } from '../../jobs/errors.js';
+import { NotInitializedError } from '../../errors.js';
 
 /** `@nats-io/transport-node`. */
 export type TransportModule = typeof import('@nats-io/transport-node');

@@ -13,7 +13,7 @@
  * separators, so they are escaped injectively: `[A-Za-z0-9-]` stay, every other character
  * becomes `_` plus two hex digits (`_` itself too), e.g. `jobs.email` -> `JOBBUS_jobs_2Eemail`.
  */
-import { ValidationError } from '../../jobs/errors.js';
+import { ValidationError } from '../../errors.js';
 
 /** Longest stream or consumer name we create; NATS stores them as directory names. */
 const MAX_NAME_LENGTH = 200;

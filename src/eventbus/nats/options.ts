@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { DEFAULTS } from '../../jobs/config.js';
-import { InvalidArgumentError } from '../../jobs/errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { Message } from '../types.js';
 
 /**

@@ -16,7 +16,7 @@
  */
 import type { Logger } from 'pino';
 import type { JetStreamManager, StreamConfig } from '@nats-io/jetstream';
-import { ConflictError, JobbusError, NotFoundError, UnavailableError, ValidationError } from '../../jobs/errors.js';
+import { ConflictError, JobbusError, NotFoundError, UnavailableError, ValidationError } from '../../errors.js';
 import type { NameMapper } from './names.js';
 import type { ResolvedNatsOptions } from './options.js';
 import type { GroupRegistry } from './registry.js';

@@ -2,7 +2,7 @@
  * Publish failures as jobbus errors: refused for good ({@link PublishRejectedError}, not
  * retryable) or transient ({@link UnavailableError}). Nothing raw leaves a publish.
  */
-import { AuthenticationError, JobbusError, PublishRejectedError, UnavailableError } from '../../jobs/errors.js';
+import { AuthenticationError, JobbusError, PublishRejectedError, UnavailableError } from '../../errors.js';
 import { PublishFailedError, type PublishFailure } from './publisher.js';
 
 /**

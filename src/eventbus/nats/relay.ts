@@ -25,7 +25,7 @@
  * again with exponential backoff (up to a minute), logged as an error each time.
  */
 import type { Logger } from 'pino';
-import { PublishRejectedError } from '../../jobs/errors.js';
+import { PublishRejectedError } from '../../errors.js';
 import { RedeliverAfter, type Message } from '../types.js';
 import { relayDurable, type Provisioner } from './provision.js';
 import { DELAY_TIERS, FORWARD_LEAD_MS, type DelayTier } from './delay-tiers.js';

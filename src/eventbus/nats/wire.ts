@@ -19,7 +19,7 @@
  */
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import { setHeader } from '../header-record.js';
-import { ValidationError } from '../../jobs/errors.js';
+import { ValidationError } from '../../errors.js';
 import type { Message } from '../types.js';
 
 /** Header carrying {@link Message.key}. */

@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { createLanes, laneOf } from '../../src/eventbus/kafka/lanes.js';
+import { createLanes, laneOf } from '../../src/eventbus/lanes.js';
 import {
   DEFAULT_DELAY_TIERS_MS,
   delayTopicName,

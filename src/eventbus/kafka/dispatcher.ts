@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { describeError } from '../../errors.js';
 import { DeliveryTerminated, RedeliverAfter, type Delivery, type DeliveryHandler, type Message, type Ordering } from '../types.js';
-import { createLanes, laneOf, type Lanes } from './lanes.js';
+import { createLanes, laneOf, type Lanes } from '../lanes.js';
 import type { KafkaBusLogger } from './options.js';
 import type { Entry, PartitionState } from './partition.js';
 import type { ConsumedRecord } from './port.js';

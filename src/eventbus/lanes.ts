@@ -7,7 +7,7 @@
  * without a lane run at once. The number of admitted items is capped by the caller, so the
  * waiting lists are bounded too.
  */
-import type { Ordering } from '../types.js';
+import type { Ordering } from './types.js';
 
 /** Lane id of a message, or undefined when it may run concurrently with anything. */
 export function laneOf(ordering: Ordering, partition: number, key: string | undefined): string | undefined {

@@ -98,6 +98,8 @@ export {
   type JobHandler,
   type JobOutcome,
   type Middleware,
+} from './worker/index.js';
+export {
   createHealthChecker,
   runtimeHealthChecker,
   backendHealthChecker,
@@ -105,5 +107,5 @@ export {
   type HealthResult,
   type HealthCheckable,
   type HealthCheckerOptions,
-} from './worker/index.js';
+} from './health.js';
 export { createBusDLQStore } from './bridge/dlq-store.js';

@@ -10,12 +10,3 @@ export {
   type Middleware,
 } from './worker.js';
 export { exponentialBackoff, backoffDelay } from './backoff.js';
-export {
-  createHealthChecker,
-  runtimeHealthChecker,
-  backendHealthChecker,
-  type HealthChecker,
-  type HealthResult,
-  type HealthCheckable,
-  type HealthCheckerOptions,
-} from './health.js';

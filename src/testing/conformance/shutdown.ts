@@ -1,18 +1,18 @@
 /**
- * Lifecycle cases of the jobs conformance suite: stopping a worker drains, then aborts and
- * releases; a stopped worker and a closed backend hand their jobs back to the group.
+ * Shutdown: stopping a worker drains, then aborts and releases; a stopped worker and a closed
+ * backend hand their jobs back to the group.
  */
-import { createJob, type Job } from '../index.js';
-import { withTimeout, type ConformanceContext } from './conformance-context.js';
-import { deferred, elapse, waitFor } from './wait.js';
+import { createJob } from '../../jobs/job.js';
+import type { Job } from '../../jobs/types.js';
+import { deferred, elapse, waitFor } from '../wait.js';
+import { withTimeout, type ConformanceContext } from './context.js';
 
-/** Register the lifecycle cases (inside the suite's describe). */
-export function lifecycleCases(ctx: ConformanceContext): void {
-  const { it, expect, patience, newBus, newBackend, newWorker } = ctx;
-  const target = { queueName: (p: string) => ctx.queueName(p) };
+/** Register the shutdown cases (inside the suite's describe). */
+export function shutdownCases(ctx: ConformanceContext): void {
+  const { it, expect, patience, queueName, newBus, newBackend, newWorker } = ctx;
 
   it('stop drains in-flight jobs before resolving', async () => {
-    const queue = target.queueName('drain');
+    const queue = queueName('drain');
     const bus = await newBus();
     const backend = await newBackend(bus);
     const started = deferred();
@@ -36,14 +36,14 @@ export function lifecycleCases(ctx: ConformanceContext): void {
   });
 
   it('stop aborts jobs still running after stopTimeout and releases them for redelivery', async () => {
-    const queue = target.queueName('stoptimeout');
+    const queue = queueName('stoptimeout');
     const backend = await newBackend();
     const started = deferred();
     let sawAbort = false;
     const worker = await newWorker(backend, { queues: [queue], stopTimeoutMs: 200 }, {
-      stuck: async (_job, ctx) => {
+      stuck: async (_job, jobCtx) => {
         started.resolve();
-        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        await new Promise<void>((resolve) => jobCtx.signal.addEventListener('abort', () => resolve()));
         sawAbort = true;
         throw new Error('aborted');
       },
@@ -61,7 +61,7 @@ export function lifecycleCases(ctx: ConformanceContext): void {
   });
 
   it('a stopped worker hands its prefetched jobs back to the group at once', async () => {
-    const queue = target.queueName('handback');
+    const queue = queueName('handback');
     const bus = await newBus();
     const a = await newBackend(bus, 'workers', 16);
     const first = deferred();
@@ -85,7 +85,7 @@ export function lifecycleCases(ctx: ConformanceContext): void {
   });
 
   it('close releases outstanding leases and prefetched jobs so another consumer gets them', async () => {
-    const queue = target.queueName('close');
+    const queue = queueName('close');
     const bus = await newBus();
     const a = await newBackend(bus);
     const jobs = Array.from({ length: 5 }, (_, i) => createJob({ name: 'c', queue, payload: { i } }));

@@ -22,7 +22,8 @@
 import pino from 'pino';
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { createEventBusBridge, createJob, createRuntimeBackend, createWorker, type Job } from '../src/index.js';
+import { createJob, type Job } from '../src/index.js';
+import { createEventBusBridge, createRuntimeBackend, createWorker } from '../src/advanced.js';
 import { createNatsEventBus } from '../src/eventbus/nats/index.js';
 import { encodeJob } from '../src/headers/index.js';
 

@@ -4,14 +4,8 @@
  * the DLQ, and one is delayed; a worker runs them and the demo prints what happened.
  */
 import pino from 'pino';
-import {
-  createBusDLQStore,
-  createEventBusBridge,
-  createJob,
-  createRuntimeBackend,
-  createWorker,
-  PermanentError,
-} from '../src/index.js';
+import { createJob, PermanentError } from '../src/index.js';
+import { createBusDLQStore, createEventBusBridge, createRuntimeBackend, createWorker } from '../src/advanced.js';
 import { createMemoryEventBus } from '../src/eventbus/memory/index.js';
 
 const queue = 'emails';

@@ -4,16 +4,8 @@
  */
 import pino from 'pino';
 import { z } from 'zod';
-import {
-  createEventBusBridge,
-  createJobClient,
-  createRuntimeBackend,
-  createWorker,
-  currentJob,
-  defineJob,
-  RetryLaterError,
-  SchemaError,
-} from '../src/index.js';
+import { currentJob, defineJob, RetryLaterError, SchemaError } from '../src/index.js';
+import { createEventBusBridge, createJobClient, createRuntimeBackend, createWorker } from '../src/advanced.js';
 import { createMemoryEventBus } from '../src/eventbus/memory/index.js';
 
 const logger = pino({ level: process.env.JOBBUS_LOG_LEVEL ?? 'silent' });

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { createBusDLQStore, createEventBusBridge, createJob, createRuntimeBackend, createWorker, encodeJob, PermanentError } from '../../src/index.js';
+import { createJob, PermanentError } from '../../src/index.js';
+import { createBusDLQStore, createEventBusBridge, createRuntimeBackend, createWorker, encodeJob } from '../../src/advanced.js';
 import { openRig } from './scenarios/poison-target.js';
 import { kafkaBrokers, natsUrl } from '../setup/env.js';
 import { runPoisonScenario, type PoisonReport, type PoisonTarget } from './scenarios/poison.js';

@@ -4,7 +4,8 @@
  */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEventBusBridge, createJob, createRuntimeBackend, createWorker, type Worker } from '../../src/index.js';
+import { createJob, type Worker } from '../../src/index.js';
+import { createEventBusBridge, createRuntimeBackend, createWorker } from '../../src/advanced.js';
 import { RedeliverAfter, type Delivery } from '../../src/eventbus/types.js';
 import { cleanup, makeBus, msg, plainSend, text, topicName, waitFor } from './helpers.js';
 import { createSmallTopic } from './topic-config.js';

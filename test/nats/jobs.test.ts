@@ -4,7 +4,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { createEventBusBridge, createJob, createRuntimeBackend, createWorker, RetryLaterError } from '../../src/index.js';
+import { createJob, RetryLaterError } from '../../src/index.js';
+import { createEventBusBridge, createRuntimeBackend, createWorker } from '../../src/advanced.js';
 import { waitFor } from '../support/wait.js';
 import { natsScope, uniqueName } from './helpers.js';
 

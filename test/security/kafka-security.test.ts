@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin } from 'kafkajs';
-import { AuthenticationError, createEventBusBridge, createJob, createRuntimeBackend, createWorker, isJobbusError } from '../../src/index.js';
+import { AuthenticationError, createJob, isJobbusError } from '../../src/index.js';
+import { createEventBusBridge, createRuntimeBackend, createWorker } from '../../src/advanced.js';
 import { createKafkaEventBus, type KafkaEventBus, type KafkaEventBusOptions } from '../../src/eventbus/kafka/index.js';
 import { startOwnKafka, type OwnKafka } from '../chaos/infra/own-kafka.js';
 import { uniqueName } from '../setup/env.js';

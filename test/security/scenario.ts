@@ -6,17 +6,8 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { expect } from 'vitest';
-import {
-  createEventBusBridge,
-  createJob,
-  createRuntimeBackend,
-  createWorker,
-  PermanentError,
-  type BrowsableBus,
-  type EventBus,
-  type RuntimeBackend,
-  type Worker,
-} from '../../src/index.js';
+import { createJob, PermanentError, type EventBus, type Worker } from '../../src/index.js';
+import { createEventBusBridge, createRuntimeBackend, createWorker, type BrowsableBus, type RuntimeBackend } from '../../src/advanced.js';
 import { waitFor } from '../support/wait.js';
 
 /** Every line a pino logger wrote, as raw JSON text. */

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  createJob,
-  decodeJob,
-  DecodeError,
-  encodeJob,
-  HEADERS,
-  messageKeyOf,
-  ValidationError,
-  type Job,
-} from '../../src/index.js';
+import { createJob, DecodeError, ValidationError, type Job } from '../../src/index.js';
+import { decodeJob, encodeJob, HEADERS, messageKeyOf } from '../../src/advanced.js';
 import { formatRfc3339, parseRfc3339 } from '../../src/headers/index.js';
 
 const dateArb = fc.date({ min: new Date('0001-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createJob, decodeJob, DecodeError, encodeJob, HEADERS as H, type Job, type Message } from '../../src/index.js';
+import { createJob, DecodeError, type Job } from '../../src/index.js';
+import { decodeJob, encodeJob, HEADERS as H, type Message } from '../../src/advanced.js';
 import { RESERVED_HEADERS } from '../../src/headers/names.js';
 
 const MIN_MS = Date.parse('0000-01-01T00:00:00.000Z');

@@ -1,24 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ClosedError,
-  createJob,
-  DecodeError,
-  describeError,
-  exponentialBackoff,
-  isJobbusError,
-  JobbusError,
-  LeaseExpiredError,
-  newJobId,
-  parseWorkerConfig,
-  PermanentError,
-  RetryableError,
-  RetryLaterError,
-  TimeoutError,
-  UnavailableError,
-  validateJob,
-  ValidationError,
-  type Job,
-} from '../../src/index.js';
+import { ClosedError, createJob, DecodeError, describeError, isJobbusError, JobbusError, LeaseExpiredError, PermanentError, RetryableError, RetryLaterError, TimeoutError, UnavailableError, validateJob, ValidationError, type Job } from '../../src/index.js';
+import { exponentialBackoff, newJobId, parseWorkerConfig } from '../../src/advanced.js';
 
 describe('job validation', () => {
   const valid = createJob({ name: 'n', queue: 'q', payload: 'p' });

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../../src/index.js';
+import type { Message } from '../../src/advanced.js';
 import { createMemoryEventBus } from '../../src/eventbus/memory/index.js';
 import { waitFor } from '../support/wait.js';
 

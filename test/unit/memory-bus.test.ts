@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClosedError, DeliveryTerminated, InvalidArgumentError, RedeliverAfter, type Delivery, type Message } from '../../src/index.js';
+import { ClosedError, InvalidArgumentError } from '../../src/index.js';
+import { DeliveryTerminated, RedeliverAfter, type Delivery, type Message } from '../../src/advanced.js';
 import { createMemoryEventBus } from '../../src/eventbus/memory/index.js';
 import { deferred, elapse, waitFor } from '../support/wait.js';
 

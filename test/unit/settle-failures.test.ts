@@ -5,22 +5,8 @@
  */
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ClosedError,
-  createBusDLQStore,
-  createEventBusBridge,
-  createJob,
-  createRuntimeBackend,
-  createWorker,
-  encodeJob,
-  PermanentError,
-  PublishRejectedError,
-  RetryLaterError,
-  UnavailableError,
-  type Job,
-  type JobHandler,
-  type Worker,
-} from '../../src/index.js';
+import { ClosedError, createJob, PermanentError, PublishRejectedError, RetryLaterError, UnavailableError, type Job, type JobHandler, type Worker } from '../../src/index.js';
+import { createBusDLQStore, createEventBusBridge, createRuntimeBackend, createWorker, encodeJob } from '../../src/advanced.js';
 import { createMemoryEventBus, type MemoryEventBus } from '../../src/eventbus/memory/index.js';
 import type { Delivery } from '../../src/eventbus/types.js';
 import { faultyBus, sizeOf, type Faults } from '../support/faulty-bus.js';

@@ -1,23 +1,8 @@
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import pino from 'pino';
 import { z } from 'zod';
-import {
-  backendHealthChecker,
-  createJob,
-  createWorker,
-  currentJob,
-  defineJob,
-  definitions,
-  forgetDefinition,
-  HEADERS,
-  PermanentError,
-  RetryLaterError,
-  runtimeHealthChecker,
-  SchemaError,
-  encodeJob,
-  type Job,
-  type JobContext,
-} from '../../src/index.js';
+import { createJob, currentJob, defineJob, PermanentError, RetryLaterError, SchemaError, type Job, type JobContext } from '../../src/index.js';
+import { backendHealthChecker, createWorker, definitions, forgetDefinition, HEADERS, runtimeHealthChecker, encodeJob } from '../../src/advanced.js';
 import { createTestJobbus, type TestJobbus } from '../../src/testing/index.js';
 import { deferred, elapse, waitFor } from '../support/wait.js';
 

@@ -3,7 +3,8 @@
  * ledger each one whose enqueue resolved, start worker processes, wait for the ledger to show
  * every job settled, and turn it all into the scenario's result.
  */
-import { createJob, type EventBusBridge, type Job } from '../../../src/index.js';
+import { createJob, type Job } from '../../../src/index.js';
+import { type EventBusBridge } from '../../../src/advanced.js';
 import { pgUrl } from '../../setup/env.js';
 import { account, type Account, type FaultWindow } from './account.js';
 import { createLedger, type Enqueued, type Ledger } from './ledger.js';

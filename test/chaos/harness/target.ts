@@ -2,7 +2,7 @@
  * Where a chaos scenario runs: a bus the scenario's own process uses to enqueue and to read the
  * DLQ, and the configuration its worker processes build the same bus from.
  */
-import { createBusDLQStore, createEventBusBridge, type EventBusBridge } from '../../../src/index.js';
+import { createBusDLQStore, createEventBusBridge, type EventBusBridge } from '../../../src/advanced.js';
 import type { BrowsableBus, EventBus } from '../../../src/eventbus/types.js';
 
 type Bus = EventBus & BrowsableBus;

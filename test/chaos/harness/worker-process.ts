@@ -17,7 +17,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pg from 'pg';
 import pino from 'pino';
-import { createEventBusBridge, createRuntimeBackend, createWorker, PermanentError, type EventBus, type Job } from '../../../src/index.js';
+import { PermanentError, type EventBus, type Job } from '../../../src/index.js';
+import { createEventBusBridge, createRuntimeBackend, createWorker } from '../../../src/advanced.js';
 import { chaosPayloadOf, checkTableName, CONFIG_ENV, READY_LINE, type WorkerProcessConfig } from './worker-config.js';
 
 const raw = process.env[CONFIG_ENV];

@@ -4,7 +4,8 @@
  * the dead-letter copy) so the scenario can find every one of them in the DLQ, and the good
  * jobs at the edges (near the size limit, huge headers, keys that are not UTF-8) that must run.
  */
-import { createJob, encodeJob, HEADERS as H, type Job } from '../../../src/index.js';
+import { createJob, type Job } from '../../../src/index.js';
+import { encodeJob, HEADERS as H } from '../../../src/advanced.js';
 import { failureHeadroomBytes } from '../../../src/headers/dead-letter.js';
 import { messageBytes } from '../../../src/eventbus/message-size.js';
 import type { RawHeader, RawMessage } from './poison-target.js';

@@ -7,7 +7,8 @@
  */
 import fc from 'fast-check';
 import pino from 'pino';
-import { createBusDLQStore, createEventBusBridge, createRuntimeBackend, createWorker, HEADERS as H, type Job } from '../../../src/index.js';
+import { type Job } from '../../../src/index.js';
+import { createBusDLQStore, createEventBusBridge, createRuntimeBackend, createWorker, HEADERS as H } from '../../../src/advanced.js';
 import { GOOD_NAME } from './poison-cases.js';
 import { openRig, type PoisonTarget, type RawHeader, type RawMessage } from './poison-target.js';
 

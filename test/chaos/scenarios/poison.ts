@@ -11,15 +11,8 @@
  *   stored; a raw message over the broker's limit must be refused by the broker;
  * - `stallMs`, the longest enqueue-to-start of a good job, shows whether poison held anything up.
  */
-import {
-  createBusDLQStore,
-  createEventBusBridge,
-  createRuntimeBackend,
-  createWorker,
-  HEADERS as H,
-  PublishRejectedError,
-  type Job,
-} from '../../../src/index.js';
+import { PublishRejectedError, type Job } from '../../../src/index.js';
+import { createBusDLQStore, createEventBusBridge, createRuntimeBackend, createWorker, HEADERS as H } from '../../../src/advanced.js';
 import pino from 'pino';
 import { BAD_CASES, FAIL_ONCE, foreignGood, GOOD_NAME, goodJob, largestPayload, MARKER, sizedJob } from './poison-cases.js';
 import { pollUntil } from '../harness/drive.js';

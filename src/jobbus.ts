@@ -1,0 +1,221 @@
+/**
+ * The face: one call assembles the data path (bus → jobs runtime → leases → workers) and the
+ * DLQ store, the way an application uses them. The layers stay available, one by one, in
+ * `jobbus/advanced`.
+ *
+ * Lifecycle: open --close()--> closing --> closed. While open, workers may be created and
+ * jobs enqueued; close() stops every worker this instance created (in-flight jobs finish up to
+ * their stop timeout), releases held jobs for redelivery, then closes the bus when it owns it.
+ * Nothing can be used after close() (a {@link ClosedError}).
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { ClosedError, NotInitializedError } from './errors.js';
+import { createMemoryEventBus } from './eventbus/memory/bus.js';
+import { isBrowsable, type EventBus } from './eventbus/types.js';
+import { createEventBusBridge } from './bridge/bridge.js';
+import { createBusDLQStore } from './bridge/dlq-store.js';
+import { createRuntimeBackend, type RuntimeBackend } from './runtime-backend/backend.js';
+import { createWorker } from './worker/worker.js';
+import type { JobHandler, Worker, WorkerOptions } from './worker/types.js';
+import { createJobClient, type EnqueueOptions } from './jobs/client.js';
+import type { JobDefinition, RegistrableJob } from './jobs/define.js';
+import type { WorkerConfigInput } from './jobs/config.js';
+import { createJob, type JobInput } from './jobs/job.js';
+import type { DLQStore, Job } from './jobs/types.js';
+import { defaultLogger } from './jobs/logger.js';
+import { createHealthChecker, type HealthResult } from './health.js';
+
+/** Options of {@link createJobbus}; every one has a default. */
+export interface JobbusOptions {
+  /**
+   * The event bus: `createKafkaEventBus(…)` from `jobbus/kafka`, `createNatsEventBus(…)` from
+   * `jobbus/nats`. Default: a new in-memory bus (one process, nothing persisted).
+   */
+  readonly bus?: EventBus;
+  /** Consumer group of this application's workers: processes of one group share the jobs. Default `jobbus`. */
+  readonly group?: string;
+  /** Logger; default pino at level `JOBBUS_LOG_LEVEL` (default `warn`). */
+  readonly logger?: Logger;
+  /** Close the bus on {@link Jobbus.close}. Default true. */
+  readonly ownsBus?: boolean;
+  /** Jobs a process holds per queue at once (running or fetched ahead). Default 64. */
+  readonly prefetch?: number;
+  /** How soon the bus hands the jobs of a crashed process to another, ms. Default 30 000. */
+  readonly ackTimeoutMs?: number;
+}
+
+/** What {@link Jobbus.worker} takes: the worker configuration plus its handlers. */
+export type JobbusWorkerConfig = Omit<WorkerConfigInput, 'queues'> & {
+  /** Queues to consume. Default: the queues of `definitions`. */
+  readonly queues?: WorkerConfigInput['queues'];
+  /** Handlers by job name. */
+  readonly handlers?: Readonly<Record<string, JobHandler>>;
+  /** Typed job definitions ({@link defineJob}) whose handlers this worker runs. */
+  readonly definitions?: readonly RegistrableJob[];
+};
+
+/** The health of a jobbus instance: `up` when every check is. */
+export interface JobbusHealth {
+  readonly status: 'up' | 'down';
+  readonly checks: readonly HealthResult[];
+}
+
+/** Options of a typed enqueue: those of {@link EnqueueOptions} plus when to run. */
+export interface TypedEnqueueOptions extends EnqueueOptions {
+  /** Not before this instant. */
+  readonly runAt?: Date;
+  /** Not before this many ms from now. */
+  readonly delayMs?: number;
+}
+
+/** One item of {@link Jobbus.enqueueBulk} for a definition. */
+export interface BulkItem<S extends z.ZodType> {
+  readonly payload: z.input<S>;
+  readonly options?: EnqueueOptions;
+  readonly runAt?: Date;
+}
+
+/** An application's jobs: enqueue, workers, dead letters, health. */
+export interface Jobbus {
+  /** Publish a job; resolves with it once the bus durably accepted it. */
+  enqueue(job: JobInput): Promise<Job>;
+  /** Validate the payload against the definition's schema and publish; typed. */
+  enqueue<S extends z.ZodType>(definition: JobDefinition<S>, payload: z.input<S>, options?: TypedEnqueueOptions): Promise<Job>;
+  /** Publish to run at `runAt` (never earlier). */
+  enqueueAt<S extends z.ZodType>(definition: JobDefinition<S>, payload: z.input<S>, runAt: Date, options?: EnqueueOptions): Promise<Job>;
+  /** Publish to run in `delayMs`. */
+  enqueueIn<S extends z.ZodType>(definition: JobDefinition<S>, payload: z.input<S>, delayMs: number, options?: EnqueueOptions): Promise<Job>;
+  /** Publish several jobs in one batch; nothing is published when one is invalid. */
+  enqueueBulk(jobs: readonly JobInput[]): Promise<Job[]>;
+  /** Validate every payload, then publish all in one batch; nothing is published when one is invalid. */
+  enqueueBulk<S extends z.ZodType>(definition: JobDefinition<S>, items: readonly BulkItem<S>[]): Promise<Job[]>;
+  /** A worker (not started) consuming `config.queues`; call `start()`. Stopped by {@link Jobbus.close}. */
+  worker(config: JobbusWorkerConfig, options?: WorkerOptions): Worker;
+  /** The dead-letter queues: list, replay, purge. */
+  readonly dlq: DLQStore;
+  /** Check the bus (and the leases, once a worker exists); never throws. */
+  health(): Promise<JobbusHealth>;
+  /** Stop the workers, release held jobs, close the bus when owned. */
+  close(): Promise<void>;
+  /** The bus underneath. */
+  readonly bus: EventBus;
+}
+
+function isDefinition(x: unknown): x is JobDefinition {
+  return typeof x === 'object' && x !== null && typeof (x as JobDefinition).encode === 'function' && 'schema' in x;
+}
+
+/** The DLQ store of a bus; on a bus that cannot browse, every call fails with a clear error. */
+function dlqOf(bus: EventBus): DLQStore {
+  if (isBrowsable(bus)) return createBusDLQStore(bus);
+  const refuse = (): Promise<never> =>
+    Promise.reject(new NotInitializedError('this bus cannot browse its topics, so its dead-letter queues cannot be listed, replayed or purged'));
+  return { listDLQ: refuse, replayDLQ: refuse, purgeDLQ: refuse };
+}
+
+/**
+ * Assemble jobbus on a bus (default: in memory). A job enqueued and handled in five lines:
+ *
+ * ```ts
+ * const jobs = createJobbus();
+ * const worker = jobs.worker({ queues: ['emails'], handlers: { welcome: async (job) => console.log(payloadOf(job)) } });
+ * await worker.start();
+ * await jobs.enqueue({ name: 'welcome', queue: 'emails', payload: { to: 'ada@example.com' } });
+ * ```
+ */
+export function createJobbus(options: JobbusOptions = {}): Jobbus {
+  const logger = options.logger ?? defaultLogger();
+  const bus = options.bus ?? createMemoryEventBus();
+  const runtime = createEventBusBridge(bus, { logger, ownsBus: options.ownsBus ?? true });
+  const client = createJobClient(runtime);
+  const workers = new Set<Worker>();
+  let backend: RuntimeBackend | undefined;
+  let state: 'open' | 'closing' | 'closed' = 'open';
+
+  function assertOpen(): void {
+    if (state !== 'open') throw new ClosedError('jobbus is closed');
+  }
+
+  /** One lease backend per instance, made on the first worker: a producer-only process needs none. */
+  function leases(): RuntimeBackend {
+    backend ??= createRuntimeBackend(runtime, {
+      group: options.group ?? 'jobbus',
+      logger,
+      ownsRuntime: false,
+      ...(options.prefetch !== undefined && { maxInFlight: options.prefetch }),
+      ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
+    });
+    return backend;
+  }
+
+  function enqueue(job: JobInput): Promise<Job>;
+  function enqueue<S extends z.ZodType>(definition: JobDefinition<S>, payload: z.input<S>, opts?: TypedEnqueueOptions): Promise<Job>;
+  async function enqueue<S extends z.ZodType>(first: JobInput | JobDefinition<S>, payload?: z.input<S>, opts: TypedEnqueueOptions = {}): Promise<Job> {
+    assertOpen();
+    if (!isDefinition(first)) return client.enqueueJob(first);
+    const { runAt, delayMs, ...rest } = opts;
+    if (delayMs !== undefined) return client.enqueueIn(first, payload as z.input<S>, delayMs, rest);
+    if (runAt !== undefined) return client.enqueueAt(first, payload as z.input<S>, runAt, rest);
+    return client.enqueue(first, payload as z.input<S>, rest);
+  }
+
+  function enqueueBulk(jobs: readonly JobInput[]): Promise<Job[]>;
+  function enqueueBulk<S extends z.ZodType>(definition: JobDefinition<S>, items: readonly BulkItem<S>[]): Promise<Job[]>;
+  async function enqueueBulk<S extends z.ZodType>(first: readonly JobInput[] | JobDefinition<S>, items?: readonly BulkItem<S>[]): Promise<Job[]> {
+    assertOpen();
+    if (isDefinition(first)) return client.enqueueBulk(first, items ?? []);
+    const jobs = (first as readonly JobInput[]).map((input, i) => {
+      try {
+        return createJob(input);
+      } catch (err) {
+        if (err instanceof Error) err.message = `item ${i}: ${err.message}`;
+        throw err;
+      }
+    });
+    await runtime.enqueueBatch(jobs);
+    return jobs;
+  }
+
+  return {
+    bus,
+    enqueue,
+    enqueueBulk,
+    enqueueAt(definition, payload, runAt, opts) {
+      assertOpen();
+      return client.enqueueAt(definition, payload, runAt, opts);
+    },
+    enqueueIn(definition, payload, delayMs, opts) {
+      assertOpen();
+      return client.enqueueIn(definition, payload, delayMs, opts);
+    },
+    worker(config, workerOptions = {}) {
+      assertOpen();
+      const { handlers, definitions, queues, ...rest } = config;
+      const queueList = queues ?? [...new Set((definitions ?? []).map((d) => d.queue))];
+      const worker = createWorker(leases(), { ...rest, queues: queueList }, { logger, ...workerOptions });
+      for (const [name, handler] of Object.entries(handlers ?? {})) worker.register(name, handler);
+      for (const def of definitions ?? []) worker.register(def);
+      workers.add(worker);
+      return worker;
+    },
+    dlq: dlqOf(bus),
+    async health() {
+      const checks = [createHealthChecker(runtime, { name: 'jobbus-bus' })];
+      if (backend) checks.push(createHealthChecker(backend, { name: 'jobbus-leases' }));
+      const results = await Promise.all(checks.map((c) => c.check()));
+      return { status: results.every((r) => r.status === 'up') ? 'up' : 'down', checks: results };
+    },
+    async close() {
+      if (state !== 'open') return;
+      state = 'closing';
+      try {
+        await Promise.allSettled([...workers].map((w) => w.stop()));
+        if (backend) await backend.close();
+        await runtime.close();
+      } finally {
+        state = 'closed';
+      }
+    },
+  };
+}

@@ -33,6 +33,7 @@ export default defineConfig({
             'test/nats/**/*.test.ts',
             'test/registry/**/*.test.ts',
             'test/conformance/**/*.test.ts',
+            'test/face/**/*.test.ts',
             'test/security/**/*.test.ts',
             // In-process workers on the shared brokers; the other chaos files are below.
             'test/chaos/poison.test.ts',

@@ -11,6 +11,7 @@ import {
   PublishRejectedError,
 } from '../errors.js';
 import { DEFAULTS } from '../jobs/config.js';
+import { dlqNameOf, queueNamesOf, type QueueNames } from '../jobs/queue-names.js';
 import type { Job, Runtime, RuntimeHandler, RuntimeSubscribeOptions } from '../jobs/types.js';
 import { decodeJob, encodeJob } from '../headers/codec.js';
 import { deadLetterMessage, failureHeadroomBytes, MINIMAL_REASON_BYTES } from '../headers/dead-letter.js';
@@ -21,8 +22,8 @@ import { settleRetryDelayMs } from './settle-retry.js';
 
 /** Options of {@link createEventBusBridge}. */
 export interface EventBusBridgeOptions {
-  /** DLQ name = queue + suffix. Default `.dlq`. */
-  readonly dlqSuffix?: string;
+  /** How DLQs are named; give the DLQ store the same. Default: queue + `.dlq`. */
+  readonly names?: QueueNames;
   /** Close the bus when the bridge is closed. Default true. */
   readonly ownsBus?: boolean;
   /** Logger; default: pino at level `JOBBUS_LOG_LEVEL` or `warn`. */
@@ -41,8 +42,8 @@ export interface BridgeCounters {
 export interface EventBusBridge extends Runtime {
   /** The bus underneath. */
   readonly bus: EventBus;
-  /** DLQ name of a queue. */
-  dlqOf(queue: string): string;
+  /** How this bridge names DLQs. */
+  readonly names: QueueNames;
   /**
    * Publish a copy of a job that replaces a message about to be settled (a retry, a
    * reschedule): never deduplicated against anything, and an answer "duplicate, not stored"
@@ -84,7 +85,7 @@ function copyDedupId(job: Job): string {
  * did not delay it) is handed back to the bus until it is due — neither costs an attempt.
  */
 export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptions = {}): EventBusBridge {
-  const dlqSuffix = options.dlqSuffix ?? DEFAULTS.dlq.queueSuffix;
+  const names = queueNamesOf(options.names);
   const ownsBus = options.ownsBus ?? true;
   const logger = options.logger ?? defaultLogger();
   const now = options.now ?? Date.now;
@@ -140,7 +141,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
    * when even that is refused.
    */
   async function publishDeadLetter(queue: string, original: Message, reason: string): Promise<void> {
-    const dlq = queue + dlqSuffix;
+    const dlq = dlqNameOf(names, queue);
     const copy = (maxReasonBytes?: number): Message => deadLetterMessage(original, queue, reason, new Date(now()), maxReasonBytes);
     try {
       await bus.publish(dlq, copy(), { mustStore: true });
@@ -186,7 +187,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
   const bridge: EventBusBridge = {
     bus,
 
-    dlqOf: (queue) => queue + dlqSuffix,
+    names,
 
     async enqueue(job) {
       assertOpen();

@@ -1,21 +1,18 @@
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS } from '../jobs/config.js';
+import { dlqNameOf, queueNamesOf, type QueueNames } from '../jobs/queue-names.js';
 import type { DeadLetter, DLQStore, Job } from '../jobs/types.js';
 import { decodeJob } from '../headers/codec.js';
-import { H } from '../headers/names.js';
+import { H, REPLAYED_AT_HEADER } from '../headers/names.js';
 import { formatRfc3339, parseRfc3339 } from '../headers/time.js';
 import type { BrowsableBus, BrowsedMessage, EventBus, Message } from '../eventbus/types.js';
 
 /** Options of {@link createBusDLQStore}. */
 export interface BusDLQStoreOptions {
-  /** DLQ name = queue + suffix. Default `.dlq`. */
-  readonly dlqSuffix?: string;
+  /** How DLQs are named: the same as the bridge's. Default: queue + `.dlq`. */
+  readonly names?: QueueNames;
   /** Most entries a replay or purge scans. Default 100 000. */
   readonly scanLimit?: number;
 }
-
-/** Header stamped on a replayed job. */
-export const REPLAYED_AT_HEADER = 'job_replayed_at';
 
 function idOf(m: BrowsedMessage): string {
   return m.headers[H.id] || m.position;
@@ -78,7 +75,7 @@ function toDeadLetter(m: BrowsedMessage, queue: string): DeadLetter {
  * `job_replayed_at` added, then removes it from the DLQ.
  */
 export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQStoreOptions = {}): DLQStore {
-  const suffix = options.dlqSuffix ?? DEFAULTS.dlq.queueSuffix;
+  const names = queueNamesOf(options.names);
   const scanLimit = options.scanLimit ?? 100_000;
 
   function checkIds(ids: readonly string[]): Set<string> {
@@ -90,13 +87,13 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
 
   return {
     async listDLQ(queue, limit) {
-      const entries = await bus.browse(queue + suffix, limit);
+      const entries = await bus.browse(dlqNameOf(names, queue), limit);
       return entries.map((m) => toDeadLetter(m, queue));
     },
 
     async replayDLQ(queue, ids) {
       const wanted = checkIds(ids);
-      const entries = (await bus.browse(queue + suffix, scanLimit)).filter((m) => wanted.has(idOf(m)));
+      const entries = (await bus.browse(dlqNameOf(names, queue), scanLimit)).filter((m) => wanted.has(idOf(m)));
       const replayed = new Set<string>();
       // Oldest first, so replayed jobs keep their original relative order. Each is published
       // before any is removed: an interrupted replay leaves duplicates behind, never a loss.
@@ -106,13 +103,13 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
       }
       // One removal for the whole replay (R4: not one full read of the DLQ per entry), by an
       // identity that survives the re-append some buses do when removing (not the position).
-      if (replayed.size > 0) await bus.remove(queue + suffix, (x) => replayed.has(identityOf(x)));
+      if (replayed.size > 0) await bus.remove(dlqNameOf(names, queue), (x) => replayed.has(identityOf(x)));
       return replayed.size;
     },
 
     async purgeDLQ(queue, ids) {
       const wanted = ids === undefined ? undefined : checkIds(ids);
-      return bus.remove(queue + suffix, (m) => wanted === undefined || wanted.has(idOf(m)));
+      return bus.remove(dlqNameOf(names, queue), (m) => wanted === undefined || wanted.has(idOf(m)));
     },
   };
 }

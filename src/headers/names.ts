@@ -21,6 +21,12 @@ export const H = Object.freeze({
 });
 
 /**
+ * Header stamped on a job the DLQ store replayed from a dead-letter queue (when, RFC 3339). Not
+ * reserved: a handler sees it among the job's headers.
+ */
+export const REPLAYED_AT_HEADER = 'job_replayed_at';
+
+/**
  * Headers that the codec writes from Job fields. They are stripped from `Job.headers`
  * on decode and always overwrite a user header of the same name on encode.
  */

@@ -14,7 +14,7 @@ export const DEFAULTS = Object.freeze({
     attemptTimeoutMs: 30_000,
     jitter: 0.2,
   }),
-  dlq: Object.freeze({ enabled: true, queueSuffix: '.dlq' }),
+  dlq: Object.freeze({ enabled: true }),
   group: 'jobbus',
 });
 
@@ -45,11 +45,6 @@ export const dlqConfigSchema = z
   .object({
     /** When false, exhausted jobs are dropped (logged) instead of dead-lettered. */
     enabled: z.boolean().default(DEFAULTS.dlq.enabled),
-    /**
-     * DLQ name = queue + suffix. The bridge names DLQs (`createEventBusBridge({ dlqSuffix })`);
-     * when given here it must match it, and the worker refuses to start otherwise.
-     */
-    queueSuffix: z.string().min(1).default(DEFAULTS.dlq.queueSuffix),
   })
   .strict();
 
@@ -106,7 +101,7 @@ export const workerConfigSchema = z
       attemptTimeoutMs: DEFAULTS.retry.attemptTimeoutMs,
       jitter: DEFAULTS.retry.jitter,
     }),
-    dlq: dlqConfigSchema.default({ enabled: DEFAULTS.dlq.enabled, queueSuffix: DEFAULTS.dlq.queueSuffix }),
+    dlq: dlqConfigSchema.default({ enabled: DEFAULTS.dlq.enabled }),
   })
   .strict();
 
@@ -136,7 +131,18 @@ export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what
   throw new ValidationError(first.path, `invalid ${what} (${detail})`, { issues, cause: result.error });
 }
 
-/** Validate a worker config and fill in defaults. */
+/**
+ * Validate a worker config and fill in defaults. A `dlq.queueSuffix` (an option of older
+ * versions) is refused with a pointer to where DLQ names are made now: a worker does not name
+ * queues, so a suffix here could only disagree with the one that does.
+ */
 export function parseWorkerConfig(input: WorkerConfigInput): WorkerConfig {
+  const dlq: unknown = (input as { dlq?: unknown } | undefined)?.dlq;
+  if (typeof dlq === 'object' && dlq !== null && 'queueSuffix' in dlq) {
+    throw new ValidationError(
+      'dlq.queueSuffix',
+      'is not a worker setting: DLQ names are made in one place; pass `names` (e.g. suffixQueueNames("-dead") or prefixQueueNames("dlq.")) to createJobbus, or to createEventBusBridge and createBusDLQStore',
+    );
+  }
   return parseConfig(workerConfigSchema, input, 'worker config');
 }

@@ -386,7 +386,6 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     bufferedCount: (queue) => buffers.get(queue)?.length ?? 0,
     // The bridge counts refused dead letters (of jobs and of poison messages) where they happen.
     counters: () => ({ settleFailures, deadLetterRefused: runtime.counters().deadLetterRefused }),
-    dlqOf: (queue) => runtime.dlqOf(queue),
     leasedCount: () => leases.size,
   };
   return backend;

@@ -38,8 +38,6 @@ export interface RuntimeBackend extends Backend {
   bufferedCount(queue: string): number;
   /** Leases currently held. */
   leasedCount(): number;
-  /** The DLQ name of a queue (as the bridge underneath names it). */
-  dlqOf(queue: string): string;
   /** Settle publishes that failed so far. */
   counters(): BackendCounters;
   /**

@@ -52,7 +52,7 @@ export interface TestJobbus {
 export async function createTestJobbus(config: WorkerConfigInput, options: TestJobbusOptions = {}): Promise<TestJobbus> {
   const logger = options.logger ?? pino({ level: 'silent' });
   const bus = createMemoryEventBus();
-  const bridge = createEventBusBridge(bus, { logger, ...(config.dlq?.queueSuffix !== undefined && { dlqSuffix: config.dlq.queueSuffix }) });
+  const bridge = createEventBusBridge(bus, { logger });
   const group = options.group ?? 'jobbus';
   const backend = createRuntimeBackend(bridge, { group });
   const worker = createWorker(backend, config, { ...options, logger });
@@ -65,7 +65,7 @@ export async function createTestJobbus(config: WorkerConfigInput, options: TestJ
   }
   const pendingCount = (queue: string): number => bus.pendingCount(queue, group) + bus.delayedCount(queue);
   const idle = (): boolean => worker.running === 0 && worker.config.queues.every((q) => pendingCount(q.name) === 0);
-  const dlq = createBusDLQStore(bus, { dlqSuffix: worker.config.dlq.queueSuffix });
+  const dlq = createBusDLQStore(bus);
   return {
     bus,
     backend,

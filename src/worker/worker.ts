@@ -10,7 +10,6 @@ import {
   NoHandlerError,
   NotInitializedError,
   PublishRejectedError,
-  ValidationError,
 } from '../errors.js';
 import { parseWorkerConfig, type QueueSpec, type WorkerConfigInput } from '../jobs/config.js';
 import type { JobContext, RegistrableJob } from '../jobs/define.js';
@@ -55,16 +54,6 @@ export function currentJob(): JobContext | undefined {
  */
 export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigInput, options: WorkerOptions = {}): Worker {
   const config = parseWorkerConfig(configInput);
-  // DLQs are named by the bridge; a different suffix here would be silently ignored, so refuse it.
-  const probe = config.queues[0]!.name;
-  const bridgeSuffix = backend.dlqOf(probe).slice(probe.length);
-  if (configInput.dlq?.queueSuffix !== undefined && configInput.dlq.queueSuffix !== bridgeSuffix) {
-    throw new ValidationError(
-      'dlq.queueSuffix',
-      `is "${configInput.dlq.queueSuffix}" but the bridge names DLQs with "${bridgeSuffix}": pass dlqSuffix to createEventBusBridge`,
-    );
-  }
-  config.dlq.queueSuffix = bridgeSuffix;
   const logger = options.logger ?? defaultLogger();
   const random = options.random ?? Math.random;
   const asyncContext = options.asyncContext ?? true;

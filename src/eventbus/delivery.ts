@@ -7,6 +7,13 @@ import { InvalidArgumentError } from '../errors.js';
 import { callHandler } from './call-handler.js';
 import { DeliveryTerminated, RedeliverAfter, type Delivery, type DeliveryHandler, type Ordering, type SubscribeOptions } from './types.js';
 
+/**
+ * Header of a message not to be delivered before its due time: epoch milliseconds, decimal. The
+ * same name on every bus, so a message moved between buses (or written by a foreign producer)
+ * keeps its delay; each bus removes it before a handler sees the message.
+ */
+export const DUE_AT_HEADER = 'jobbus_due_at';
+
 /** What a bus does with a delivery once its handler settled. */
 export type Settle =
   /** Processed: acknowledge (commit). */

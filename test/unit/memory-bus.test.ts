@@ -204,6 +204,10 @@ describe('memory event bus', () => {
     await expect(bus.publish('', msg('x'))).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(bus.subscribe('t', async () => undefined, { group: '' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(bus.subscribe('t', async () => undefined, { group: 'g', maxInFlight: 0 })).rejects.toThrow(/maxInFlight/);
+    // The shared subscribe-option checks (eventbus/delivery.ts): every option, one error class.
+    await expect(bus.subscribe('t', async () => undefined, { group: 'g', ackTimeoutMs: 0 })).rejects.toThrow(/ackTimeoutMs/);
+    const badOrdering = { group: 'g', ordering: 'random' as unknown as 'key' };
+    await expect(bus.subscribe('t', async () => undefined, badOrdering)).rejects.toBeInstanceOf(InvalidArgumentError);
     await bus.close();
     await expect(bus.publish('t', msg('x'))).rejects.toBeInstanceOf(ClosedError);
     await expect(bus.healthCheck()).rejects.toBeInstanceOf(ClosedError);

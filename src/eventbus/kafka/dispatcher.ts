@@ -6,13 +6,14 @@
  */
 import { setMaxListeners } from 'node:events';
 import { describeError } from '../../errors.js';
-import { DeliveryTerminated, RedeliverAfter, type Delivery, type DeliveryHandler, type Message, type Ordering } from '../types.js';
+import type { Delivery, DeliveryHandler, Message, Ordering } from '../types.js';
+import { callHandler } from '../call-handler.js';
+import { ACK, settleOfRejection, type Settle } from '../delivery.js';
 import { createLanes, laneOf, type Lanes } from '../lanes.js';
 import type { KafkaBusLogger } from './options.js';
 import type { Entry, PartitionState } from './partition.js';
 import type { ConsumedRecord } from './port.js';
 import { DUE_AT_HEADER, toMessage } from './wire.js';
-import { callHandler } from '../call-handler.js';
 
 /** What the dispatcher needs. */
 export interface DispatcherDeps {
@@ -149,18 +150,22 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
     }, delayMs);
   };
 
-  const onRejected = (e: Entry, err: unknown): void => {
-    if (err instanceof DeliveryTerminated) {
-      finish(e); // settled elsewhere (e.g. copied to the DLQ): committable like an ack
-      return;
-    }
+  /** The handler of run `run` of `e` settled (a settle of an earlier, abandoned run is ignored). */
+  const onSettled = (e: Entry, run: number, settle: Settle): void => {
+    if (e.run !== run || e.state !== 'running') return;
+    // ack, or terminate: settled elsewhere (e.g. copied to the DLQ), committable like an ack.
+    if (settle.kind === 'redeliver') redeliver(e, settle.delayMs);
+    else finish(e);
+  };
+
+  /** Deliver `e` again after `delayMs`: in memory when short, through the delay topics when long. */
+  const redeliver = (e: Entry, delayMs: number): void => {
     if (e.ps.status === 'revoked' || d.isClosing()) {
       // Not ours any more (or closing): the next owner delivers it again; holding it for the
       // delay would keep an in-flight slot for nothing (S4).
       drop(e);
       return;
     }
-    const delayMs = err instanceof RedeliverAfter ? err.delayMs : d.redeliveryDelayMs;
     if (delayMs <= d.inMemoryRedeliveryMaxMs) {
       scheduleRetry(e, delayMs);
       return;
@@ -227,15 +232,10 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
         return signal;
       },
     };
+    // settleOf's mapping without its extra promise hop (one per message on the hot path).
     callHandler(d.handler, delivery).then(
-      () => {
-        if (e.run !== run || e.state !== 'running') return;
-        finish(e);
-      },
-      (err: unknown) => {
-        if (e.run !== run || e.state !== 'running') return;
-        onRejected(e, err);
-      },
+      () => onSettled(e, run, ACK),
+      (err: unknown) => onSettled(e, run, settleOfRejection(err, d.redeliveryDelayMs)),
     );
   }
 

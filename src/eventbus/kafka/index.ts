@@ -27,10 +27,10 @@ import type {
   DeliveryHandler,
   EventBus,
   Message,
-  Ordering,
   SubscribeOptions,
   Subscription,
 } from '../types.js';
+import { resolveSubscribeOptions } from '../delivery.js';
 import { browseTopic, removeFromTopic, type BrowseDeps } from './browse.js';
 import { loadKafkaJsDriver } from './kafkajs-driver.js';
 import { resolveConsumerOptions, type KafkaEventBusOptions } from './options.js';
@@ -75,28 +75,6 @@ function checkTopic(topic: string): void {
   if (topic.length + LONGEST_TIER_SUFFIX > 249) {
     throw new ValidationError('topic', `"${topic.slice(0, 40)}…" is too long to leave room for its delay topics`);
   }
-}
-
-function checkSubscribeOptions(o: SubscribeOptions): Required<Omit<SubscribeOptions, 'group'>> & { group: string } {
-  if (!o || typeof o.group !== 'string' || !TOPIC_RE.test(o.group)) {
-    throw new ValidationError('group', 'must be a non-empty name of [a-zA-Z0-9._-]');
-  }
-  const int = (field: string, v: number | undefined, dflt: number, min: number): number => {
-    const n = v ?? dflt;
-    if (!Number.isInteger(n) || n < min) throw new ValidationError(field, `must be an integer >= ${min}, got ${String(v)}`);
-    return n;
-  };
-  const ordering: Ordering = o.ordering ?? 'key';
-  if (!['key', 'partition', 'none'].includes(ordering)) {
-    throw new ValidationError('ordering', `must be 'key', 'partition' or 'none', got ${String(o.ordering)}`);
-  }
-  return {
-    group: o.group,
-    maxInFlight: int('maxInFlight', o.maxInFlight, 16, 1),
-    ackTimeoutMs: int('ackTimeoutMs', o.ackTimeoutMs, 30_000, 1),
-    redeliveryDelayMs: int('redeliveryDelayMs', o.redeliveryDelayMs, 1_000, 0),
-    ordering,
-  };
 }
 
 function unavailable(what: string, cause: unknown, user: string | undefined): JobbusError {
@@ -296,7 +274,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
       assertOpen();
       checkTopic(topic);
       if (typeof handler !== 'function') throw new ValidationError('handler', 'must be a function');
-      const o = checkSubscribeOptions(opts);
+      const o = resolveSubscribeOptions(opts, {}, TOPIC_RE); // a group id is a name of the topic alphabet
       await startRelays(topic);
       const groupId = groupIdOf(o.group, topic);
       let sub: KafkaSubscription | undefined;

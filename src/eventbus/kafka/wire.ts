@@ -9,8 +9,8 @@ import { Buffer, isUtf8 } from 'node:buffer';
 import { setHeader } from '../header-record.js';
 import type { Message } from '../types.js';
 
-/** Delay header: absolute due time, epoch milliseconds (decimal). */
-export const DUE_AT_HEADER = 'jobbus_due_at';
+/** Delay header: absolute due time, epoch milliseconds (decimal); shared by every bus. */
+export { DUE_AT_HEADER } from '../delivery.js';
 /** Delay header: the topic a delayed message is finally delivered to. */
 export const TARGET_HEADER = 'jobbus_target';
 

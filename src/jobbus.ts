@@ -125,6 +125,18 @@ function dlqOf(bus: EventBus): DLQStore {
  * ```
  */
 export function createJobbus(options: JobbusOptions = {}): Jobbus {
+  return assembleJobbus(options).jobs;
+}
+
+/** What {@link assembleJobbus} hands to `jobbus/testing`: the face and the lease backend under it. */
+export interface AssembledJobbus {
+  readonly jobs: Jobbus;
+  /** The lease backend the workers share (made on first use). */
+  leases(): RuntimeBackend;
+}
+
+/** {@link createJobbus}, with the lease backend reachable (for `jobbus/testing`; not exported from the package root). */
+export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   const logger = options.logger ?? defaultLogger();
   const bus = options.bus ?? createMemoryEventBus();
   const runtime = createEventBusBridge(bus, { logger, ownsBus: options.ownsBus ?? true });
@@ -177,7 +189,7 @@ export function createJobbus(options: JobbusOptions = {}): Jobbus {
     return jobs;
   }
 
-  return {
+  const jobs: Jobbus = {
     bus,
     enqueue,
     enqueueBulk,
@@ -218,4 +230,5 @@ export function createJobbus(options: JobbusOptions = {}): Jobbus {
       }
     },
   };
+  return { jobs, leases };
 }

@@ -3,13 +3,11 @@
  */
 import pino from 'pino';
 import { createMemoryEventBus, type MemoryEventBus } from '../eventbus/memory/bus.js';
-import { createEventBusBridge } from '../bridge/bridge.js';
-import { createBusDLQStore } from '../bridge/dlq-store.js';
-import { createRuntimeBackend, type RuntimeBackend } from '../runtime-backend/backend.js';
-import { createWorker, type JobHandler, type JobOutcome, type Worker, type WorkerOptions } from '../worker/worker.js';
+import { assembleJobbus, type Jobbus, type JobbusWorkerConfig } from '../jobbus.js';
+import type { RuntimeBackend } from '../runtime-backend/backend.js';
+import type { JobHandler, JobOutcome, Worker, WorkerOptions } from '../worker/types.js';
 import { createJobClient, type JobClient } from '../jobs/client.js';
 import type { RegistrableJob } from '../jobs/define.js';
-import type { WorkerConfigInput } from '../jobs/config.js';
 import type { DeadLetter, DLQStore } from '../jobs/types.js';
 
 /** What {@link createTestJobbus} takes beside the worker config. */
@@ -24,18 +22,25 @@ export interface TestJobbusOptions extends WorkerOptions {
   readonly autoStart?: boolean;
 }
 
-/** A complete jobbus stack on a fresh memory bus, for unit tests. */
+/**
+ * A {@link createJobbus} instance on a fresh memory bus with one worker, plus what unit tests
+ * need: drain, one job at a time, pending counts, dead letters.
+ */
 export interface TestJobbus {
+  /** The face: enqueue, dlq, health, more workers. */
+  readonly jobs: Jobbus;
+  /** Enqueue through the face (same overloads as {@link Jobbus.enqueue}). */
+  readonly enqueue: Jobbus['enqueue'];
   /** The bus. */
   readonly bus: MemoryEventBus;
-  /** The lease backend. */
-  readonly backend: RuntimeBackend;
   /** The worker. */
   readonly worker: Worker;
-  /** Typed enqueue API over the backend. */
-  readonly client: JobClient;
   /** The DLQ of every queue. */
   readonly dlq: DLQStore;
+  /** The lease backend under the worker, for tests that inject faults into it. */
+  readonly backend: RuntimeBackend;
+  /** Typed enqueue API (the face's enqueue forms cover it; kept for existing tests). */
+  readonly client: JobClient;
   /** Resolve once no queue of the worker has a pending, running or delayed job. */
   drain(timeoutMs?: number): Promise<void>;
   /** With the worker not started: reserve and run exactly one job and return what happened. */
@@ -49,29 +54,32 @@ export interface TestJobbus {
 }
 
 /** Create a {@link TestJobbus}; logs are silent unless a logger is passed. */
-export async function createTestJobbus(config: WorkerConfigInput, options: TestJobbusOptions = {}): Promise<TestJobbus> {
+export async function createTestJobbus(config: JobbusWorkerConfig, options: TestJobbusOptions = {}): Promise<TestJobbus> {
+  const { group, handlers, definitions, autoStart, ...workerOptions } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const bus = createMemoryEventBus();
-  const bridge = createEventBusBridge(bus, { logger });
-  const group = options.group ?? 'jobbus';
-  const backend = createRuntimeBackend(bridge, { group });
-  const worker = createWorker(backend, config, { ...options, logger });
-  for (const [name, h] of Object.entries(options.handlers ?? {})) worker.register(name, h);
-  for (const def of options.definitions ?? []) worker.register(def);
-  let started = false;
-  if (options.autoStart ?? true) {
-    await worker.start();
-    started = true;
-  }
-  const pendingCount = (queue: string): number => bus.pendingCount(queue, group) + bus.delayedCount(queue);
+  const groupName = group ?? 'jobbus';
+  const { jobs, leases } = assembleJobbus({ bus, logger, ...(group !== undefined && { group }) });
+  const worker = jobs.worker(
+    {
+      ...config,
+      handlers: { ...config.handlers, ...handlers },
+      definitions: [...(config.definitions ?? []), ...(definitions ?? [])],
+    },
+    { ...workerOptions, logger },
+  );
+  if (autoStart ?? true) await worker.start();
+  const backend = leases();
+  const pendingCount = (queue: string): number => bus.pendingCount(queue, groupName) + bus.delayedCount(queue);
   const idle = (): boolean => worker.running === 0 && worker.config.queues.every((q) => pendingCount(q.name) === 0);
-  const dlq = createBusDLQStore(bus);
   return {
+    jobs,
+    enqueue: jobs.enqueue,
     bus,
-    backend,
     worker,
+    dlq: jobs.dlq,
+    backend,
     client: createJobClient(backend),
-    dlq,
     async drain(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       // Idle twice in a row, a tick apart, so a retry published in between is not missed.
@@ -84,11 +92,8 @@ export async function createTestJobbus(config: WorkerConfigInput, options: TestJ
     },
     processOne: (timeoutMs) => worker.processOne(timeoutMs),
     pendingCount,
-    deadLetters: (queue) => dlq.listDLQ(queue, 10_000),
-    async close() {
-      if (started) await worker.stop();
-      await backend.close();
-    },
+    deadLetters: (queue) => jobs.dlq.listDLQ(queue, 10_000),
+    close: () => jobs.close(),
   };
 }
 

@@ -40,6 +40,12 @@ export interface PublishOptions {
    * message this one copies, and a copy that was not stored would lose it.
    */
   readonly mustStore?: boolean;
+  /**
+   * The topic keeps its messages for browsing: never cleaned up as consumed (e.g. a DLQ). A bus
+   * that deletes consumed messages (NATS) provisions a topic first published with it so, for
+   * good; buses that always retain (memory, Kafka) ignore it.
+   */
+  readonly retain?: boolean;
 }
 
 /** Options of {@link EventBus.publishBatch}: those of one publish, applied to every message. */

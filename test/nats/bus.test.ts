@@ -155,10 +155,10 @@ describe('NATS JetStream bus', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
-  it('keeps a DLQ topic browsable newest-first, also after a group consumed it, and removes by selection', async () => {
+  it('keeps a retained (DLQ) topic browsable newest-first, also after a group consumed it, and removes by selection', async () => {
     const dlq = `${uniqueName('browse')}.dlq`;
     const bus = await scope.bus();
-    for (let i = 0; i < 6; i++) await bus.publish(dlq, msg(`d${i}`, { n: String(i) }, `k${i}`));
+    for (let i = 0; i < 6; i++) await bus.publish(dlq, msg(`d${i}`, { n: String(i) }, `k${i}`), { retain: true });
     let consumed = 0;
     await bus.subscribe(dlq, async () => void consumed++, { group: 'alerts' });
     await waitFor(() => consumed === 6, 'the alerting group');

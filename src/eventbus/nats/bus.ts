@@ -1,13 +1,13 @@
 import pino, { type Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { ClosedError, InvalidArgumentError, JobbusError, NotFoundError, UnavailableError } from '../../errors.js';
+import { ClosedError, InvalidArgumentError, JobbusError, UnavailableError } from '../../errors.js';
 import { type BrowsableBus, type EventBus, type Message, type PublishOptions, type SubscribeOptions } from '../types.js';
 import { browseStream, removeFromStream } from './browse.js';
 import { cleanStream, type JanitorDeps } from './janitor.js';
 import { createNameMapper } from './names.js';
 import { resolveOptions, type NatsEventBusOptions } from './options.js';
-import { createProvisioner, type StreamRef } from './provision.js';
+import { createProvisioner } from './provision.js';
 import { createJsPublisher, PublishFailedError } from './publisher.js';
 import { natsAuthError, notStoredError, publishError } from './publish-errors.js';
 import { createGroupRegistry } from './registry.js';
@@ -46,6 +46,7 @@ interface PublishSpec {
   readonly dueAt?: number;
   readonly dedupId?: string;
   readonly mustStore?: boolean;
+  readonly retain?: boolean;
   /** Set by a relay moving a delayed message (see relay.ts). */
   readonly relayOrigin?: string | undefined;
 }
@@ -186,11 +187,10 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
   async function publishOne(topic: string, message: Message, spec: PublishSpec, retry = true): Promise<void> {
     // A delayed message goes to the delay tier of its remaining delay (see delay-tiers.ts); one
     // due within FORWARD_LEAD_MS straight to the queue stream, where its subscriber holds it
-    // until due.
-    const subject =
-      spec.dueAt === undefined || spec.dueAt - Date.now() <= FORWARD_LEAD_MS
-        ? (await prov.streamFor(topic)).subject
-        : (await prov.delayStreamFor(topic)).subjects.get(tierFor(spec.dueAt - Date.now()).name)!;
+    // until due. A retained topic's stream is made (or marked) retained first, delayed or not.
+    const delayed = spec.dueAt !== undefined && spec.dueAt - Date.now() > FORWARD_LEAD_MS;
+    const ref = !delayed || spec.retain ? await prov.streamFor(topic, spec.retain) : undefined;
+    const subject = delayed ? (await prov.delayStreamFor(topic)).subjects.get(tierFor(spec.dueAt! - Date.now()).name)! : ref!.subject;
     const h = transport.headers();
     writeHeaders(h, message, spec.dueAt, spec.relayOrigin);
     const dedupId = spec.dedupId ?? msgIdOf?.(topic, message);
@@ -222,15 +222,6 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     return due > Date.now() ? due : undefined;
   }
 
-  async function existingStream(topic: string): Promise<StreamRef | undefined> {
-    try {
-      return await prov.streamFor(topic);
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
-  }
-
   const bus: NatsEventBus = {
     connection: nc,
     cleanupMethod,
@@ -243,7 +234,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     async publish(topic, message, o) {
       assertOpen();
       checkMessage(message);
-      await publishOne(topic, message, { dueAt: dueAtOf(o), dedupId: o?.dedupId, mustStore: o?.mustStore });
+      await publishOne(topic, message, { dueAt: dueAtOf(o), dedupId: o?.dedupId, mustStore: o?.mustStore, retain: o?.retain });
     },
 
     async publishBatch(topic, messages, o) {
@@ -255,10 +246,11 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
       if (ids !== undefined && (!Array.isArray(ids) || ids.length > messages.length)) {
         throw new InvalidArgumentError('dedupIds must be an array with at most one id per message');
       }
-      await (dueAt === undefined ? prov.streamFor(topic) : prov.delayStreamFor(topic));
+      if (dueAt === undefined || o?.retain) await prov.streamFor(topic, o?.retain);
+      if (dueAt !== undefined) await prov.delayStreamFor(topic);
       // Pipelined: every publish is on the wire before the first PubAck is awaited, and
       // one connection keeps their order.
-      const results = await Promise.allSettled(messages.map((m, i) => publishOne(topic, m, { dueAt, dedupId: ids?.[i], mustStore: o?.mustStore })));
+      const results = await Promise.allSettled(messages.map((m, i) => publishOne(topic, m, { dueAt, dedupId: ids?.[i], mustStore: o?.mustStore, retain: o?.retain })));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     },
@@ -335,7 +327,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     async browse(topic, limit) {
       assertOpen();
       if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError(`limit must be an integer >= 0, got ${limit}`);
-      const ref = await existingStream(topic);
+      const ref = await prov.existingStreamFor(topic);
       if (!ref || limit === 0) return [];
       return browseStream(jsm, ref, limit).catch((err: unknown) => {
         throw unavailable(`cannot browse queue "${topic}"`, err);
@@ -345,7 +337,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     async remove(topic, select) {
       assertOpen();
       if (typeof select !== 'function') throw new InvalidArgumentError('select must be a function');
-      const ref = await existingStream(topic);
+      const ref = await prov.existingStreamFor(topic);
       if (!ref) return 0;
       return removeFromStream(jsm, ref, select).catch((err: unknown) => {
         throw unavailable(`cannot remove messages from queue "${topic}"`, err);
@@ -359,7 +351,8 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
         try {
           const r = await cleanStream(janitorDeps, stream, done);
           dropped += r.dropped;
-          cleanable.set(stream, r.done);
+          if (r.retained) cleanable.delete(stream); // marked retained since (maybe by another process)
+          else cleanable.set(stream, r.done);
         } catch (err) {
           if (apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound) cleanable.delete(stream);
           else logger.debug({ err, stream }, 'cleanup of stream failed; next run');

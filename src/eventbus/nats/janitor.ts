@@ -11,6 +11,9 @@
  * across a partial purge, else `delete` (`STREAM.MSG.DELETE` per sequence, pipelined, at most
  * `maxDeletesPerRun` per run): a partial purge on nats-server < 2.9.15 loses the ack-pending
  * state above the purge point (finding N1; see server-version.ts).
+ *
+ * A stream marked retained since the bus started cleaning it (retained.ts; maybe by another
+ * process) is left alone from then on.
  */
 import type { Logger } from 'pino';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -18,6 +21,7 @@ import type { GroupRegistry } from './registry.js';
 import type { CleanupMethod } from './server-version.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { deleteRange } from './msg-deleter.js';
+import { isRetainedDescription } from './retained.js';
 
 /** What {@link cleanStream} needs. */
 export interface JanitorDeps {
@@ -42,6 +46,8 @@ export interface CleanResult {
   readonly dropped: number;
   /** Highest sequence dropped so far (the next run starts above it). */
   readonly done: number;
+  /** The stream was marked retained (retained.ts): never clean it again. */
+  readonly retained?: boolean;
 }
 
 /** Parallel deletes in flight at once. */
@@ -81,11 +87,13 @@ export async function floorOf(deps: JanitorDeps, stream: string): Promise<number
 export async function cleanStream(deps: JanitorDeps, stream: string, done: number): Promise<CleanResult> {
   const floor = await floorOf(deps, stream);
   if (floor === undefined || floor <= done) return { dropped: 0, done };
+  // Read after the floor: a stream marked retained later holds only later messages above it.
+  const info = await deps.jsm.streams.info(stream);
+  if (isRetainedDescription(info.config.description)) return { dropped: 0, done, retained: true };
   if (deps.method === 'purge') {
     const r = await deps.jsm.streams.purge(stream, { seq: floor + 1 });
     return { dropped: r.purged, done: floor };
   }
-  const info = await deps.jsm.streams.info(stream);
   const from = Math.max(info.state.first_seq, done + 1);
   const to = Math.min(floor, from + deps.maxDeletesPerRun - 1);
   // Already gone (a gap, another janitor) counts as done; the next run starts above what was

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { DEFAULTS } from '../../jobs/config.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Message } from '../types.js';
 
@@ -21,7 +20,7 @@ import type { Message } from '../types.js';
  */
 export type QueueRetention = 'acked' | 'workqueue';
 
-/** Limits of streams that keep their messages ({@link NatsEventBusOptions.retainTopic}). */
+/** Limits of streams that keep their messages (`PublishOptions.retain`, {@link NatsEventBusOptions.retainTopic}). */
 export interface RetainedLimits {
   /** Oldest message kept, ms; 0 = no limit (default). */
   readonly maxAgeMs?: number;
@@ -57,8 +56,9 @@ export interface NatsEventBusOptions {
   readonly queueRetention?: QueueRetention;
   /**
    * Topics whose streams keep what was consumed (Limits retention, never cleaned up by ack
-   * floor), so they can be browsed and replayed. Default: names ending in `.dlq` (the DLQ
-   * suffix). Any topic can be browsed; this only decides whether consumption removes.
+   * floor), so they can be browsed and replayed, besides those first published with
+   * `PublishOptions.retain` (the jobs bridge publishes DLQ copies so). Default: none. Any topic
+   * can be browsed; this only decides whether consumption removes.
    */
   readonly retainTopic?: (topic: string) => boolean;
   /** Limits of retained topics' streams. */
@@ -154,7 +154,6 @@ function cleanupMethodOption(v: unknown): 'purge' | 'delete' | undefined {
 /** Apply defaults and check ranges. */
 export function resolveOptions(o: NatsEventBusOptions): ResolvedNatsOptions {
   const subjectPrefix = o.subjectPrefix ?? 'jobbus';
-  const dlqSuffix = DEFAULTS.dlq.queueSuffix;
   const replicas = positive('replicas', o.replicas, 1);
   if (!Number.isInteger(replicas) || replicas > 5) throw new InvalidArgumentError(`replicas must be an integer 1..5, got ${replicas}`);
   return {
@@ -165,7 +164,7 @@ export function resolveOptions(o: NatsEventBusOptions): ResolvedNatsOptions {
     replicas,
     duplicateWindowMs: positive('duplicateWindowMs', o.duplicateWindowMs, 120_000, 100),
     queueRetention: o.queueRetention ?? 'acked',
-    retainTopic: o.retainTopic ?? ((t) => t.endsWith(dlqSuffix)),
+    retainTopic: o.retainTopic ?? (() => false),
     retainedLimits: {
       maxAgeMs: o.retainedLimits?.maxAgeMs ?? 0,
       maxMsgs: o.retainedLimits?.maxMsgs ?? -1,

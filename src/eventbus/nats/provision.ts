@@ -21,6 +21,8 @@ import type { NameMapper } from './names.js';
 import type { ResolvedNatsOptions } from './options.js';
 import type { GroupRegistry } from './registry.js';
 import { DELAY_TIERS, type DelayTier } from './delay-tiers.js';
+import { isRetainedDescription, markRetained, retainedDescription } from './retained.js';
+import { nanos } from './protocol.js';
 
 import type { JetStreamModule } from './modules.js';
 
@@ -29,6 +31,7 @@ export interface StreamRef {
   readonly topic: string;
   readonly name: string;
   readonly subject: string;
+  /** Keeps what was consumed (see retained.ts): no group registry, no janitor. */
   readonly retained: boolean;
   readonly workqueue: boolean;
 }
@@ -49,7 +52,13 @@ export function relayDurable(tier: DelayTier): string {
 
 /** See the module comment. */
 export interface Provisioner {
-  streamFor(topic: string): Promise<StreamRef>;
+  /** The topic's stream; `retain` (a publish with `PublishOptions.retain`) creates or marks it retained. */
+  streamFor(topic: string, retain?: boolean): Promise<StreamRef>;
+  /**
+   * The topic's stream, or undefined when it does not exist. Never creates one: browsing must
+   * not decide a topic's retention before its first publish (see retained.ts).
+   */
+  existingStreamFor(topic: string): Promise<StreamRef | undefined>;
   delayStreamFor(topic: string): Promise<DelayRef>;
   /** Forget cached provisioning of a topic (its stream was deleted under us). */
   forgetStream(topic: string): void;
@@ -72,10 +81,6 @@ export interface ProvisionerDeps {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function nanos(ms: number): number {
-  return Math.round(ms * 1_000_000);
 }
 
 /** Create the provisioner of one bus. */
@@ -103,8 +108,8 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     };
   }
 
-  /** Look a stream up (it must bind the config's subjects), creating it if allowed. */
-  async function ensureStream(config: Partial<StreamConfig> & { name: string }, topic: string): Promise<StreamConfig & { created: string }> {
+  /** Look a stream up (it must bind the config's subjects), creating it if `create` and allowed. */
+  async function ensureStream(config: Partial<StreamConfig> & { name: string }, topic: string, create = true): Promise<StreamConfig & { created: string }> {
     try {
       const info = await jsm.streams.info(config.name);
       const missing = config.subjects?.find((subject) => !info.config.subjects?.includes(subject));
@@ -115,6 +120,7 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     } catch (err) {
       if (!isStreamMissing(err)) throw unavailable(`cannot look up stream ${config.name} of queue "${topic}"`, err);
     }
+    if (!create) throw new NotFoundError(`stream ${config.name} of queue "${topic}" does not exist`);
     if (opts.provision === 'verify') {
       throw new NotFoundError(`stream ${config.name} of queue "${topic}" does not exist (provision: 'verify')`);
     }
@@ -135,20 +141,41 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     }
   }
 
-  async function provisionStream(topic: string): Promise<StreamRef> {
-    const retained = opts.retainTopic(topic);
+  async function provisionStream(topic: string, retain: boolean, create = true): Promise<StreamRef> {
+    const wanted = retain || opts.retainTopic(topic);
     const name = names.streamOf(topic);
     const subject = names.subjectOf(topic);
-    const limits = retained ? opts.retainedLimits : { maxAgeMs: 0, maxMsgs: -1, maxBytes: -1 };
+    const limits = wanted ? opts.retainedLimits : { maxAgeMs: 0, maxMsgs: -1, maxBytes: -1 };
     const config = {
-      ...baseConfig(name, [subject], `jobbus topic ${topic}`),
-      retention: !retained && opts.queueRetention === 'workqueue' ? jsmod.RetentionPolicy.Workqueue : jsmod.RetentionPolicy.Limits,
+      ...baseConfig(name, [subject], wanted ? retainedDescription(topic) : `jobbus topic ${topic}`),
+      retention: !wanted && opts.queueRetention === 'workqueue' ? jsmod.RetentionPolicy.Workqueue : jsmod.RetentionPolicy.Limits,
       max_age: nanos(limits.maxAgeMs),
       max_msgs: limits.maxMsgs,
       max_bytes: limits.maxBytes,
     };
-    const got = await ensureStream(config, topic);
+    const got = await ensureStream(config, topic, create);
+    // An existing stream says whether it is retained (whoever created it, in whatever process).
+    const retained = opts.retainTopic(topic) || isRetainedDescription(got.description);
     return { topic, name, subject, retained, workqueue: got.retention === jsmod.RetentionPolicy.Workqueue };
+  }
+
+  /** `ref` marked retained (it existed before its first retained publish: see retained.ts). */
+  async function retainedRef(ref: StreamRef): Promise<StreamRef> {
+    try {
+      await markRetained(jsm, ref, opts, logger);
+    } catch (err) {
+      throw unavailable(`cannot mark stream ${ref.name} of queue "${ref.topic}" as retained`, err);
+    }
+    return { ...ref, retained: true };
+  }
+
+  async function streamFor(topic: string, retain: boolean): Promise<StreamRef> {
+    const p = cached(streams, topic, () => provisionStream(topic, retain));
+    const ref = await p;
+    if (!retain || ref.retained) return ref;
+    if (streams.get(topic) === p) cache(streams, topic, retainedRef(ref));
+    // Whatever is cached now (this marking, another one, or a fresh lookup) decides.
+    return streamFor(topic, retain);
   }
 
   async function provisionDelayStream(topic: string): Promise<DelayRef> {
@@ -159,14 +186,17 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     return { name, subjects, created: got.created };
   }
 
-  function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
-    let p = map.get(key);
-    if (!p) {
-      p = make();
-      map.set(key, p);
-      p.catch(() => map.delete(key));
-    }
+  /** Cache `p` under `key` until it rejects. */
+  function cache<T>(map: Map<string, Promise<T>>, key: string, p: Promise<T>): Promise<T> {
+    map.set(key, p);
+    p.catch(() => {
+      if (map.get(key) === p) map.delete(key);
+    });
     return p;
+  }
+
+  function cached<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    return map.get(key) ?? cache(map, key, make());
   }
 
   /** Create a durable, tolerating a concurrent creation by another process. */
@@ -262,8 +292,23 @@ export function createProvisioner(d: ProvisionerDeps): Provisioner {
     return opts.relayAckWaitMs;
   }
 
+  /** The topic's stream, or undefined when it does not exist: never created. */
+  async function existingStreamFor(topic: string): Promise<StreamRef | undefined> {
+    try {
+      const known = streams.get(topic);
+      if (known) return await known;
+      const ref = await provisionStream(topic, false, false);
+      if (!streams.has(topic)) streams.set(topic, Promise.resolve(ref));
+      return ref;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   const p: Provisioner = {
-    streamFor: (topic) => cached(streams, topic, () => provisionStream(topic)),
+    streamFor: (topic, retain = false) => streamFor(topic, retain),
+    existingStreamFor,
     delayStreamFor: (topic) => cached(delays, topic, () => provisionDelayStream(topic)),
     forgetStream(topic) {
       streams.delete(topic);

@@ -2,13 +2,8 @@
  * A typed job with a zod schema, middleware and hooks, on the in-memory bus.
  * Run: npx tsx examples/typed-jobs.ts
  */
-import pino from 'pino';
 import { z } from 'zod';
-import { currentJob, defineJob, RetryLaterError, SchemaError } from '../src/index.js';
-import { createEventBusBridge, createJobClient, createRuntimeBackend, createWorker } from '../src/advanced.js';
-import { createMemoryEventBus } from '../src/eventbus/memory/index.js';
-
-const logger = pino({ level: process.env.JOBBUS_LOG_LEVEL ?? 'silent' });
+import { createJobbus, currentJob, defineJob, RetryLaterError, SchemaError } from 'jobbus';
 
 let warmups = 0;
 
@@ -34,18 +29,14 @@ async function audit(line: string): Promise<void> {
   console.log(`  [job ${job?.job.id.slice(-8)} attempt ${job?.attempt} corr=${job?.job.correlationId}] ${line}`);
 }
 
-const bus = createMemoryEventBus();
-const backend = createRuntimeBackend(createEventBusBridge(bus, { logger }));
-const client = createJobClient(backend);
-const worker = createWorker(backend, { queues: [{ name: 'media', priority: 1, concurrency: 4 }] }, {
-  logger,
+const jobs = createJobbus();
+const worker = jobs.worker({ queues: [{ name: 'media', priority: 1, concurrency: 4 }], definitions: [resizeImage] }, {
   hooks: {
     onCompleted: (job, { durationMs }) => console.log(`  completed ${job.name} in ${durationMs} ms`),
     onRescheduled: (job, { delayMs, reason }) => console.log(`  rescheduled ${job.name} in ${delayMs} ms: ${reason}`),
     onDead: (job, { reason }) => console.log(`  dead ${job.name}: ${reason}`),
   },
 });
-worker.register(resizeImage);
 // Middleware: times every handler call and could short-circuit by not calling next().
 worker.use(async (ctx, next) => {
   const started = performance.now();
@@ -55,14 +46,13 @@ worker.use(async (ctx, next) => {
 await worker.start();
 
 console.log('enqueue two valid jobs and one invalid one:');
-await client.enqueue(resizeImage, { url: 'https://example.com/a.png', width: 640 }, { correlationId: 'req-1' });
-await client.enqueueIn(resizeImage, { url: 'https://example.com/b.png', width: 2048 }, 200, { correlationId: 'req-2' });
+await jobs.enqueue(resizeImage, { url: 'https://example.com/a.png', width: 640 }, { correlationId: 'req-1' });
+await jobs.enqueue(resizeImage, { url: 'https://example.com/b.png', width: 2048 }, { delayMs: 200, correlationId: 'req-2' });
 try {
-  await client.enqueue(resizeImage, { url: 'not a url', width: -3 });
+  await jobs.enqueue(resizeImage, { url: 'not a url', width: -3 });
 } catch (err) {
   if (err instanceof SchemaError) console.log(`  refused at enqueue: ${err.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
 }
 
 await new Promise((r) => setTimeout(r, 800));
-await worker.stop();
-await backend.close();
+await jobs.close();

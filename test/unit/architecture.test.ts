@@ -1,0 +1,59 @@
+/**
+ * The house rules of src/, checked on every run: adapters know nothing of jobs, broker clients
+ * stay inside their adapter, and no source file grows into a god file.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const src = resolve(new URL('../../src', import.meta.url).pathname);
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Every module specifier a file imports or re-exports (static and dynamic). */
+function specifiers(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const found = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+  found.push(...[...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!));
+  return found;
+}
+
+const files = sources(src);
+const rel = (f: string): string => relative(src, f);
+
+describe('architecture', () => {
+  it('src/eventbus imports nothing above it (only src/errors.ts, the one error hierarchy)', () => {
+    const offending: string[] = [];
+    for (const file of files.filter((f) => rel(f).startsWith('eventbus/'))) {
+      for (const spec of specifiers(file).filter((s) => s.startsWith('.'))) {
+        const target = rel(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+        if (!target.startsWith('eventbus/') && target !== 'errors.ts') offending.push(`${rel(file)} -> ${target}`);
+      }
+    }
+    expect(offending).toEqual([]);
+  });
+
+  it('broker clients are imported only inside their adapter folder', () => {
+    const owner: Record<string, string> = { kafkajs: 'eventbus/kafka/', '@nats-io/': 'eventbus/nats/' };
+    const offending: string[] = [];
+    for (const file of files) {
+      for (const spec of specifiers(file)) {
+        for (const [client, folder] of Object.entries(owner)) {
+          if (spec.startsWith(client) && !rel(file).startsWith(folder)) offending.push(`${rel(file)} imports ${spec}`);
+        }
+      }
+    }
+    expect(offending).toEqual([]);
+  });
+
+  it('no source file is over 360 lines', () => {
+    const long = files.map((f) => ({ file: rel(f), lines: readFileSync(f, 'utf8').split('\n').length })).filter((f) => f.lines > 360);
+    expect(long).toEqual([]);
+  });
+});

@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects; `npm test` (vitest run) runs them all.
+// Four projects; `npm test` (vitest run) runs them all.
 // - unit: no services at all (`npm run test:unit`).
 // - integration: real brokers. Its globalSetup (test/setup/global.ts) starts Kafka and the
 //   schema registry (or reuses `npm run brokers:up`, or the JOBBUS_* addresses you set),
 //   checks NATS, Redis and PostgreSQL, and fails the run loudly if one is missing.
 // - chaos: the short chaos scenarios (test/chaos), after the other two, one file at a time.
+// - package: the packed package installed as users install it (test/package), last.
 export default defineConfig({
   test: {
     // Sized for 2-core machines: brokers run on the same host as the tests.
@@ -59,6 +60,20 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The package as users install it (test/package): npm pack, installs from the
+          // tarball, the folder and a git URL, scripts and tsc in scratch projects. No brokers.
+          // Last, alone: its npm installs and builds would slow the timing-sensitive tests.
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          sequence: { groupOrder: 2 },
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
         },
       },
     ],

@@ -17,6 +17,7 @@ import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
 import { startSubscriber, type Subscriber } from './subscriber.js';
 import { MAX_HEADER_BYTES, writeHeaders } from './wire.js';
 import { loadModules } from './modules.js';
+import { resolveSubscribeOptions } from '../delivery.js';
 
 
 /** A NATS JetStream {@link EventBus} that can also browse its streams. */
@@ -51,8 +52,6 @@ interface PublishSpec {
   readonly relayOrigin?: string | undefined;
 }
 
-const DEFAULT_MAX_IN_FLIGHT = 16;
-const DEFAULT_REDELIVERY_DELAY_MS = 1_000;
 /** Longest close() waits for the server (drain, flush of acks and naks). */
 const CLOSE_TIMEOUT_MS = 5_000;
 function describe(err: unknown): string {
@@ -258,36 +257,29 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     async subscribe(topic, handler, so: SubscribeOptions) {
       assertOpen();
       if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function');
-      if (!so || typeof so.group !== 'string' || so.group.trim() === '') {
-        throw new InvalidArgumentError('subscribe options need a non-empty consumer group');
-      }
-      const maxInFlight = so.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-      if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
-        throw new InvalidArgumentError(`maxInFlight must be an integer >= 1, got ${maxInFlight}`);
-      }
-      const ackTimeoutMs = so.ackTimeoutMs ?? opts.defaultAckTimeoutMs;
+      const { group, maxInFlight, ackTimeoutMs, redeliveryDelayMs, ordering } = resolveSubscribeOptions(so, { ackTimeoutMs: opts.defaultAckTimeoutMs });
       const ref = await prov.streamFor(topic);
-      const consumerAckWaitMs = await prov.consumerFor(topic, so.group, ackTimeoutMs, false);
+      const consumerAckWaitMs = await prov.consumerFor(topic, group, ackTimeoutMs, false);
       if (!ref.retained && !ref.workqueue && !cleanable.has(ref.name)) cleanable.set(ref.name, 0);
       relays.start(topic);
       const sub = startSubscriber({
         topic,
-        group: so.group,
+        group,
         stream: ref.name,
-        durable: names.durableOf(so.group),
+        durable: names.durableOf(group),
         handler,
         maxInFlight,
         ackTimeoutMs,
         consumerAckWaitMs,
-        redeliveryDelayMs: so.redeliveryDelayMs ?? DEFAULT_REDELIVERY_DELAY_MS,
-        ordering: so.ordering ?? 'key',
+        redeliveryDelayMs,
+        ordering,
         ackMode: opts.ackMode,
         pullExpiresMs: opts.pullExpiresMs,
         settleTimeoutMs: CLOSE_TIMEOUT_MS,
         logger,
         nc,
         inbox: transport.createInbox(),
-        ensureConsumer: (refresh) => prov.consumerFor(topic, so.group, ackTimeoutMs, refresh),
+        ensureConsumer: (refresh) => prov.consumerFor(topic, group, ackTimeoutMs, refresh),
         onClosed: () => {
           subscribers.delete(sub);
           void relays.stop(topic);

@@ -10,17 +10,15 @@
  */
 import type { Msg, Subscription as NatsSubscription } from '@nats-io/nats-core';
 import type { Delivery, Message, Subscription } from '../types.js';
-import { DeliveryTerminated, RedeliverAfter } from '../types.js';
+import { settleOf, type Settle } from '../delivery.js';
+import { createLanes, laneOf } from '../lanes.js';
 import { rawHeaderBytes, readMessage } from './wire.js';
 import { NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
 import { createAcker } from './acker.js';
 import { EARLY_HOLD_MS, RELAY_HOLD_MS } from './delay-tiers.js';
 import type { Subscriber, SubscriberConfig } from './subscriber-config.js';
-import { callHandler } from '../call-handler.js';
 
 export type { Subscriber, SubscriberConfig } from './subscriber-config.js';
-
-const TERMINATE = Symbol('terminate');
 
 /** Most pull requests outstanding at once per subscriber. */
 const MAX_PULLS = 4;
@@ -29,13 +27,16 @@ const MAX_PULLS = 4;
 interface Held {
   readonly msg: Msg;
   readonly message: Message;
-  readonly key: string | undefined;
+  /** Ordering lane (see lanes.ts); a stream is one partition. */
+  readonly lane: string | undefined;
   readonly seq: number;
   readonly deliveryCount: number;
   /** When the handler last showed life (delivery or `working()`), epoch ms. */
   lastSign: number;
   /** Delay relays: the timer that hands a held message to the handler when it is ready. */
   readyTimer?: NodeJS.Timeout;
+  /** True while it waits behind the running delivery of its lane. */
+  waiting: boolean;
   /** True once acked, naked or released. */
   done: boolean;
 }
@@ -70,8 +71,8 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   let requests: { remaining: number; sentAt: number }[] = [];
   let lastHeard = Date.now();
   const held = new Set<Held>();
-  /** Key -> deliveries waiting for the running one of that key to settle (ordering `key`/`partition`). */
-  const lanes = new Map<string, Held[]>();
+  /** Deliveries waiting for the running one of their lane to settle (ordering `key`/`partition`). */
+  let lanes = createLanes<Held>();
   const acker = createAcker(cfg);
   const threshold = Math.max(1, Math.floor(cfg.maxInFlight / 4));
   const heartbeatMs = Math.max(500, Math.min(1_000, Math.floor(cfg.pullExpiresMs / 2)));
@@ -103,7 +104,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
   let ticker: NodeJS.Timeout | undefined;
   let tickEvery = 0;
   function tick(): void {
-    for (const lane of lanes.values()) for (const h of lane) if (!h.done) h.msg.respond(WPI);
+    for (const h of held) if (h.waiting && !h.done) h.msg.respond(WPI);
     const now = Date.now();
     for (const h of held) {
       // Waiting until ready (delay relays): kept alive once per third of the ack wait.
@@ -227,12 +228,6 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     );
   }
 
-  function keyOf(message: Message): string | undefined {
-    if (cfg.ordering === 'none') return undefined;
-    if (cfg.ordering === 'partition') return '';
-    return message.key;
-  }
-
   function onMessage(msg: Msg): void {
     const head = requests[0];
     if (head && --head.remaining <= 0) requests.shift();
@@ -257,7 +252,8 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
       pump();
       return;
     }
-    const h: Held = { msg, message, key: keyOf(message), seq, deliveryCount, lastSign: now, done: false };
+    const lane = laneOf(cfg.ordering, 0, message.key);
+    const h: Held = { msg, message, lane, seq, deliveryCount, lastSign: now, waiting: false, done: false };
     inFlight++;
     held.add(h);
     admitAt(h, readyAt);
@@ -281,20 +277,14 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
     }, wait);
   }
 
-  /** Run a delivery now, or behind the running one of its key. */
+  /** Run a delivery now, or behind the running one of its lane. */
   function admit(h: Held): void {
-    if (h.key !== undefined) {
-      const lane = lanes.get(h.key);
-      if (lane) {
-        lane.push(h);
-        return;
-      }
-      lanes.set(h.key, []);
-    }
-    run(h);
+    if (lanes.admit(h.lane, h)) run(h);
+    else h.waiting = true;
   }
 
   function run(h: Held): void {
+    h.waiting = false;
     const delivery: Delivery = {
       topic: cfg.topic,
       message: h.message,
@@ -306,41 +296,22 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
         h.msg.respond(WPI);
       },
     };
-    callHandler(cfg.handler, delivery).then(
-      () => settle(h, undefined),
-      (err: unknown) =>
-        settle(h, err instanceof DeliveryTerminated ? TERMINATE : err instanceof RedeliverAfter ? err.delayMs : cfg.redeliveryDelayMs),
-    );
+    void settleOf(cfg.handler, delivery, cfg.redeliveryDelayMs).then((s) => settle(h, s));
   }
 
-  /**
-   * Ack (`redeliverInMs` undefined), terminate (TERMINATE: settled elsewhere, never again) or
-   * nak with a delay, then start the next of the key's lane.
-   */
-  function settle(h: Held, redeliverInMs: number | undefined | typeof TERMINATE): void {
+  /** Ack, terminate (`+TERM`: settled elsewhere, never again) or nak with a delay, then start the next of the lane. */
+  function settle(h: Held, s: Settle): void {
     if (h.done) return;
     h.done = true;
     held.delete(h);
     inFlight--;
-    if (redeliverInMs === TERMINATE) {
-      h.msg.respond(TERM);
-    } else if (redeliverInMs === undefined) {
-      acker.ack(h.msg, `${cfg.stream}#${h.seq}`);
-    } else if (redeliverInMs > 0) {
-      h.msg.respond(te.encode(`-NAK {"delay":${nanos(redeliverInMs)}}`));
-    } else {
-      h.msg.respond(NAK);
-    }
-    nextInLane(h);
-    pump();
-  }
-
-  function nextInLane(h: Held): void {
-    if (h.key === undefined) return;
-    const lane = lanes.get(h.key);
-    const next = lane?.shift();
+    if (s.kind === 'terminate') h.msg.respond(TERM);
+    else if (s.kind === 'ack') acker.ack(h.msg, `${cfg.stream}#${h.seq}`);
+    else if (s.delayMs > 0) h.msg.respond(te.encode(`-NAK {"delay":${nanos(s.delayMs)}}`));
+    else h.msg.respond(NAK);
+    const next = lanes.release(h.lane);
     if (next) run(next);
-    else lanes.delete(h.key);
+    pump();
   }
 
   pump();
@@ -375,7 +346,7 @@ export function startSubscriber(cfg: SubscriberConfig): Subscriber {
           h.msg.respond(release);
         }
         held.clear();
-        lanes.clear();
+        lanes = createLanes();
         inFlight = 0;
         // Bounded: with the server unreachable these would wait for a reconnect. Whatever is
         // not confirmed is redelivered after ack wait.

@@ -2,6 +2,7 @@ import { ClosedError, InvalidArgumentError, PublishRejectedError } from '../../e
 import type { BrowsableBus, BrowsedMessage, Delivery, EventBus, Message, Ordering, Subscription } from '../types.js';
 import { callHandler } from '../call-handler.js';
 import { ACK, resolveSubscribeOptions, settleOfRejection, type ResolvedSubscribeOptions, type Settle } from '../delivery.js';
+import { laneOf } from '../lanes.js';
 import { messageBytes } from '../message-size.js';
 import { ReadyQueue } from './ready-queue.js';
 import type { Entry, Group, InFlight, Member, Pending, Topic } from './model.js';
@@ -101,10 +102,9 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     }
   }
 
+  // The lane rule every bus shares (lanes.ts); a memory topic is one partition.
   function keyOf(p: Pending, ordering: Ordering): string | undefined {
-    if (ordering === 'none') return undefined;
-    if (ordering === 'partition') return '';
-    return p.entry.message.key ?? undefined;
+    return laneOf(ordering, 0, p.entry.message.key ?? undefined);
   }
 
   function schedulePump(g: Group): void {

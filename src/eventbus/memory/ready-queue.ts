@@ -1,3 +1,16 @@
+/**
+ * The memory bus's ready queue, and why it is not the shared `createLanes` (eventbus/lanes.ts),
+ * whose lane rule (`laneOf`) it does use:
+ * - Lanes hold only what waits behind a busy lane and say "run now" for the rest: the caller
+ *   must cap what it admits (Kafka: maxInFlight). Here the queue is a group's whole backlog (up
+ *   to `retainPerTopic` messages), taken one at a time when a member has a free slot; capping it
+ *   into lanes would let one hot key's backlog block every other key, which it does not today.
+ * - Taking is oldest-first over all lanes and the keyless FIFO (`seq` order), and a redelivery
+ *   goes back in front of its key: lanes keep neither a cross-lane order nor a front.
+ * - A lane here can hold 100 000 messages (ordering `partition`): the array `shift` of lanes
+ *   would make draining it quadratic; {@link Deque} is O(1).
+ */
+
 /** A FIFO with O(1) push, shift and unshift (an array with a moving head). */
 export class Deque<T> {
   private items: T[] = [];

@@ -23,6 +23,7 @@ import type { JobDefinition, RegistrableJob } from './jobs/define.js';
 import type { WorkerConfigInput } from './jobs/config.js';
 import { createJob, type JobInput } from './jobs/job.js';
 import type { DLQStore, Job } from './jobs/types.js';
+import type { QueueNames } from './jobs/queue-names.js';
 import { defaultLogger } from './jobs/logger.js';
 import { createHealthChecker, type HealthResult } from './health.js';
 
@@ -39,6 +40,11 @@ export interface JobbusOptions {
   readonly logger?: Logger;
   /** Close the bus on {@link Jobbus.close}. Default true. */
   readonly ownsBus?: boolean;
+  /**
+   * How dead-letter queues are named: `suffixQueueNames('-dead')`, `prefixQueueNames('dlq.')`.
+   * Default: queue + `.dlq`. Every process of an application must use the same.
+   */
+  readonly names?: QueueNames;
   /** Jobs a process holds per queue at once (running or fetched ahead). Default 64. */
   readonly prefetch?: number;
   /** How soon the bus hands the jobs of a crashed process to another, ms. Default 30 000. */
@@ -107,8 +113,8 @@ function isDefinition(x: unknown): x is JobDefinition {
 }
 
 /** The DLQ store of a bus; on a bus that cannot browse, every call fails with a clear error. */
-function dlqOf(bus: EventBus): DLQStore {
-  if (isBrowsable(bus)) return createBusDLQStore(bus);
+function dlqOf(bus: EventBus, names: QueueNames): DLQStore {
+  if (isBrowsable(bus)) return createBusDLQStore(bus, { names });
   const refuse = (): Promise<never> =>
     Promise.reject(new NotInitializedError('this bus cannot browse its topics, so its dead-letter queues cannot be listed, replayed or purged'));
   return { listDLQ: refuse, replayDLQ: refuse, purgeDLQ: refuse };
@@ -139,7 +145,7 @@ export interface AssembledJobbus {
 export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   const logger = options.logger ?? defaultLogger();
   const bus = options.bus ?? createMemoryEventBus();
-  const runtime = createEventBusBridge(bus, { logger, ownsBus: options.ownsBus ?? true });
+  const runtime = createEventBusBridge(bus, { logger, ownsBus: options.ownsBus ?? true, ...(options.names && { names: options.names }) });
   const client = createJobClient(runtime);
   const workers = new Set<Worker>();
   let backend: RuntimeBackend | undefined;
@@ -211,7 +217,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       workers.add(worker);
       return worker;
     },
-    dlq: dlqOf(bus),
+    dlq: dlqOf(bus, runtime.names),
     async health() {
       const checks = [createHealthChecker(runtime, { name: 'jobbus-bus' })];
       if (backend) checks.push(createHealthChecker(backend, { name: 'jobbus-leases' }));

@@ -10,12 +10,14 @@ import {
   defineJob,
   PermanentError,
   payloadOf,
+  prefixQueueNames,
   SchemaError,
   type EventBus,
   type Jobbus,
+  type JobbusOptions,
   type Job,
 } from '../../src/index.js';
-import { forgetDefinition } from '../../src/advanced.js';
+import { forgetDefinition, type BrowsableBus } from '../../src/advanced.js';
 import { waitFor } from '../../src/testing/wait.js';
 
 /** A fresh bus and a unique queue name per test. */
@@ -35,8 +37,8 @@ export function faceCases(name: string, target: FaceTarget): void {
       await Promise.allSettled(open.splice(0).map((j) => j.close()));
       for (const d of defined.splice(0)) forgetDefinition(d);
     });
-    async function jobbus(): Promise<Jobbus> {
-      const jobs = createJobbus({ bus: await target.makeBus(), ackTimeoutMs: 5_000 });
+    async function jobbus(extra: Omit<JobbusOptions, 'bus'> = {}): Promise<Jobbus> {
+      const jobs = createJobbus({ bus: await target.makeBus(), ackTimeoutMs: 5_000, ...extra });
       open.push(jobs);
       return jobs;
     }
@@ -96,6 +98,27 @@ export function faceCases(name: string, target: FaceTarget): void {
       expect(entries).toHaveLength(1);
       expect(entries[0]!.job.id).toBe(job.id);
       expect(entries[0]!.reason).toContain('customer has no e-mail address');
+    });
+
+    it('names DLQs as told: prefixQueueNames("dlq.") dead-letters to dlq.<queue>, which jobs.dlq lists', async () => {
+      const queue = target.queue('named');
+      const jobs = await jobbus({ names: prefixQueueNames('dlq.') });
+      await jobs
+        .worker({
+          queues: [queue],
+          handlers: {
+            bad: () => {
+              throw new PermanentError('no');
+            },
+          },
+        })
+        .start();
+      const job = await jobs.enqueue({ name: 'bad', queue, payload: 1 });
+      await waitFor(async () => (await jobs.dlq.listDLQ(queue, 10)).length === 1, 'the dead letter', target.arrivalMs);
+      const browsable = jobs.bus as Partial<BrowsableBus>;
+      const stored = await browsable.browse!(`dlq.${queue}`, 10);
+      expect(stored.map((m) => m.headers['job_id'])).toEqual([job.id]);
+      expect(await browsable.browse!(`${queue}.dlq`, 10)).toEqual([]);
     });
 
     it('reports health, and close() stops the workers and refuses further use', async () => {

@@ -1,11 +1,9 @@
 import { ClosedError, InvalidArgumentError, PublishRejectedError } from '../../errors.js';
-import type { BrowsableBus, BrowsedMessage, Delivery, EventBus, Message, Ordering, Subscription } from '../types.js';
-import { callHandler } from '../call-handler.js';
-import { ACK, resolveSubscribeOptions, settleOfRejection, type ResolvedSubscribeOptions, type Settle } from '../delivery.js';
-import { laneOf } from '../lanes.js';
+import type { BrowsableBus, BrowsedMessage, EventBus, Message, Subscription } from '../types.js';
+import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../delivery.js';
 import { messageBytes } from '../message-size.js';
-import { ReadyQueue } from './ready-queue.js';
-import type { Entry, Group, InFlight, Member, Pending, Topic } from './model.js';
+import { createGroupDelivery, newGroup, REDELIVER_NOW, rejoin } from './group-delivery.js';
+import type { Entry, Group, Member, Topic } from './model.js';
 import { TimerQueue } from './timer-queue.js';
 
 /** Options of {@link createMemoryEventBus}. */
@@ -21,9 +19,6 @@ export interface MemoryEventBusOptions {
    */
   readonly maxMessageBytes?: number;
 }
-
-/** Released by a closing member or presumed dead by the ack sweep: hand it out again at once. */
-const REDELIVER_NOW: Settle = Object.freeze({ kind: 'redeliver', delayMs: 0 });
 
 /**
  * The in-memory bus: the embedded default and the bus for users' unit tests. It has the
@@ -48,6 +43,7 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
   const delayed = new Map<string, number>();
   let seq = 0;
   let closed = false;
+  const { schedulePump, settle, stopAckSweep } = createGroupDelivery({ timers, isClosed: () => closed });
 
   function assertOpen(): void {
     if (closed) throw new ClosedError('memory event bus is closed');
@@ -102,155 +98,15 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
     }
   }
 
-  // The lane rule every bus shares (lanes.ts); a memory topic is one partition.
-  function keyOf(p: Pending, ordering: Ordering): string | undefined {
-    return laneOf(ordering, 0, p.entry.message.key ?? undefined);
-  }
-
-  function schedulePump(g: Group): void {
-    if (g.pumpScheduled || closed) return;
-    g.pumpScheduled = true;
-    queueMicrotask(() => {
-      g.pumpScheduled = false;
-      pump(g);
-    });
-  }
-
-  function nextMember(g: Group): Member | undefined {
-    const n = g.members.length;
-    for (let i = 0; i < n; i++) {
-      const m = g.members[(g.rr + i) % n]!;
-      if (!m.closed && m.inFlight < m.maxInFlight) {
-        g.rr = (g.rr + i + 1) % n;
-        return m;
-      }
-    }
-    return undefined;
-  }
-
-  function pump(g: Group): void {
-    if (closed) return;
-    while (g.ready.size > 0) {
-      const member = nextMember(g);
-      if (!member) return;
-      const next = g.ready.take();
-      if (!next) return; // every waiting key is busy
-      deliver(g, member, next.item, next.key);
-    }
-  }
-
-  function deliver(g: Group, member: Member, p: Pending, key: string | undefined): void {
-    const flight: InFlight = {
-      entry: p.entry,
-      key,
-      member,
-      deliveryCount: p.deliveries + 1,
-      deadline: Date.now() + g.ackTimeoutMs,
-      done: false,
-    };
-    member.inFlight++;
-    g.inFlight.add(flight);
-    ensureAckSweep(g);
-    const delivery: Delivery = {
-      topic: g.topic.name,
-      message: p.entry.message,
-      deliveryCount: flight.deliveryCount,
-      position: `${g.topic.name}#${p.entry.seq}`,
-      working: () => {
-        if (!flight.done) flight.deadline = Date.now() + g.ackTimeoutMs;
-      },
-    };
-    // settleOf's mapping without its extra promise hop: this is the memory bus's hot path.
-    callHandler(member.handler, delivery).then(
-      () => settle(g, flight, ACK),
-      (err: unknown) => settle(g, flight, settleOfRejection(err, g.redeliveryDelayMs)),
-    );
-  }
-
-  /**
-   * One interval per group finds deliveries not settled (nor kept alive by `working()`) within
-   * the ack timeout, instead of a timer entry per delivery: a settled delivery leaves the
-   * group's in-flight set at once and nothing else references it (R1: per-delivery entries kept
-   * every message alive for a whole ack timeout after its settle). Precision: a tenth of the
-   * ack timeout, at least 5 ms.
-   */
-  function ensureAckSweep(g: Group): void {
-    if (g.ackSweep) return;
-    const every = Math.max(5, Math.min(1_000, Math.floor(g.ackTimeoutMs / 10)));
-    g.ackSweep = setInterval(() => {
-      const now = Date.now();
-      for (const f of [...g.inFlight]) if (now >= f.deadline) settle(g, f, REDELIVER_NOW); // presumed dead; a late settle is ignored
-      if (g.inFlight.size === 0 || closed) stopAckSweep(g);
-    }, every);
-    g.ackSweep.unref();
-  }
-
-  function stopAckSweep(g: Group): void {
-    if (g.ackSweep) clearInterval(g.ackSweep);
-    g.ackSweep = undefined;
-  }
-
-  /** Finish a delivery: ack and terminate drop it (no DLQ of its own here), redeliver hands it out again later. */
-  function settle(g: Group, flight: InFlight, outcome: Settle): void {
-    if (flight.done) return;
-    flight.done = true;
-    g.inFlight.delete(flight);
-    flight.member.inFlight--;
-    if (outcome.kind !== 'redeliver' || closed || !g.topic.groups.has(g.name)) {
-      g.ready.release(flight.key);
-      schedulePump(g);
-      return;
-    }
-    const again: Pending = { seq: flight.entry.seq, entry: flight.entry, deliveries: flight.deliveryCount };
-    const requeue = (): void => {
-      if (closed) return;
-      // In front: it is older than anything still ready, and ordering demands it goes first.
-      g.ready.pushFront(again);
-      g.ready.release(flight.key);
-      schedulePump(g);
-    };
-    if (outcome.delayMs <= 0) {
-      requeue();
-    } else {
-      g.waiting++;
-      timers.add(Date.now() + outcome.delayMs, () => {
-        g.waiting--;
-        requeue();
-      });
-    }
-    schedulePump(g);
-  }
-
   function groupOf(topic: Topic, opts: ResolvedSubscribeOptions): Group {
-    let g = topic.groups.get(opts.group);
+    const g = topic.groups.get(opts.group);
     if (g) {
-      if (g.absentSince !== undefined) {
-        const since = g.absentSince;
-        g.absentSince = undefined;
-        for (const entry of topic.log) if (entry.seq > since) g.ready.push({ seq: entry.seq, entry, deliveries: 0 });
-      }
+      rejoin(g);
       return g;
     }
-    const ordering = opts.ordering;
-    const ready = new ReadyQueue<Pending>((p) => keyOf(p, ordering));
-    for (const entry of topic.log) ready.push({ seq: entry.seq, entry, deliveries: 0 });
-    g = {
-      name: opts.group,
-      topic,
-      ordering,
-      ackTimeoutMs: opts.ackTimeoutMs,
-      redeliveryDelayMs: opts.redeliveryDelayMs,
-      ready,
-      inFlight: new Set(),
-      members: [],
-      rr: 0,
-      pumpScheduled: false,
-      waiting: 0,
-      absentSince: undefined,
-      ackSweep: undefined,
-    };
-    topic.groups.set(opts.group, g);
-    return g;
+    const created = newGroup(topic, opts);
+    topic.groups.set(opts.group, created);
+    return created;
   }
 
   const bus: MemoryEventBus = {

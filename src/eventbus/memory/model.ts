@@ -1,6 +1,6 @@
 /**
  * The memory bus's data model: a topic's log, its consumer groups, their members and the
- * deliveries in flight. See bus.ts for how entries move through it.
+ * deliveries in flight. See group-delivery.ts for how entries move through it.
  */
 import type { DeliveryHandler, Message, Ordering } from '../types.js';
 import type { ReadyQueue } from './ready-queue.js';

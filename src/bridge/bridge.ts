@@ -12,13 +12,14 @@ import {
 } from '../errors.js';
 import { DEFAULTS } from '../jobs/config.js';
 import { dlqNameOf, queueNamesOf, type QueueNames } from '../jobs/queue-names.js';
-import type { Job, Runtime, RuntimeHandler, RuntimeSubscribeOptions } from '../jobs/types.js';
+import type { DeadLettering, DeadLetteringCounters, Job, Runtime, RuntimeHandler, RuntimeSubscribeOptions } from '../jobs/types.js';
+import { JobSettledElsewhere, RedeliverJob } from '../jobs/outcome.js';
 import { decodeJob, encodeJob } from '../headers/codec.js';
 import { deadLetterMessage, failureHeadroomBytes, MINIMAL_REASON_BYTES } from '../headers/dead-letter.js';
 import type { Delivery, EventBus, Message, Subscription } from '../eventbus/types.js';
 import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
 import { headerBytes, messageBytes } from '../eventbus/message-size.js';
-import { settleRetryDelayMs } from './settle-retry.js';
+import { settleRetryDelayMs } from '../jobs/settle-retry.js';
 
 /** Options of {@link createEventBusBridge}. */
 export interface EventBusBridgeOptions {
@@ -33,30 +34,21 @@ export interface EventBusBridgeOptions {
 }
 
 /** Counters of what the bridge could not do; a non-zero value deserves an alert. */
-export interface BridgeCounters {
-  /** Dead-letter publishes (of jobs or poison messages) the broker refused even as a minimal copy. */
-  readonly deadLetterRefused: number;
-}
+export type BridgeCounters = DeadLetteringCounters;
 
-/** The jobs {@link Runtime} over any {@link EventBus}, plus dead-lettering. */
-export interface EventBusBridge extends Runtime {
+/** The jobs {@link Runtime} over any {@link EventBus}, with {@link DeadLettering} (to the DLQs `names` makes). */
+export interface EventBusBridge extends Runtime, DeadLettering {
   /** The bus underneath. */
   readonly bus: EventBus;
   /** How this bridge names DLQs. */
   readonly names: QueueNames;
-  /**
-   * Publish a copy of a job that replaces a message about to be settled (a retry, a
-   * reschedule): never deduplicated against anything, and an answer "duplicate, not stored"
-   * is an error. Delayed until `runAt` when that is in the future.
-   */
-  publishCopy(job: Job): Promise<void>;
-  /**
-   * Publish the dead-letter copy of `job` to its queue's DLQ. When the broker refuses it for
-   * good (too large, say), a copy with a minimal reason is tried before the error is thrown.
-   */
-  deadLetter(job: Job, reason: string): Promise<void>;
-  /** What the bridge could not do so far. */
-  counters(): BridgeCounters;
+}
+
+/** The bus signal for a runtime handler's rejection: the contract's outcomes translated, anything else as it is. */
+function busSignalOf(err: unknown): unknown {
+  if (err instanceof RedeliverJob) return new RedeliverAfter(err.delayMs, err.message);
+  if (err instanceof JobSettledElsewhere) return new DeliveryTerminated(err.message);
+  return err;
 }
 
 /** At least {@link messageBytes} of `m`, without encoding anything. */
@@ -144,14 +136,14 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
     const dlq = dlqNameOf(names, queue);
     const copy = (maxReasonBytes?: number): Message => deadLetterMessage(original, queue, reason, new Date(now()), maxReasonBytes);
     try {
-      await bus.publish(dlq, copy(), { mustStore: true });
+      await bus.publish(dlq, copy(), { mustStore: true, retain: true });
       return;
     } catch (err) {
       if (!isRefusedForGood(err)) throw err;
       logger.warn({ queue, dlq, err }, 'the DLQ refused the dead-letter copy; trying a copy with a minimal reason');
     }
     try {
-      await bus.publish(dlq, copy(MINIMAL_REASON_BYTES), { mustStore: true });
+      await bus.publish(dlq, copy(MINIMAL_REASON_BYTES), { mustStore: true, retain: true });
     } catch (err) {
       if (isRefusedForGood(err)) deadLetterRefused++;
       throw err;
@@ -250,7 +242,11 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
           }
           const early = job.runAt.getTime() - now();
           if (early > 0) throw new RedeliverAfter(early, `job ${job.id} is not due for ${early} ms`);
-          await handler(job, delivery); // a Delivery is a DeliveryContext (deliveryCount, working, signal)
+          try {
+            await handler(job, delivery); // a Delivery is a DeliveryContext (deliveryCount, working, signal)
+          } catch (err) {
+            throw busSignalOf(err);
+          }
         },
         {
           group: opts.group ?? DEFAULTS.group,

@@ -1,10 +1,11 @@
 import { DecodeError } from '../errors.js';
 import { validateJob } from '../jobs/job.js';
-import type { Headers, Job } from '../jobs/types.js';
+import type { Headers, Job, JobFailure } from '../jobs/types.js';
 import type { Message } from '../eventbus/types.js';
 import { setHeader } from '../eventbus/header-record.js';
 import { H, RESERVED_HEADERS } from './names.js';
 import { formatRfc3339, parseRfc3339 } from './time.js';
+import { failureHeaders, MAX_REASON_BYTES, truncateUtf8 } from './dead-letter.js';
 
 /**
  * The message key of a job: `partitionKey`, else `tenant:name`, else `name:id`, else `id`.
@@ -45,6 +46,7 @@ export function encodeJob(job: Job): Message {
   }
   if (job.idempotencyKey) headers[H.idempotencyKey] = job.idempotencyKey;
   if (job.partitionKey) headers[H.partitionKey] = job.partitionKey;
+  if (job.failure) Object.assign(headers, failureHeaders(job.failure.reason, job.failure.failedAt));
   return { key: messageKeyOf(job), value: job.payload, headers };
 }
 
@@ -77,6 +79,27 @@ function required(headers: Readonly<Record<string, string>>, name: string): stri
 }
 
 /**
+ * The failure a retry copy carries: present when `job_failure_reason` is. The reason is cut as
+ * encode cuts it (so a decoded job encodes to itself); a missing or unreadable `job_failed_at`
+ * (a foreign producer's) reads as `now` rather than making the job a poison message, as this
+ * is metadata, not something the job's handling depends on.
+ */
+function failureOf(h: Readonly<Record<string, string>>, now: number): JobFailure | undefined {
+  const reason = h[H.failureReason];
+  if (reason === undefined) return undefined;
+  let failedAt: Date | undefined;
+  const text = h[H.failedAt];
+  if (text) {
+    try {
+      failedAt = parseRfc3339(text, H.failedAt);
+    } catch {
+      /* read as now, below */
+    }
+  }
+  return { reason: truncateUtf8(reason, MAX_REASON_BYTES), failedAt: failedAt ?? new Date(now) };
+}
+
+/**
  * Decode a bus message into a job. `fallbackQueue` (the topic it was consumed from) is used
  * when `job_queue` is absent, `now` (epoch ms) when `job_run_at` is. Throws a {@link DecodeError} naming the header that is missing
  * or malformed; such a message is a poison message for the caller to dead-letter.
@@ -100,6 +123,7 @@ export function decodeJob(message: Message, fallbackQueue: string, now: number =
   const userHeaders: Headers = userHeadersOf(h);
   const tenantId = h[H.tenantId] || h[H.tenantIdAlias] || undefined;
   const correlationId = h[H.correlationId] || h[H.correlationIdAlias] || undefined;
+  const failure = failureOf(h, now);
   const job: Job = {
     id,
     name,
@@ -115,6 +139,7 @@ export function decodeJob(message: Message, fallbackQueue: string, now: number =
     attempt,
     maxAttempts,
     createdAt,
+    ...(failure && { failure }),
   };
   return job;
 }

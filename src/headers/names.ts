@@ -45,4 +45,6 @@ export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   H.contentType,
   H.createdAt,
   H.partitionKey,
+  H.failureReason,
+  H.failedAt,
 ]);

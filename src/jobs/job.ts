@@ -73,7 +73,8 @@ function validDate(d: unknown): boolean {
 /**
  * Check a job against the contract's rules (the seed's): id, name and queue non-blank;
  * payload non-empty; attempt >= 0; maxAttempts >= 0; attempt <= maxAttempts when
- * maxAttempts > 0. Throws a {@link ValidationError} naming the first bad field.
+ * maxAttempts > 0; a failure, when present, with a string reason and a valid failedAt.
+ * Throws a {@link ValidationError} naming the first bad field.
  */
 export function validateJob(job: Job): void {
   for (const field of ['id', 'name', 'queue'] as const) {
@@ -97,6 +98,14 @@ export function validateJob(job: Job): void {
   }
   if (!validDate(job.runAt)) throw new ValidationError('runAt', `must be a valid Date in years 0000-9999 (got ${String(job.runAt)})`);
   if (!validDate(job.createdAt)) throw new ValidationError('createdAt', `must be a valid Date in years 0000-9999 (got ${String(job.createdAt)})`);
+  if (job.failure !== undefined) {
+    if (job.failure === null || typeof job.failure !== 'object' || typeof job.failure.reason !== 'string') {
+      throw new ValidationError('failure.reason', 'must be a string');
+    }
+    if (!validDate(job.failure.failedAt)) {
+      throw new ValidationError('failure.failedAt', `must be a valid Date in years 0000-9999 (got ${String(job.failure.failedAt)})`);
+    }
+  }
   if (job.headers === null || typeof job.headers !== 'object') {
     throw new ValidationError('headers', 'must be an object of string values');
   }

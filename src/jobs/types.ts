@@ -1,10 +1,19 @@
 /**
  * The jobs contract shared by every layer: what a job is, and the interfaces of the
- * runtime (push), the backend (leases) and the dead-letter store.
+ * runtime (push), the backend (leases) and the dead-letter store, with the optional
+ * capabilities a layer may check for (dead-lettering, prefetching).
  */
 
 /** String-valued message headers. */
 export type Headers = Record<string, string>;
+
+/** Why and when the previous attempt of a job failed (or, in a DLQ, why it was dead-lettered). */
+export interface JobFailure {
+  /** The failure reason (the wire format keeps at most 1 KiB of it). */
+  readonly reason: string;
+  /** When the attempt failed. */
+  readonly failedAt: Date;
+}
 
 /** A unit of background work as it travels on the bus. */
 export interface Job {
@@ -36,6 +45,11 @@ export interface Job {
   readonly maxAttempts: number;
   /** When the job was first created. */
   readonly createdAt: Date;
+  /**
+   * Set on a retry or reschedule copy (and a dead letter): why its last attempt failed. The
+   * codec carries it in the reserved `job_failure_reason` / `job_failed_at` headers.
+   */
+  readonly failure?: JobFailure;
 }
 
 /** A job held exclusively by one worker until `expiresAt`, reserved through a {@link Backend}. */
@@ -62,7 +76,11 @@ export interface DeliveryContext {
   readonly signal?: AbortSignal;
 }
 
-/** Push handler for {@link Runtime.subscribe}: resolve to acknowledge, reject to have the job redelivered. */
+/**
+ * Push handler for {@link Runtime.subscribe}: resolve to acknowledge, reject to have the job
+ * redelivered; reject with a `RedeliverJob` (jobs/outcome.ts) to choose the delay, with a
+ * `JobSettledElsewhere` to never have it delivered again.
+ */
 export type RuntimeHandler = (job: Job, context: DeliveryContext) => Promise<void>;
 
 /** Options of {@link Runtime.subscribe}. */
@@ -93,6 +111,33 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/**
+ * What a lease layer needs of a runtime beyond {@link Runtime} to settle a job by publishing:
+ * its retry copy, or its dead letter.
+ */
+export interface DeadLettering {
+  /**
+   * Publish a copy of a job that replaces the delivered message about to be settled (a retry,
+   * a reschedule): never deduplicated against anything, and an answer "duplicate, not stored"
+   * is an error. Delayed until `runAt` when that is in the future.
+   */
+  publishCopy(job: Job): Promise<void>;
+  /**
+   * Publish the dead-letter copy of `job` with `reason` to its queue's DLQ. When the broker
+   * refuses it for good (too large, say), a copy with a minimal reason is tried before the
+   * error is thrown.
+   */
+  deadLetter(job: Job, reason: string): Promise<void>;
+  /** What could not be dead-lettered so far; a non-zero value deserves an alert. */
+  counters(): DeadLetteringCounters;
+}
+
+/** Counters of {@link DeadLettering}. */
+export interface DeadLetteringCounters {
+  /** Dead-letter publishes (of jobs or poison messages) the broker refused even as a minimal copy. */
+  readonly deadLetterRefused: number;
+}
+
 /** Options of {@link Backend.reserve}. */
 export interface ReserveOptions {
   /** How long to wait for a job before resolving `undefined`, ms. */
@@ -113,8 +158,11 @@ export interface Backend {
   enqueue(job: Job): Promise<void>;
   /** Publish several jobs in one batch. */
   enqueueBatch(jobs: readonly Job[]): Promise<void>;
-  /** Take the next due job of `queue` for `leaseForMs`, or `undefined` after the reserve timeout. */
-  reserve(queue: string, leaseForMs: number, options?: ReserveOptions): Promise<Lease | undefined>;
+  /**
+   * Take the next due job of `queue` for `leaseForMs`, or `undefined` after the reserve
+   * timeout. Given several queues, the first queue in the list that has a job wins.
+   */
+  reserve(queue: string | readonly string[], leaseForMs: number, options?: ReserveOptions): Promise<Lease | undefined>;
   /** The job is done. Throws {@link LeaseExpiredError} when the lease is gone. */
   ack(lease: Lease): Promise<void>;
   /** The attempt failed: schedule the retry copy at `nextRunAt`, then settle the original. */
@@ -131,9 +179,30 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/**
+ * A backend that fetches jobs ahead of reserve calls (a push subscription buffers them): a
+ * worker asks how many wait, to be fair among queues, and hands them back when it stops.
+ */
+export interface PrefetchingBackend extends Backend {
+  /** Jobs received and waiting for a reserve call, per queue. */
+  bufferedCount(queue: string): number;
+  /**
+   * Stop fetching `queues` and hand their prefetched (not reserved) jobs back for other
+   * consumers. A queue that still has leases is left as it is (another worker uses it). A
+   * later reserve fetches again. Returns the queues detached.
+   */
+  detach(queues: readonly string[]): Promise<string[]>;
+}
+
+/** True when the backend implements {@link PrefetchingBackend}. */
+export function isPrefetching(backend: Backend): backend is PrefetchingBackend {
+  const candidate = backend as Partial<PrefetchingBackend>;
+  return typeof candidate.bufferedCount === 'function' && typeof candidate.detach === 'function';
+}
+
 /** One entry of a dead-letter queue. */
 export interface DeadLetter {
-  /** The job as it failed (its headers include the `job_failure_*` fields). */
+  /** The job as it failed (its `failure` carries the reason and time too). */
   readonly job: Job;
   /** Queue the job was dead-lettered from. */
   readonly originalQueue: string;

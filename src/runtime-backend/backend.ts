@@ -1,3 +1,27 @@
+/**
+ * Why leases exist over push buses, and how the three clocks of a held job relate.
+ *
+ * Every bus pushes: a subscription hands a delivery to a callback and waits for it to settle.
+ * A worker pulls: it reserves a job when it has a free slot, holds it under a lease, and
+ * settles it only after its handler returned (a retry or dead-letter copy is published before
+ * the original is settled). This backend joins the two by keeping each delivery's callback
+ * pending, buffered and then leased, until the lease is settled. The price is that one job runs
+ * under three clocks:
+ *
+ * 1. The transport's ack timeout (`ackTimeoutMs`): the bus redelivers a delivery not settled in
+ *    time; this is how the jobs of a crashed process come back. While this process lives the
+ *    backend keeps it from firing (`working()` on every held job each third of it), so the
+ *    transport never takes a job back from a live process on its own.
+ * 2. The backend's lease expiry (`leaseForMs` of reserve / renew, swept every LEASE_SWEEP_MS):
+ *    the authority on whether a live process still holds a job. An expired or released lease
+ *    rejects the callback, and the bus delivers the job again.
+ * 3. The worker's sweep (worker/lease-sweep.ts): it renews a running attempt's lease each third
+ *    of `leaseTtlMs` and aborts an attempt past its timeout. A timed-out attempt is not renewed,
+ *    so clock 2 takes its job back from a handler that ignores the abort.
+ *
+ * A crashed process is thus caught by clock 1, a stuck handler in a live one by clocks 3 and 2;
+ * the worker never sees clock 1 and the bus never sees clocks 2 and 3.
+ */
 import { randomBytes } from 'node:crypto';
 import {
   ClosedError,
@@ -9,11 +33,9 @@ import {
 } from '../errors.js';
 import { defaultLogger } from '../jobs/logger.js';
 import { DEFAULTS } from '../jobs/config.js';
-import type { Job, Lease, NackOptions, ReserveOptions } from '../jobs/types.js';
-import { failureHeaders } from '../headers/dead-letter.js';
-import { DeliveryTerminated, RedeliverAfter } from '../eventbus/types.js';
-import type { EventBusBridge } from '../bridge/bridge.js';
-import { settleRetryDelayMs } from '../bridge/settle-retry.js';
+import type { DeadLettering, Job, Lease, NackOptions, ReserveOptions, Runtime } from '../jobs/types.js';
+import { JobSettledElsewhere, RedeliverJob } from '../jobs/outcome.js';
+import { settleRetryDelayMs } from '../jobs/settle-retry.js';
 import { createPendingSettles, type SettleOp } from './pending-settles.js';
 import type { RuntimeBackend, RuntimeBackendOptions } from './types.js';
 import { createTakenBackWatch, HeldLease, withTimeout, type Held, type Waiter } from './held.js';
@@ -33,7 +55,7 @@ const LEASE_SWEEP_MS = 25;
  * bus delivers the job again: nothing is lost. If a publish fails the original is handed
  * back to the bus too, and the error is thrown.
  */
-export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBackendOptions = {}): RuntimeBackend {
+export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: RuntimeBackendOptions = {}): RuntimeBackend {
   const group = options.group ?? DEFAULTS.group;
   const maxInFlight = options.maxInFlight ?? 64;
   const ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
@@ -94,7 +116,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     const i = buf ? buf.indexOf(held) : -1;
     if (i < 0) return;
     buf!.splice(i, 1);
-    finish(held, new RedeliverAfter(0, 'delivery taken back by the bus'));
+    finish(held, new RedeliverJob(0, 'delivery taken back by the bus'));
   }
 
   async function ensureSubscribed(queue: string): Promise<void> {
@@ -105,7 +127,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
         (job, ctx) =>
           new Promise<void>((resolve, reject) => {
             if (closed || detaching.has(queue)) {
-              reject(new RedeliverAfter(0, closed ? 'backend closed' : 'queue detached'));
+              reject(new RedeliverJob(0, closed ? 'backend closed' : 'queue detached'));
               return;
             }
             const held: Held = {
@@ -141,7 +163,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
   function sweepLeases(): void {
     const now = Date.now();
     for (const held of leases.values()) {
-      if (held.expiresAt !== undefined && now >= held.expiresAt) finish(held, new RedeliverAfter(0, 'lease expired'));
+      if (held.expiresAt !== undefined && now >= held.expiresAt) finish(held, new RedeliverJob(0, 'lease expired'));
     }
     if (leases.size === 0 && leaseSweep) {
       clearInterval(leaseSweep);
@@ -155,7 +177,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
       while (buf && buf.length > 0) {
         const h = buf.shift()!;
         if (!h.signal?.aborted) return h;
-        finish(h, new RedeliverAfter(0, 'delivery taken back by the bus'));
+        finish(h, new RedeliverJob(0, 'delivery taken back by the bus'));
       }
     }
     return undefined;
@@ -219,7 +241,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
         ? 'the DLQ refused the job even with a minimal reason; it stays in its queue and the dead-letter publish is tried again later (the handler does not run again)'
         : `publishing the ${op.kind === 'copy' ? 'retry' : 'dead-letter'} copy failed; the job is handed back and the publish is tried again later (the handler does not run again)`,
     );
-    finish(held, new RedeliverAfter(delayMs, `settle publish failed: ${describeError(err)}`));
+    finish(held, new RedeliverJob(delayMs, `settle publish failed: ${describeError(err)}`));
   }
 
   /**
@@ -243,7 +265,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
     }
     if (failure === undefined) {
       pending.delete(held.job);
-      finish(held, op.kind === 'dead-letter' ? new DeliveryTerminated('moved to the DLQ') : undefined);
+      finish(held, op.kind === 'dead-letter' ? new JobSettledElsewhere('moved to the DLQ') : undefined);
       return;
     }
     if (op.kind === 'copy' && isRefusedForGood(failure)) {
@@ -292,7 +314,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
       });
       if (!held) return undefined;
       if (closed) {
-        finish(held, new RedeliverAfter(0, 'backend closed'));
+        finish(held, new RedeliverJob(0, 'backend closed'));
         return undefined;
       }
       return lease(held, leaseForMs);
@@ -315,7 +337,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
         ...job,
         attempt: opts.countAttempt === false ? job.attempt : job.attempt + 1,
         runAt: nextRunAt,
-        headers: { ...job.headers, ...failureHeaders(reason) },
+        failure: { reason, failedAt: new Date() },
       };
       await publishThenSettle(held, { kind: 'copy', copy }, true);
     },
@@ -336,7 +358,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
 
     async release(l) {
       const held = leases.get(l.token);
-      if (held) finish(held, new RedeliverAfter(0, 'released'));
+      if (held) finish(held, new RedeliverJob(0, 'released'));
     },
 
     async healthCheck() {
@@ -355,7 +377,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
       // rest of the group (settling our callbacks first would offer them to this very
       // subscription again). The callbacks settled afterwards are ignored by the bus.
       await Promise.allSettled([...subscribing.keys()].map((q) => runtime.unsubscribe(q)));
-      const released = new RedeliverAfter(0, 'backend closed');
+      const released = new RedeliverJob(0, 'backend closed');
       for (const h of leases.values()) finish(h, released);
       for (const buf of buffers.values()) for (const h of buf.splice(0)) finish(h, released);
       if (ownsRuntime) await runtime.close();
@@ -374,7 +396,7 @@ export function createRuntimeBackend(runtime: EventBusBridge, options: RuntimeBa
           // are the buffered callbacks settled: the bus ignores those late settles.
           await runtime.unsubscribe(q);
           const buffered = buffers.get(q)?.splice(0) ?? [];
-          for (const h of buffered) finish(h, new RedeliverAfter(0, 'worker stopped'));
+          for (const h of buffered) finish(h, new RedeliverJob(0, 'worker stopped'));
         } finally {
           detaching.delete(q);
         }

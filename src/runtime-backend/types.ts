@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Backend, Lease, ReserveOptions } from '../jobs/types.js';
+import type { PrefetchingBackend } from '../jobs/types.js';
 
 /** Options of {@link createRuntimeBackend}. */
 export interface RuntimeBackendOptions {
@@ -30,21 +30,14 @@ export interface BackendCounters {
   readonly deadLetterRefused: number;
 }
 
-/** A {@link Backend} built on a jobs runtime, exposing what it holds for tests and stats. */
-export interface RuntimeBackend extends Backend {
-  /** Reserve from several queues: the first queue in the list that has a job wins. */
-  reserve(queue: string | readonly string[], leaseForMs: number, options?: ReserveOptions): Promise<Lease | undefined>;
-  /** Jobs received and waiting for a reserve call, per queue. */
-  bufferedCount(queue: string): number;
+/**
+ * A {@link PrefetchingBackend} built on a jobs runtime (a push subscription per queue, whose
+ * deliveries it buffers and leases out), exposing what it holds for tests and stats.
+ */
+export interface RuntimeBackend extends PrefetchingBackend {
   /** Leases currently held. */
   leasedCount(): number;
   /** Settle publishes that failed so far. */
   counters(): BackendCounters;
-  /**
-   * Stop consuming `queues` and hand their prefetched (not reserved) jobs back to the bus for
-   * other consumers. A queue that still has leases is left subscribed (another worker on this
-   * backend uses it). A later reserve subscribes again. Returns the queues detached.
-   */
-  detach(queues: readonly string[]): Promise<string[]>;
 }
 

@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { TimeoutError } from '../errors.js';
-import type { RuntimeBackend } from '../runtime-backend/backend.js';
+import type { Backend } from '../jobs/types.js';
 import { abortRunning, type Running } from './attempt.js';
 
 /** Longest period of the sweep, ms (the timeout precision). */
@@ -33,7 +33,7 @@ export interface LeaseSweep {
 }
 
 /** Create the sweep over `inFlight`. */
-export function createLeaseSweep(backend: RuntimeBackend, leaseTtlMs: number, inFlight: ReadonlySet<Running>, logger: Logger): LeaseSweep {
+export function createLeaseSweep(backend: Pick<Backend, 'renew'>, leaseTtlMs: number, inFlight: ReadonlySet<Running>, logger: Logger): LeaseSweep {
   const renewEveryMs = Math.max(30, Math.floor(leaseTtlMs / 3));
   let timer: NodeJS.Timeout | undefined;
 

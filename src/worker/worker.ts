@@ -13,8 +13,7 @@ import {
 } from '../errors.js';
 import { parseWorkerConfig, type QueueSpec, type WorkerConfigInput } from '../jobs/config.js';
 import type { JobContext, RegistrableJob } from '../jobs/define.js';
-import type { Job, Lease } from '../jobs/types.js';
-import type { RuntimeBackend } from '../runtime-backend/backend.js';
+import { isPrefetching, type Backend, type Job, type Lease } from '../jobs/types.js';
 import { defaultLogger } from '../jobs/logger.js';
 import { ACK, decide, maxAttemptsOf, type Decision } from './decide.js';
 import { createHookEmitter } from './hooks.js';
@@ -52,7 +51,7 @@ export function currentJob(): JobContext | undefined {
  * overlaps a running attempt, except for a handler that ignores its timeout's abort past its
  * lease: that job is redelivered while the stale attempt runs on (see lease-sweep.ts).
  */
-export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigInput, options: WorkerOptions = {}): Worker {
+export function createWorker(backend: Backend, configInput: WorkerConfigInput, options: WorkerOptions = {}): Worker {
   const config = parseWorkerConfig(configInput);
   const logger = options.logger ?? defaultLogger();
   const random = options.random ?? Math.random;
@@ -64,7 +63,9 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
   const middleware: Middleware[] = [];
   const handlers = new Map<string, Registered>();
   const inFlight = new Set<Running>();
-  const queueOrder = createQueueOrder(config.queues, config.fairnessLimit, (q) => backend.bufferedCount(q) > 0);
+  const prefetching = isPrefetching(backend) ? backend : undefined;
+  // Without a count of waiting jobs, every queue passed over counts as waiting (fair, never starved).
+  const queueOrder = createQueueOrder(config.queues, config.fairnessLimit, prefetching ? (q) => prefetching.bufferedCount(q) > 0 : () => true);
   const queueNames = config.queues.map((q) => q.name);
   let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   let stopReserving = new AbortController();
@@ -295,7 +296,7 @@ export function createWorker(backend: RuntimeBackend, configInput: WorkerConfigI
       }
     }
     // Jobs prefetched for this worker go back to the bus now, not when the backend closes.
-    await backend.detach(queueNames).catch((err: unknown) => logger.warn({ err }, 'could not detach the queues'));
+    await prefetching?.detach(queueNames).catch((err: unknown) => logger.warn({ err }, 'could not detach the queues'));
     state = 'stopped';
   }
 

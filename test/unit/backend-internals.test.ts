@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createJob } from '../../src/index.js';
 import { createPendingSettles } from '../../src/runtime-backend/pending-settles.js';
 import { TimerQueue } from '../../src/eventbus/memory/timer-queue.js';
-import { settleRetryDelayMs } from '../../src/bridge/settle-retry.js';
+import { settleRetryDelayMs } from '../../src/jobs/settle-retry.js';
 import { elapse } from '../support/wait.js';
 
 describe('pending settles', () => {

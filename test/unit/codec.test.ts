@@ -24,6 +24,7 @@ const jobArb: fc.Arbitrary<Job> = fc
     createdAt: dateArb,
     maxAttempts: fc.integer({ min: 0, max: 1_000 }),
     attemptSeed: fc.integer({ min: 0, max: 1_000 }),
+    failure: fc.option(fc.record({ reason: fc.string({ unit: 'grapheme', maxLength: 30 }), failedAt: dateArb }), { nil: undefined }),
   })
   .map(({ attemptSeed, ...r }) => {
     const attempt = r.maxAttempts > 0 ? attemptSeed % (r.maxAttempts + 1) : attemptSeed;
@@ -38,7 +39,7 @@ describe('job wire codec', () => {
       fc.property(jobArb, (job) => {
         const decoded = decodeJob(encodeJob(job), 'fallback');
         const userHeaders = Object.fromEntries(
-          Object.entries(job.headers).filter(([k]) => !['job_id', 'job_name', 'job_queue', 'job_run_at', 'job_attempt', 'job_max_attempts', 'job_tenant_id', 'tenant_id', 'job_correlation_id', 'correlation_id', 'job_idempotency_key', 'job_content_type', 'job_created_at', 'job_partition_key'].includes(k)),
+          Object.entries(job.headers).filter(([k]) => !['job_id', 'job_name', 'job_queue', 'job_run_at', 'job_attempt', 'job_max_attempts', 'job_tenant_id', 'tenant_id', 'job_correlation_id', 'correlation_id', 'job_idempotency_key', 'job_content_type', 'job_created_at', 'job_partition_key', 'job_failure_reason', 'job_failed_at'].includes(k)),
         );
         expect(decoded).toEqual({ ...job, headers: userHeaders });
       }),
@@ -73,6 +74,32 @@ describe('job wire codec', () => {
     expect(msg.headers.mine).toBe('ok');
     const back = decodeJob(msg, 'q');
     expect(back.headers).toEqual({ mine: 'ok' });
+  });
+
+  it('carries a failure in its reserved headers, decoded into job.failure and never among the user headers', () => {
+    const failedAt = new Date('2026-11-28T10:00:00.123Z');
+    const job = createJob({ name: 'n', queue: 'q', payload: 'x', headers: { keep: 'me', [HEADERS.failureReason]: 'forged' } });
+    const message = encodeJob({ ...job, failure: { reason: 'boom', failedAt } });
+    expect(message.headers[HEADERS.failureReason]).toBe('boom');
+    expect(message.headers[HEADERS.failedAt]).toBe('2026-11-28T10:00:00.123Z');
+    const decoded = decodeJob(message, 'q');
+    expect(decoded.failure).toEqual({ reason: 'boom', failedAt });
+    expect(decoded.headers).toEqual({ keep: 'me' });
+    // Without a failure, a user header of a reserved failure name is dropped, not passed on as a failure.
+    expect(encodeJob(job).headers[HEADERS.failureReason]).toBeUndefined();
+    expect(decodeJob(encodeJob(job), 'q').failure).toBeUndefined();
+  });
+
+  it('cuts a long failure reason to 1 KiB and reads a missing or unreadable failure time as now', () => {
+    const job = createJob({ name: 'n', queue: 'q', payload: 'x' });
+    const long = encodeJob({ ...job, failure: { reason: 'é'.repeat(2_000), failedAt: new Date() } });
+    expect(Buffer.byteLength(long.headers[HEADERS.failureReason]!)).toBeLessThanOrEqual(1_024);
+    const now = Date.parse('2026-11-28T12:00:00.000Z');
+    const headers: Record<string, string> = { ...encodeJob(job).headers, [HEADERS.failureReason]: 'foreign', [HEADERS.failedAt]: 'yesterday' };
+    expect(decodeJob({ value: job.payload, headers }, 'q', now).failure).toEqual({ reason: 'foreign', failedAt: new Date(now) });
+    delete headers[HEADERS.failedAt];
+    expect(decodeJob({ value: job.payload, headers }, 'q', now).failure).toEqual({ reason: 'foreign', failedAt: new Date(now) });
+    expect(() => encodeJob({ ...job, failure: { reason: 'x', failedAt: new Date(Number.NaN) } })).toThrow(/failure\.failedAt/);
   });
 
   it('keeps a header named __proto__ as a plain header (no prototype pollution)', () => {

@@ -39,14 +39,19 @@ export function retryCases(ctx: ConformanceContext): void {
     await backend.enqueue(createJob({ name: 'n', queue, payload: 'x', headers: { keep: 'me' } }));
     const first = await waitFor(() => backend.reserve(queue, 5_000, { timeoutMs: 200 }), 'first reserve', patience);
     const runAt = new Date(Date.now() + 300);
+    const nackedAt = Date.now();
     await backend.nack(first, runAt, 'transient failure');
     const second = await waitFor(() => backend.reserve(queue, 5_000, { timeoutMs: 200 }), 'retry copy', patience);
     expect(Date.now()).toBeGreaterThanOrEqual(runAt.getTime());
     expect(second.job.id).toBe(first.job.id);
     expect(second.job.attempt).toBe(1);
     expect(second.job.runAt.getTime()).toBe(runAt.getTime());
-    expect(second.job.headers[HEADERS.failureReason]).toBe('transient failure');
+    // The failure travels in its own field (the codec's reserved headers), not among the user's headers.
+    expect(second.job.failure?.reason).toBe('transient failure');
+    expect(second.job.failure?.failedAt.getTime()).toBeGreaterThanOrEqual(nackedAt);
     expect(second.job.headers.keep).toBe('me');
+    expect(Object.keys(second.job.headers).filter((k) => k.startsWith('job_'))).toEqual([]);
+    expect(second.job.headers[HEADERS.failureReason]).toBeUndefined();
     await backend.ack(second);
     await expect(backend.ack(first)).rejects.toBeInstanceOf(LeaseExpiredError);
   });

@@ -59,6 +59,17 @@ describe('the packed tarball', () => {
   });
 });
 
+describe("the repo's own install", () => {
+  // npm shows no warning of the devDependencies a git-URL install puts in its clone to run
+  // `prepare`, so the tree is checked here, as `npm ci` (.ci/run, contributors) sees it.
+  it('has no EBADENGINE warning and a lockfile in sync with package.json', async () => {
+    const r = await run('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: repoRoot });
+    timings['npm ci --dry-run'] = r.ms;
+    expect(r.code, describeRun('npm ci --dry-run', r)).toBe(0);
+    expectNoEngineWarning('npm ci --dry-run', r);
+  });
+});
+
 /** How a user installs the package, and what npm must put into node_modules for it. */
 const installs: readonly { readonly kind: string; readonly spec: () => string; readonly symlink: boolean }[] = [
   { kind: 'tarball', spec: () => tarball, symlink: false },

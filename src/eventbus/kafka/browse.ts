@@ -17,10 +17,11 @@
  * content (e.g. headers), never by position, across calls.
  */
 import { ValidationError } from '../../errors.js';
-import type { BrowsedMessage } from '../types.js';
+import type { BrowsableBus, BrowsedMessage } from '../types.js';
 import { setHeader } from '../header-record.js';
 import type { AdminPort, KafkaClientPort, PartitionOffsets, PartitionRecord, ProduceRecord } from './port.js';
 import type { SendFn } from './sender.js';
+import { checkTopic } from './topics.js';
 import { decodeKey, toBytes, toMessage, type RawHeaderValue } from './wire.js';
 
 /** What browse and remove need from the bus. */
@@ -33,6 +34,23 @@ export interface BrowseDeps {
   readonly timeoutMs: number;
   /** Wraps an error in the bus's UnavailableError. */
   readonly unavailable: (what: string, err: unknown) => Error;
+}
+
+/** The bus's browse and remove: the bus must be open and the topic a valid name. */
+export function createBrowser(deps: BrowseDeps, assertOpen: () => void): BrowsableBus {
+  return {
+    async browse(topic, limit) {
+      assertOpen();
+      checkTopic(topic);
+      return browseTopic(deps, topic, limit);
+    },
+    async remove(topic, select) {
+      assertOpen();
+      checkTopic(topic);
+      if (typeof select !== 'function') throw new ValidationError('select', 'must be a function');
+      return removeFromTopic(deps, topic, select);
+    },
+  };
 }
 
 /** A consumed record as a browsed message. */

@@ -91,6 +91,18 @@ export function kafkaAuthError(err: unknown, user?: string): AuthenticationError
   return new AuthenticationError('kafka', `kafka: ${what}; retrying does not help`, { cause: err });
 }
 
+/**
+ * Anything a non-publish operation (subscribe, health check, browse) threw, as a JobbusError:
+ * refused credentials as an {@link AuthenticationError}, a JobbusError as it is, the rest as a
+ * retryable {@link UnavailableError} saying `what` failed.
+ */
+export function unavailable(what: string, cause: unknown, user: string | undefined): JobbusError {
+  const auth = kafkaAuthError(cause, user);
+  if (auth) return auth;
+  if (cause instanceof JobbusError) return cause;
+  return new UnavailableError(`kafka: ${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+}
+
 /** Settings that change the meaning of an error. */
 export interface PublishErrorContext {
   /** With topic auto-creation off, a missing topic stays missing: a rejection, not an outage. */

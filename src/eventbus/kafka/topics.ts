@@ -8,8 +8,23 @@
  * of workers that are down for a week; 14 days (at least the longest tier + 7 days) is a
  * bounded disk cost with room for a long outage. Topics that already exist are not altered.
  */
-import { NotFoundError, UnavailableError } from '../../errors.js';
+import { NotFoundError, UnavailableError, ValidationError } from '../../errors.js';
 import type { AdminPort, TopicSpec } from './port.js';
+
+/** A legal Kafka topic name; consumer group ids here use the same alphabet. */
+export const KAFKA_NAME_RE = /^[a-zA-Z0-9._-]{1,249}$/;
+/** Room a queue name leaves for its longest delay-tier suffix (`.delay.<tier>`). */
+const LONGEST_TIER_SUFFIX = '.delay.0000ms'.length + 8;
+
+/** Throw a {@link ValidationError} unless `topic` is a queue name Kafka takes, delay topics included. */
+export function checkTopic(topic: string): void {
+  if (typeof topic !== 'string' || !KAFKA_NAME_RE.test(topic) || topic === '.' || topic === '..') {
+    throw new ValidationError('topic', `"${String(topic)}" is not a valid Kafka topic name ([a-zA-Z0-9._-], 1-249 chars)`);
+  }
+  if (topic.length + LONGEST_TIER_SUFFIX > 249) {
+    throw new ValidationError('topic', `"${topic.slice(0, 40)}…" is too long to leave room for its delay topics`);
+  }
+}
 
 /** Ensures topics exist. */
 export interface TopicProvisioner {

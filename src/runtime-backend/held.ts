@@ -1,14 +1,23 @@
-import { TimeoutError } from '../errors.js';
+/**
+ * A job held by the backend, and the only functions that move it between states. The bus
+ * subscription's callback for it stays pending until the job is settled, which is what makes
+ * the transport keep (and not redeliver) it.
+ *
+ *   buffered --reserve--> leased --ack/nack/moveToDLQ--> settling --copy stored--> settled (callback resolves)
+ *      |                   |  ^--copy refused for good--'   `--publish failed--> settled (rejects: handed back)
+ *      |                   `--lease expires / release / close--> settled (callback rejects: redelivered)
+ *      |--taken back by the bus / detach / close--------------> settled (callback rejects: redelivered)
+ *      `--redelivered with its settle copy pending--> settling (the handler does not run again)
+ *
+ * `settled` is final; settling twice is a no-op (a lease may expire while its ack is on the way).
+ */
+import { ConflictError } from '../errors.js';
 import type { Job, Lease } from '../jobs/types.js';
 
-/**
- * A job held by the backend. The bus subscription's callback for it stays pending until
- * the job is settled, which is what makes the transport keep (and not redeliver) it.
- *
- *   buffered --reserve--> leased --ack/nack/moveToDLQ--> settled (callback resolves)
- *      |                    |--lease expires / release--> settled (callback rejects: redelivered)
- *      `--close------------------------------------------> settled (callback rejects: redelivered)
- */
+/** Where a held job is; see the diagram above. */
+export type HeldState = 'buffered' | 'leased' | 'settling' | 'settled';
+
+/** A job held by the backend. Its state changes only through the transitions below. */
 export interface Held {
   readonly queue: string;
   readonly job: Job;
@@ -17,9 +26,44 @@ export interface Held {
   readonly signal: AbortSignal | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
+  state: HeldState;
+  /** Set when first leased. */
   token?: string;
+  /** When the lease lapses, epoch ms (while leased). */
   expiresAt?: number;
-  settled: boolean;
+}
+
+/** Move `held` to `to`, asserting it is in one of `from` (anything else is a bug here). */
+function move(held: Held, from: readonly HeldState[], to: HeldState): void {
+  if (!from.includes(held.state)) {
+    throw new ConflictError(`job ${held.job.id} cannot become ${to}: it is ${held.state} (expected ${from.join(' or ')})`);
+  }
+  held.state = to;
+}
+
+/** buffered → leased, under `token` until `expiresAt`. */
+export function enterLeased(held: Held, token: string, expiresAt: number): void {
+  move(held, ['buffered'], 'leased');
+  held.token = token;
+  held.expiresAt = expiresAt;
+}
+
+/** leased (claimed by a settle) or buffered (its copy pending from an earlier try) → settling. */
+export function enterSettling(held: Held): void {
+  move(held, ['leased', 'buffered'], 'settling');
+}
+
+/** settling → leased again until `expiresAt`: the settle gave up and the caller may settle another way. */
+export function backToLeased(held: Held, expiresAt: number): void {
+  move(held, ['settling'], 'leased');
+  held.expiresAt = expiresAt;
+}
+
+/** Any state → settled; false (and nothing changes) when it was settled already. */
+export function enterSettled(held: Held): boolean {
+  if (held.state === 'settled') return false;
+  held.state = 'settled';
+  return true;
 }
 
 /** A reserve call waiting for a job of one of `queues`. */
@@ -43,51 +87,7 @@ export class HeldLease implements Lease {
   }
 }
 
-
-/** What {@link createTakenBackWatch} returns. */
-export interface TakenBackWatch {
-  /** Drop `held` (through the callback) if its delivery signal aborts while it is watched. */
-  watch(held: Held): void;
-  /** Stop watching `held` (settled, or taken out of the buffer). */
-  unwatch(held: Held): void;
-}
-
-/**
- * Buffered jobs by the delivery signal that can take them back (U4). Buses share one signal
- * among many deliveries, so one listener per signal (not per job) hands them all to `onTakenBack`.
- */
-export function createTakenBackWatch(onTakenBack: (held: Held) => void): TakenBackWatch {
-  const watched = new WeakMap<AbortSignal, Set<Held>>();
-  return {
-    watch(held) {
-      const signal = held.signal;
-      if (!signal) return;
-      let set = watched.get(signal);
-      if (!set) {
-        const helds = (set = new Set());
-        watched.set(signal, helds);
-        signal.addEventListener(
-          'abort',
-          () => {
-            for (const h of helds) onTakenBack(h);
-            helds.clear();
-          },
-          { once: true },
-        );
-      }
-      set.add(held);
-    },
-    unwatch(held) {
-      if (held.signal) watched.get(held.signal)?.delete(held);
-    },
-  };
-}
-
-/** `promise`, or a retryable TimeoutError after `ms` (the promise itself runs on). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** The lease of `held` as it stands (token and expiry). */
+export function leaseOf(held: Held): Lease {
+  return new HeldLease(held.token!, held.job, held.queue, held.expiresAt!, held.deliveryCount);
 }

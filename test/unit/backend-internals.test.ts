@@ -1,6 +1,7 @@
 /** Small pieces behind README sentences: the pending-settle memo's bound, the memory timer clamp. */
 import { describe, expect, it } from 'vitest';
-import { createJob } from '../../src/index.js';
+import { ConflictError, createJob } from '../../src/index.js';
+import { backToLeased, enterLeased, enterSettled, enterSettling, type Held } from '../../src/runtime-backend/held.js';
 import { createPendingSettles } from '../../src/runtime-backend/pending-settles.js';
 import { TimerQueue } from '../../src/eventbus/memory/timer-queue.js';
 import { settleRetryDelayMs } from '../../src/jobs/settle-retry.js';
@@ -29,6 +30,40 @@ describe('pending settles', () => {
   it('settle retries back off from 1 s to 5 min', () => {
     const mid = () => 0.5;
     expect([1, 2, 3, 10, 40].map((n) => settleRetryDelayMs(n, mid))).toEqual([1_000, 2_000, 4_000, 300_000, 300_000]);
+  });
+});
+
+describe('held job transitions', () => {
+  const heldJob = (): Held => ({
+    queue: 'q',
+    job: createJob({ name: 'n', queue: 'q', payload: 'x' }),
+    deliveryCount: 1,
+    working: () => undefined,
+    signal: undefined,
+    resolve: () => undefined,
+    reject: () => undefined,
+    state: 'buffered',
+  });
+
+  it('moves buffered -> leased -> settling -> leased -> settling -> settled, once', () => {
+    const h = heldJob();
+    enterLeased(h, 't1', 1_000);
+    expect([h.state, h.token, h.expiresAt]).toEqual(['leased', 't1', 1_000]);
+    enterSettling(h);
+    backToLeased(h, 2_000);
+    expect([h.state, h.expiresAt]).toEqual(['leased', 2_000]);
+    enterSettling(h);
+    expect(enterSettled(h)).toBe(true);
+    expect(enterSettled(h)).toBe(false); // a second settle (an expiry racing an ack) changes nothing
+    expect(h.state).toBe('settled');
+  });
+
+  it('refuses a transition from the wrong state', () => {
+    const h = heldJob();
+    expect(() => backToLeased(h, 1)).toThrow(ConflictError);
+    enterSettled(h);
+    expect(() => enterLeased(h, 't', 1)).toThrow(/cannot become leased: it is settled/);
+    expect(() => enterSettling(h)).toThrow(ConflictError);
   });
 });
 

@@ -1,0 +1,128 @@
+/**
+ * Where delivered jobs meet reserve calls: a job delivered while a reserve for its queue waits
+ * goes straight to it; otherwise it is buffered, per queue, in delivery order, until a reserve
+ * takes it. A buffered job whose delivery the bus takes back (its signal aborts: partition
+ * revoked, subscription closed) leaves the buffer at once (U4); once taken by a reserve it is
+ * no longer watched (a leased job runs on, its late settle ignored by the bus).
+ */
+import type { Held, Waiter } from './held.js';
+
+/** The buffers and waiting reserves of one backend. */
+export interface Intake {
+  /** A job was delivered: hand it to a waiting reserve of its queue, else buffer it. */
+  offer(held: Held): void;
+  /** The first buffered job of the first queue in `queues` that has one; taken-back ones are dropped on the way. */
+  take(queues: readonly string[]): Held | undefined;
+  /** Wait up to `timeoutMs` (or until `signal` aborts) for a job of `queues` to be offered. */
+  wait(queues: readonly string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<Held | undefined>;
+  /** Jobs buffered for `queue`. */
+  bufferedCount(queue: string): number;
+  /** Take every buffered job of `queue` out (all queues when omitted). */
+  drain(queue?: string): Held[];
+  /** Every buffered job (to keep them alive). */
+  buffered(): Iterable<Held>;
+  /** End every waiting reserve with no job (close). */
+  cancelWaits(): void;
+}
+
+/**
+ * Create an intake. `dropped` gets each buffered job whose delivery the bus took back, to
+ * settle it (it is out of the buffer already).
+ */
+export function createIntake(dropped: (held: Held) => void): Intake {
+  const buffers = new Map<string, Held[]>();
+  const waiters = new Set<Waiter>();
+  // Buses share one signal among many deliveries: one listener per signal, not per job.
+  const watched = new WeakMap<AbortSignal, Set<Held>>();
+
+  function watch(held: Held): void {
+    const signal = held.signal;
+    if (!signal) return;
+    let set = watched.get(signal);
+    if (!set) {
+      const helds = (set = new Set());
+      watched.set(signal, helds);
+      signal.addEventListener('abort', () => takenBack(helds), { once: true });
+    }
+    set.add(held);
+  }
+
+  function unwatch(held: Held): void {
+    if (held.signal) watched.get(held.signal)?.delete(held);
+  }
+
+  function takenBack(helds: Set<Held>): void {
+    for (const held of helds) {
+      const buf = buffers.get(held.queue);
+      const i = buf ? buf.indexOf(held) : -1;
+      if (i < 0) continue;
+      buf!.splice(i, 1);
+      dropped(held);
+    }
+    helds.clear();
+  }
+
+  return {
+    offer(held) {
+      for (const w of waiters) {
+        if (w.queues.includes(held.queue)) {
+          waiters.delete(w);
+          w.resolve(held);
+          return;
+        }
+      }
+      let buf = buffers.get(held.queue);
+      if (!buf) buffers.set(held.queue, (buf = []));
+      buf.push(held);
+      watch(held);
+    },
+
+    take(queues) {
+      for (const q of queues) {
+        const buf = buffers.get(q);
+        while (buf && buf.length > 0) {
+          const held = buf.shift()!;
+          unwatch(held);
+          if (!held.signal?.aborted) return held;
+          dropped(held);
+        }
+      }
+      return undefined;
+    },
+
+    wait(queues, timeoutMs, signal) {
+      return new Promise<Held | undefined>((resolve) => {
+        const done = (held: Held | undefined): void => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', giveUp);
+          resolve(held);
+        };
+        const waiter: Waiter = { queues, resolve: done };
+        const giveUp = (): void => {
+          waiters.delete(waiter);
+          done(undefined);
+        };
+        const timer = setTimeout(giveUp, timeoutMs);
+        signal?.addEventListener('abort', giveUp, { once: true });
+        waiters.add(waiter);
+      });
+    },
+
+    bufferedCount: (queue) => buffers.get(queue)?.length ?? 0,
+
+    drain(queue) {
+      const taken = queue === undefined ? [...buffers.values()].flatMap((b) => b.splice(0)) : (buffers.get(queue)?.splice(0) ?? []);
+      for (const held of taken) unwatch(held);
+      return taken;
+    },
+
+    *buffered() {
+      for (const buf of buffers.values()) yield* buf;
+    },
+
+    cancelWaits() {
+      for (const w of waiters) w.resolve(undefined);
+      waiters.clear();
+    },
+  };
+}

@@ -1,10 +1,13 @@
 /**
  * Browsing a stream newest first (`STREAM.MSG.GET` by sequence, `BROWSE_CHUNK` at a time,
  * skipping deleted sequences), and removing selected messages by sequence: the DLQ tools.
+ * A topic without a stream has nothing to browse; browsing never creates one.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { BrowsedMessage } from '../types.js';
-import type { StreamRef } from './provision.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { BrowsableBus, BrowsedMessage } from '../types.js';
+import type { Provisioner, StreamRef } from './provision.js';
+import { unavailable } from './unavailable.js';
 import { readMessage } from './wire.js';
 
 /** Parallel single-message reads while browsing. */
@@ -62,4 +65,37 @@ export async function removeFromStream(jsm: JetStreamManager, ref: StreamRef, se
     if (deleted) removed++;
   }
   return removed;
+}
+
+/** What {@link createBrowsing} needs. */
+export interface BrowseDeps {
+  readonly jsm: JetStreamManager;
+  readonly prov: Provisioner;
+  /** Throws a ClosedError once the bus is closed. */
+  assertOpen(): void;
+}
+
+/** The bus's {@link BrowsableBus} side. */
+export function createBrowsing(d: BrowseDeps): BrowsableBus {
+  return {
+    async browse(topic, limit) {
+      d.assertOpen();
+      if (!Number.isInteger(limit) || limit < 0) throw new InvalidArgumentError(`limit must be an integer >= 0, got ${limit}`);
+      const ref = await d.prov.existingStreamFor(topic);
+      if (!ref || limit === 0) return [];
+      return browseStream(d.jsm, ref, limit).catch((err: unknown) => {
+        throw unavailable(`cannot browse queue "${topic}"`, err);
+      });
+    },
+
+    async remove(topic, select) {
+      d.assertOpen();
+      if (typeof select !== 'function') throw new InvalidArgumentError('select must be a function');
+      const ref = await d.prov.existingStreamFor(topic);
+      if (!ref) return 0;
+      return removeFromStream(d.jsm, ref, select).catch((err: unknown) => {
+        throw unavailable(`cannot remove messages from queue "${topic}"`, err);
+      });
+    },
+  };
 }

@@ -21,7 +21,11 @@ import type { GroupRegistry } from './registry.js';
 import type { CleanupMethod } from './server-version.js';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { deleteRange } from './msg-deleter.js';
+import type { JetStreamModule } from './modules.js';
+import type { NameMapper } from './names.js';
+import type { Provisioner, StreamRef } from './provision.js';
 import { isRetainedDescription } from './retained.js';
+import { unavailable } from './unavailable.js';
 
 /** What {@link cleanStream} needs. */
 export interface JanitorDeps {
@@ -100,4 +104,87 @@ export async function cleanStream(deps: JanitorDeps, stream: string, done: numbe
   // answered without a hole, so a delete that failed is tried again.
   const r = await deleteRange(deps.nc, deps.inbox, stream, from, to, DELETE_WINDOW, deps.timeoutMs);
   return { dropped: r.deleted, done: Math.max(done, r.through) };
+}
+
+/** The janitor of one bus. */
+export interface Janitor {
+  /** A subscriber of `ref` started: clean its stream from now on if it has `acked` retention. */
+  consumed(ref: StreamRef): void;
+  /** One run over every tracked stream now; returns messages dropped. */
+  cleanup(): Promise<number>;
+  /** Retire a group: delete its durable and registration (see `NatsEventBus.removeGroup`). */
+  removeGroup(topic: string, group: string): Promise<boolean>;
+  /** No more runs. */
+  stop(): void;
+}
+
+/** What {@link startJanitor} needs besides {@link JanitorDeps}. */
+export interface JanitorOptions extends JanitorDeps {
+  readonly jsmod: JetStreamModule;
+  readonly names: NameMapper;
+  readonly prov: Provisioner;
+  /** Between runs, ms. */
+  readonly intervalMs: number;
+  isClosed(): boolean;
+}
+
+/**
+ * Start the janitor: a run every `intervalMs` over the streams this bus consumes.
+ *
+ *   untracked --consumed(): acked retention, not retained--> tracked
+ *   tracked --run: the stream is gone, or was marked retained since--> untracked
+ */
+export function startJanitor(o: JanitorOptions): Janitor {
+  const { jsmod } = o;
+  /** Tracked streams -> highest sequence dropped so far. */
+  const cleanable = new Map<string, number>();
+  const apiCode = (err: unknown): number | undefined => (err instanceof jsmod.JetStreamApiError ? err.code : undefined);
+
+  async function cleanup(): Promise<number> {
+    let dropped = 0;
+    for (const [stream, done] of cleanable) {
+      if (o.isClosed()) break;
+      try {
+        const r = await cleanStream(o, stream, done);
+        dropped += r.dropped;
+        if (r.retained) cleanable.delete(stream); // marked retained since (maybe by another process)
+        else cleanable.set(stream, r.done);
+      } catch (err) {
+        if (apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound) cleanable.delete(stream);
+        else o.logger.debug({ err, stream }, 'cleanup of stream failed; next run');
+      }
+    }
+    return dropped;
+  }
+
+  const timer = setInterval(() => {
+    void cleanup().catch((err: unknown) => o.logger.debug({ err }, 'stream cleanup failed; retrying later'));
+  }, o.intervalMs);
+  timer.unref();
+
+  return {
+    consumed(ref) {
+      if (!ref.retained && !ref.workqueue && !cleanable.has(ref.name)) cleanable.set(ref.name, 0);
+    },
+    cleanup,
+    async removeGroup(topic, group) {
+      const stream = o.names.streamOf(topic);
+      const durable = o.names.durableOf(group);
+      const gone = (err: unknown): boolean =>
+        apiCode(err) === jsmod.JetStreamApiCodes.ConsumerNotFound || apiCode(err) === jsmod.JetStreamApiCodes.StreamNotFound;
+      try {
+        const registered = (await o.registry.groupsOf(stream)).has(durable);
+        const deleted = await o.jsm.consumers.delete(stream, durable).catch((err: unknown) => {
+          if (gone(err)) return false;
+          throw err;
+        });
+        if (registered) await o.registry.remove(stream, durable);
+        o.prov.forgetStream(topic);
+        return registered || deleted;
+      } catch (err) {
+        throw unavailable(`cannot remove group "${group}" of queue "${topic}"`, err);
+      }
+    },
+    stop: () => clearInterval(timer),
+  };
 }

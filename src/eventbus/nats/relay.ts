@@ -31,6 +31,7 @@ import { relayDurable, type Provisioner } from './provision.js';
 import { DELAY_TIERS, FORWARD_LEAD_MS, type DelayTier } from './delay-tiers.js';
 import { DUE_AT_HEADER, RELAY_ORIGIN_HEADER } from './wire.js';
 import { startSubscriber, type Subscriber, type SubscriberConfig } from './subscriber.js';
+import { describe } from './unavailable.js';
 
 /** Forwards one relay runs at once. */
 const RELAY_IN_FLIGHT = 512;
@@ -68,10 +69,6 @@ interface Relay {
   users: number;
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** Create the relays of one bus. */
 export function createRelays(d: RelayDeps): Relays {
   const relays = new Map<string, Relay>();
@@ -85,7 +82,7 @@ export function createRelays(d: RelayDeps): Relays {
     const delayed = Number.isFinite(dueAt) && dueAt > Date.now();
     try {
       // Due within FORWARD_LEAD_MS: the queue stream (the subscriber holds it until due); later: the tier of what is left.
-      // (publish makes the same choice from dueAt: see bus.ts publishOne.)
+      // (publish makes the same choice from dueAt: see publish.ts.)
       const forward = !delayed || dueAt - Date.now() <= FORWARD_LEAD_MS;
       if (forward) await d.publish(topic, { ...message, headers }, delayed ? dueAt : undefined, `jobbus-relay|${origin}`);
       else await d.publish(topic, { ...message, headers }, dueAt, `jobbus-relay-hop|${created}|${seq}`, origin);

@@ -113,24 +113,35 @@ interface PartitionState {
   lastSelected: number;
 }
 
-/** Remove the records `select` picks; returns how many. See the file comment. */
-export async function removeFromTopic(deps: BrowseDeps, topic: string, select: (m: BrowsedMessage) => boolean): Promise<number> {
-  const offsets = await offsetsOf(deps, topic);
-  if (!offsets) return 0;
-  const states = offsets
-    .filter((o) => o.high > o.low)
-    .map<PartitionState>((o) => ({ partition: o.partition, next: o.low, high: o.high, held: [], spilledFrom: undefined, selected: new Set(), lastSelected: -1 }));
-  if (!states.length) return 0;
+type Reappend = (records: readonly PartitionRecord[]) => Promise<void>;
+
+/** One partition's records of a chunk, in offset order: note the selected ones, hold or let go the rest. */
+async function scanRecords(st: PartitionState, records: readonly PartitionRecord[], isSelected: (r: PartitionRecord) => boolean, holdCap: number, reappend: Reappend): Promise<void> {
+  for (const r of records) {
+    if (isSelected(r)) {
+      st.selected.add(r.offset);
+      st.lastSelected = r.offset;
+      if (st.spilledFrom === undefined) {
+        // Everything held precedes a selected record: survivors for sure.
+        await reappend(st.held);
+        st.held = [];
+      }
+    } else if (st.spilledFrom === undefined) {
+      st.held.push(r);
+      if (st.held.length > holdCap) {
+        st.spilledFrom = st.held[0]!.offset;
+        st.held = [];
+      }
+    }
+  }
+}
+
+/** One pass over the topic, a chunk at a time (all open partitions together). */
+async function scanTopic(deps: BrowseDeps, topic: string, states: readonly PartitionState[], isSelected: (r: PartitionRecord) => boolean, reappend: Reappend): Promise<void> {
   const holdCap = Math.max(1, Math.floor(deps.chunkRecords / states.length));
-
-  const reappend = async (records: readonly PartitionRecord[]): Promise<void> => {
-    if (records.length) await deps.send(topic, records.map(toProduce));
-  };
-
-  // One pass over the topic, a chunk at a time.
   for (;;) {
     const open = states.filter((st) => st.next < st.high);
-    if (!open.length) break;
+    if (!open.length) return;
     const share = Math.max(1, Math.floor(deps.chunkRecords / open.length));
     const ranges = open.map((st) => ({ partition: st.partition, from: st.next, to: Math.min(st.high, st.next + share) }));
     const records = await read(deps, topic, ranges);
@@ -142,45 +153,44 @@ export async function removeFromTopic(deps: BrowseDeps, topic: string, select: (
     }
     for (const [i, st] of open.entries()) {
       const list = (byPartition.get(st.partition) ?? []).sort((x, y) => x.offset - y.offset);
-      for (const r of list) {
-        if (select(toBrowsed(topic, r))) {
-          st.selected.add(r.offset);
-          st.lastSelected = r.offset;
-          if (st.spilledFrom === undefined) {
-            // Everything held precedes a selected record: survivors for sure.
-            await reappend(st.held);
-            st.held = [];
-          }
-        } else if (st.spilledFrom === undefined) {
-          st.held.push(r);
-          if (st.held.length > holdCap) {
-            st.spilledFrom = st.held[0]!.offset;
-            st.held = [];
-          }
-        }
-      }
+      await scanRecords(st, list, isSelected, holdCap, reappend);
       st.next = ranges[i]!.to; // gaps (compacted, transaction markers) are simply absent
     }
   }
+}
 
-  let removed = 0;
-  for (const st of states) {
-    if (st.lastSelected < 0) continue;
-    // Survivors let go for memory's sake: read their range again, re-append them.
-    if (st.spilledFrom !== undefined && st.spilledFrom < st.lastSelected) {
-      for (let from = st.spilledFrom; from < st.lastSelected; ) {
-        const to = Math.min(st.lastSelected, from + deps.chunkRecords);
-        const chunk = (await read(deps, topic, [{ partition: st.partition, from, to }])).sort((x, y) => x.offset - y.offset);
-        await reappend(chunk.filter((r) => !st.selected.has(r.offset)));
-        from = to;
-      }
+/** Re-append the survivors let go for memory's sake (read their range again), then cut the partition; returns how many were removed. */
+async function cutPartition(deps: BrowseDeps, topic: string, st: PartitionState, reappend: Reappend): Promise<number> {
+  if (st.lastSelected < 0) return 0;
+  if (st.spilledFrom !== undefined && st.spilledFrom < st.lastSelected) {
+    for (let from = st.spilledFrom; from < st.lastSelected; ) {
+      const to = Math.min(st.lastSelected, from + deps.chunkRecords);
+      const chunk = (await read(deps, topic, [{ partition: st.partition, from, to }])).sort((x, y) => x.offset - y.offset);
+      await reappend(chunk.filter((r) => !st.selected.has(r.offset)));
+      from = to;
     }
-    try {
-      await (await deps.admin()).deleteRecords(topic, st.partition, st.lastSelected + 1);
-    } catch (err) {
-      throw deps.unavailable(`cannot delete records of "${topic}" partition ${st.partition}`, err);
-    }
-    removed += st.selected.size;
   }
+  try {
+    await (await deps.admin()).deleteRecords(topic, st.partition, st.lastSelected + 1);
+  } catch (err) {
+    throw deps.unavailable(`cannot delete records of "${topic}" partition ${st.partition}`, err);
+  }
+  return st.selected.size;
+}
+
+/** Remove the records `select` picks; returns how many. See the file comment. */
+export async function removeFromTopic(deps: BrowseDeps, topic: string, select: (m: BrowsedMessage) => boolean): Promise<number> {
+  const offsets = await offsetsOf(deps, topic);
+  if (!offsets) return 0;
+  const states = offsets
+    .filter((o) => o.high > o.low)
+    .map<PartitionState>((o) => ({ partition: o.partition, next: o.low, high: o.high, held: [], spilledFrom: undefined, selected: new Set(), lastSelected: -1 }));
+  if (!states.length) return 0;
+  const reappend: Reappend = async (records) => {
+    if (records.length) await deps.send(topic, records.map(toProduce));
+  };
+  await scanTopic(deps, topic, states, (r) => select(toBrowsed(topic, r)), reappend);
+  let removed = 0;
+  for (const st of states) removed += await cutPartition(deps, topic, st, reappend);
   return removed;
 }

@@ -26,16 +26,24 @@
  * Message state: WAITING (admitted, behind its lane) -> RUNNING -> DONE, or RUNNING -> RETRYING
  * (rejected; timer) -> RUNNING. A rejected message keeps its offset uncommitted and its lane
  * (key) blocked, so neither a commit nor a same-key successor can pass it.
+ *
+ * Subscription lifecycle: NEW --start()--> RUNNING --close()--> CLOSING --drained, committed,
+ * member stopped--> CLOSED (onClosed). Here: the lifecycle and the group callbacks. Elsewhere:
+ * fetched batches and the span pause (fetch-loop.ts), the in-flight cap (flow-control.ts),
+ * assignments (assignment.ts), one message's life (dispatcher.ts), commits (commits.ts).
  */
 import { ValidationError, type UnavailableError } from '../../errors.js';
 import type { DeliveryHandler, Message, Ordering, Subscription } from '../types.js';
-import { createCommitter, readCommittedOffsets } from './commits.js';
-import { createConsumerSupervisor } from './consumer-supervisor.js';
-import { createDispatcher } from './dispatcher.js';
+import { createAssignments } from './assignment.js';
+import { createCommitter, type Committer } from './commits.js';
+import { createConsumerSupervisor, type ConsumerSupervisor } from './consumer-supervisor.js';
+import { createDispatcher, type Dispatcher } from './dispatcher.js';
+import { createFetchLoop, type FetchLoop } from './fetch-loop.js';
+import { createFlowControl, type FlowControl } from './flow-control.js';
 import { bitsThatFit, KAFKA_DEFAULT_METADATA_MAX_BYTES } from './offset-metadata.js';
 import type { KafkaBusLogger } from './options.js';
-import { newPartitionState, startAtCommitted, type PartitionState } from './partition.js';
-import type { BatchControl, CommittedOffset, ConsumedBatch, GroupConsumerPort } from './port.js';
+import type { PartitionState } from './partition.js';
+import type { BatchControl, GroupHandlers, GroupConsumerPort } from './port.js';
 
 /**
  * Default `maxOffsetSpan`: the most offsets whose settled state always fits in the broker's
@@ -85,64 +93,36 @@ export interface KafkaSubscription extends Subscription {
   health(): UnavailableError | undefined;
 }
 
-/** Create a subscription (not started). */
-export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubscription {
+function checkedMaxSpan(s: KafkaSubscriptionSettings): number {
   const maxSpan = s.maxOffsetSpan ?? DEFAULT_MAX_OFFSET_SPAN;
   if (!Number.isSafeInteger(maxSpan) || maxSpan < 1) throw new ValidationError('maxOffsetSpan', `must be an integer >= 1, got ${String(maxSpan)}`);
-  // Hysteresis: a span-paused partition resumes once a refill's worth of offsets is free.
-  const spanRefill = Math.max(1, Math.floor(maxSpan / 8));
-  const partitions = new Map<number, PartitionState>();
-  let closing = false;
-  let closePromise: Promise<void> | undefined;
-  const drainWaiters = new Set<() => void>();
-  const supervisor = createConsumerSupervisor({ topic: s.topic, groupId: s.groupId, newConsumer: s.consumer, logger: s.logger });
-  const committer = createCommitter({
-    topic: s.topic,
-    groupId: s.groupId,
-    partitions: () => partitions.values(),
-    consumer: () => supervisor.current(),
-    logger: s.logger,
-  });
+  return maxSpan;
+}
 
-  // ---- flow control ----------------------------------------------------------------------------
-  // At the cap, onBatch waits (heartbeating) instead of returning: kafkajs fetches again only
-  // after every batch of the previous fetch returned, so waiting there *is* the pause, with no
-  // fetch-loop sleep before the resume (a consumer.pause()/resume() cycle costs up to one
-  // maxWaitTime per refill), and only this member's own heartbeat runs while it waits: the
-  // rebalance hook (onRevoke) sees every rebalance that happens at the cap. The offset span, in
-  // contrast, is per partition: a partition at its span bound is paused (consumer.pause), so one
-  // stuck message stalls only its own partition.
-  const capacityWaiters = new Set<() => void>();
-  // Hysteresis: a batch waiting at the cap is woken when a refill's worth of slots is free, not
-  // on every settle (each wake costs a promise, a timer and a heartbeat call).
-  const refill = Math.max(1, Math.floor(s.maxInFlight / 8));
-  const notifyCapacity = (force = false): void => {
-    if (!force && unsettledNow() > s.maxInFlight - refill) return;
-    for (const w of capacityWaiters) w();
-  };
+/** The parts a subscription is made of, sharing its partition states. */
+interface Parts extends FetchLoop {
+  readonly partitions: Map<number, PartitionState>;
+  readonly supervisor: ConsumerSupervisor;
+  readonly committer: Committer;
+  readonly flow: FlowControl;
+  readonly dispatcher: Dispatcher;
+}
+
+/** Build the parts; the subscription's `closing` flag is read through `isClosing`. */
+function createParts(s: KafkaSubscriptionSettings, maxSpan: number, isClosing: () => boolean): Parts {
+  const partitions = new Map<number, PartitionState>();
+  const supervisor = createConsumerSupervisor({ topic: s.topic, groupId: s.groupId, newConsumer: s.consumer, logger: s.logger });
+  const committer = createCommitter({ topic: s.topic, groupId: s.groupId, partitions: () => partitions.values(), consumer: () => supervisor.current(), logger: s.logger });
   const admitting = (control: BatchControl, ps: PartitionState): boolean =>
-    control.isActive() && ps.status === 'assigned' && partitions.get(ps.partition) === ps && !closing;
-  const waitForCapacity = async (control: BatchControl, ps: PartitionState): Promise<boolean> => {
-    while (unsettledNow() >= s.maxInFlight) {
-      if (!admitting(control, ps)) return false;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          capacityWaiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, s.heartbeatTickMs);
-        capacityWaiters.add(done);
-      });
-      await control.heartbeat();
-    }
-    return admitting(control, ps);
-  };
-  const notifyDrain = (): void => {
-    notifyCapacity();
-    if (dispatcher.running.size === 0) for (const w of drainWaiters) w();
-  };
-  const dispatcher = createDispatcher({
+    control.isActive() && ps.status === 'assigned' && partitions.get(ps.partition) === ps && !isClosing();
+  const flow: FlowControl = createFlowControl({
+    maxInFlight: s.maxInFlight,
+    heartbeatTickMs: s.heartbeatTickMs,
+    unsettled: () => dispatcher.unsettled(),
+    running: () => dispatcher.running.size,
+    admitting,
+  });
+  const dispatcher: Dispatcher = createDispatcher({
     topic: s.topic,
     handler: s.handler,
     ordering: s.ordering,
@@ -151,64 +131,45 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     inMemoryRedeliveryMaxMs: s.inMemoryRedeliveryMaxMs,
     republishLater: s.republishLater,
     logger: s.logger,
-    isClosing: () => closing,
-    onHeadMoved: (ps) => headMoved(ps),
+    isClosing,
+    onHeadMoved: (ps) => fetch.headMoved(ps),
     onMetadataChanged: () => committer.requestMetadata(),
-    onSlotFreed: () => notifyDrain(),
+    onSlotFreed: () => flow.onSlotFreed(),
   });
-  const { running, retrying, lanes } = dispatcher;
-  const unsettledNow = (): number => dispatcher.unsettled();
+  const fetch = createFetchLoop({
+    topic: s.topic,
+    maxInFlight: s.maxInFlight,
+    maxSpan,
+    partitions,
+    dispatcher,
+    committer,
+    flow,
+    consumer: () => supervisor.current(),
+    admitting,
+    isClosing,
+  });
+  return { partitions, supervisor, committer, flow, dispatcher, ...fetch };
+}
 
-  /** The head of `ps` moved: commit, and resume a span-paused partition once there is room. */
-  const headMoved = (ps: PartitionState): void => {
-    committer.request();
-    if (ps.spanPaused && ps.tracker.span() <= maxSpan - spanRefill) {
-      ps.spanPaused = false;
-      supervisor.current().resume(s.topic, [ps.partition]);
-    }
-  };
-
+/** Create a subscription (not started). */
+export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubscription {
+  const maxSpan = checkedMaxSpan(s);
+  let closing = false;
+  let closePromise: Promise<void> | undefined;
   let ackSweeper: NodeJS.Timeout | undefined;
-
-  // ---- group callbacks ---------------------------------------------------------------------------
-  const onBatch = async (batch: ConsumedBatch, control: BatchControl): Promise<void> => {
-    let ps = partitions.get(batch.partition);
-    if (ps && !ps.ready && ps.loading) {
-      await ps.loading; // the committed offset and metadata decide what to skip
-      ps = partitions.get(batch.partition);
-    }
-    if (!ps || !ps.ready || ps.status !== 'assigned' || closing) return;
-    for (const r of batch.records) {
-      if (!admitting(control, ps)) break;
-      const next = ps.tracker.nextOffset();
-      if (next !== undefined && r.offset < next) {
-        // Refetched after a rebalance kept this partition: already tracked (running or settled).
-        control.advance(r.offset);
-        continue;
-      }
-      if (ps.tracker.unsettled() > 0 && r.offset - ps.tracker.committable()! + 1 > maxSpan) {
-        // Span bound: stop fetching this partition until its oldest unsettled offset settles
-        // (headMoved resumes it). Records not advanced are fetched again.
-        ps.spanPaused = true;
-        supervisor.current().pause(s.topic, [ps.partition]);
-        break;
-      }
-      if (ps.skip?.has(r.offset)) {
-        // Settled before a crash or rebalance (commit metadata): not delivered again.
-        if (ps.tracker.add(r.offset, true)) committer.request();
-        control.advance(r.offset);
-        continue;
-      }
-      // Hard cap: wait for a free slot (see waitForCapacity); records not admitted are fetched again.
-      if (unsettledNow() >= s.maxInFlight && !(await waitForCapacity(control, ps))) break;
-      ps.tracker.add(r.offset);
-      control.advance(r.offset);
-      dispatcher.admit(ps, r);
-    }
-    if (ps.skip && ps.tracker.nextOffset() !== undefined && ps.tracker.nextOffset()! >= ps.skip.end) ps.skip = undefined;
-    // kafkajs heartbeats only between fetches and when asked inside eachBatch: ask.
-    await control.heartbeat();
-  };
+  const parts = createParts(s, maxSpan, () => closing);
+  const { partitions, supervisor, committer, flow, dispatcher } = parts;
+  const assignments = createAssignments({
+    topic: s.topic,
+    groupId: s.groupId,
+    readTimeoutMs: s.revokeDrainMs,
+    logger: s.logger,
+    partitions,
+    dispatcher,
+    committer,
+    consumer: () => supervisor.current(),
+    isClosing: () => closing,
+  });
 
   /** Stop dispatching everywhere and tell buffered deliveries to give their messages back. */
   const holdAll = (): void => {
@@ -216,132 +177,69 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     dispatcher.abortDeliveries();
   };
 
-  const waitForRunning = async (timeoutMs: number): Promise<void> => {
-    if (running.size === 0) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        drainWaiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      drainWaiters.add(done);
-    });
+  /** The driver's callbacks for one member: batches, assignments, rebalances, crashes. */
+  const groupHandlers = (): GroupHandlers => {
+    let revokeDrain: Promise<void> | undefined;
+    return {
+      onBatch: parts.onBatch,
+      onAssigned: (assignment) => {
+        revokeDrain = undefined;
+        assignments.onAssigned(assignment);
+      },
+      onRebalancing: () => {
+        holdAll();
+        // Issued synchronously, before kafkajs rejoins: still the old generation (commits.ts).
+        committer.requestIncludingHeld();
+      },
+      onRevoke: () => {
+        // Concurrent batches learn of the same rebalance: one drain and one commit for all.
+        revokeDrain ??= (async () => {
+          holdAll();
+          await flow.waitForRunning(s.revokeDrainMs);
+          await committer.flush();
+        })();
+        return revokeDrain;
+      },
+      onCrash: () => holdAll(), // logged by the supervisor
+    };
   };
 
-  const revoke = (ps: PartitionState): void => {
-    ps.status = 'revoked';
-    dispatcher.abortDeliveries(ps);
-    if (partitions.get(ps.partition) === ps) partitions.delete(ps.partition);
-    const held = ps.held;
-    ps.held = [];
-    for (const e of held) dispatcher.drop(e);
-    for (const e of lanes.removeWaiting((x) => x.ps === ps)) dispatcher.drop(e);
-    for (const e of [...retrying]) if (e.ps === ps) dispatcher.drop(e);
-    // RUNNING entries of ps keep their slot until their handler returns; their settle is ignored.
-  };
-
-  /** Make `ps` dispatch again (its committed offset is known). */
-  const activate = (ps: PartitionState): void => {
-    ps.ready = true;
-    ps.loading = undefined;
-    const held = ps.held;
-    ps.held = [];
-    for (const e of held) dispatcher.dispatch(e);
-  };
-
-  const readCommitted = (): Promise<Map<number, CommittedOffset> | undefined> =>
-    readCommittedOffsets(supervisor.current(), s.topic, s.groupId, s.revokeDrainMs, s.logger);
-
-  let assignments = 0;
-  // Read while the member joins, for its first assignment: reading only after the assignment
-  // held the first records back by a round trip or three (~100 ms under load). Older than the
-  // assignment is safe for new partitions: an offset marked settled stays settled, and a group
-  // offset that moved on only means fewer records are fetched; a kept partition reads again.
-  let earlyRead: Promise<Map<number, CommittedOffset> | undefined> | undefined;
-  const onAssigned = (assignment: ReadonlyMap<string, readonly number[]>): void => {
-    const epoch = ++assignments;
-    const mine = new Set(assignment.get(s.topic) ?? []);
-    for (const ps of [...partitions.values()]) if (!mine.has(ps.partition)) revoke(ps);
-    if (closing || mine.size === 0) return;
-    const consumer = supervisor.current();
-    const kept = [...mine].some((p) => partitions.get(p)?.tracker.nextOffset() !== undefined);
-    const loading = earlyRead && !kept ? earlyRead.then((m) => m ?? readCommitted()) : readCommitted();
-    earlyRead = undefined;
-    const pending: PartitionState[] = [];
-    for (const p of mine) {
-      let ps = partitions.get(p);
-      if (ps) {
-        ps.status = 'assigned';
-        ps.ready = false;
-      } else {
-        ps = newPartitionState(p);
-        partitions.set(p, ps);
-        // kafkajs keeps a partition's pause across rebalances: a new state starts unpaused.
-        consumer.resume(s.topic, [p]);
-      }
-      pending.push(ps);
+  /** CLOSING: drop what waits, drain what runs (bounded), commit, then leave the group. */
+  const shutDown = async (): Promise<void> => {
+    holdAll();
+    closing = true;
+    if (ackSweeper) clearInterval(ackSweeper);
+    flow.notifyCapacity(true);
+    supervisor.current().pause(s.topic);
+    for (const e of dispatcher.lanes.removeWaiting(() => true)) dispatcher.drop(e);
+    for (const e of [...dispatcher.retrying]) dispatcher.drop(e);
+    for (const ps of partitions.values()) {
+      const held = ps.held;
+      ps.held = [];
+      for (const e of held) dispatcher.drop(e);
     }
-    const done = loading.then((committed) => {
-      if (epoch !== assignments) return; // a newer assignment reads again and decides
-      for (const ps of pending) {
-        if (partitions.get(ps.partition) !== ps || ps.status !== 'assigned') continue;
-        const c = committed?.get(ps.partition);
-        if (ps.tracker.nextOffset() === undefined) {
-          // New (or nothing fetched yet): start from the group's offset and metadata.
-          activate(startAtCommitted(ps, c));
-        } else if (c && c.offset > ps.tracker.committable()!) {
-          // U3: the group committed past our oldest unsettled offset while this member was
-          // fenced: another member owned the partition. Our tracker is stale; start over from
-          // the group's offset (what we were running is released; its settles are ignored).
-          s.logger?.warn({ topic: s.topic, partition: ps.partition, ours: ps.tracker.committable(), group: c.offset }, 'kafka: the group committed past this member\'s position; starting over from the group\'s offset');
-          revoke(ps);
-          const f = startAtCommitted(newPartitionState(ps.partition), c);
-          partitions.set(ps.partition, f);
-          if (ps.spanPaused) consumer.resume(s.topic, [ps.partition]);
-          activate(f);
-        } else {
-          if (c && c.offset > ps.committed) ps.committed = c.offset; // never commit below it
-          activate(ps);
-        }
-      }
-      committer.request();
-    });
-    for (const ps of pending) ps.loading = done;
+    await flow.waitForRunning(s.drainTimeoutMs);
+    await committer.flush();
+    committer.stop();
+    for (const ps of [...partitions.values()]) assignments.revoke(ps);
+    for (const e of [...dispatcher.running]) dispatcher.drop(e);
+    try {
+      await supervisor.stop();
+    } finally {
+      s.onClosed();
+    }
   };
 
-  const subscription: KafkaSubscription = {
+  return {
     topic: s.topic,
     group: s.group,
     async start() {
       ackSweeper = setInterval(dispatcher.sweepAckDeadlines, Math.max(20, Math.min(1_000, Math.floor(s.ackTimeoutMs / 4))));
       ackSweeper.unref?.();
-      let revokeDrain: Promise<void> | undefined;
-      earlyRead = readCommitted();
-      await supervisor.start({
-        onBatch,
-        onAssigned: (assignment) => {
-          revokeDrain = undefined;
-          onAssigned(assignment);
-        },
-        onRebalancing: () => {
-          holdAll();
-          // Issued synchronously, before kafkajs rejoins: still the old generation (commits.ts).
-          committer.requestIncludingHeld();
-        },
-        onRevoke: () => {
-          // Concurrent batches learn of the same rebalance: one drain and one commit for all.
-          revokeDrain ??= (async () => {
-            holdAll();
-            await waitForRunning(s.revokeDrainMs);
-            await committer.flush();
-          })();
-          return revokeDrain;
-        },
-        onCrash: () => holdAll(), // logged by the supervisor
-      });
+      assignments.readEarly();
+      await supervisor.start(groupHandlers());
     },
-    unsettled: unsettledNow,
+    unsettled: () => dispatcher.unsettled(),
     span() {
       let n = 0;
       for (const ps of partitions.values()) n += ps.tracker.span();
@@ -349,32 +247,8 @@ export function createKafkaSubscription(s: KafkaSubscriptionSettings): KafkaSubs
     },
     health: () => supervisor.down(),
     close() {
-      closePromise ??= (async () => {
-        holdAll();
-        closing = true;
-        if (ackSweeper) clearInterval(ackSweeper);
-        notifyCapacity(true);
-        supervisor.current().pause(s.topic);
-        for (const e of lanes.removeWaiting(() => true)) dispatcher.drop(e);
-        for (const e of [...retrying]) dispatcher.drop(e);
-        for (const ps of partitions.values()) {
-          const held = ps.held;
-          ps.held = [];
-          for (const e of held) dispatcher.drop(e);
-        }
-        await waitForRunning(s.drainTimeoutMs);
-        await committer.flush();
-        committer.stop();
-        for (const ps of [...partitions.values()]) revoke(ps);
-        for (const e of [...running]) dispatcher.drop(e);
-        try {
-          await supervisor.stop();
-        } finally {
-          s.onClosed();
-        }
-      })();
+      closePromise ??= shutDown();
       return closePromise;
     },
   };
-  return subscription;
 }

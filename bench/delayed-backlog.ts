@@ -14,8 +14,10 @@
  *    every 100 ms from its start), and delayed jobs that ran (must be 0).
  * BENCH_KAFKA_RELAY_BYTES sets the Kafka relays' `relay.maxBytesPerPartition` (default 1 MiB).
  * Brokers from JOBBUS_KAFKA_BROKERS (default 127.0.0.1:39092) and JOBBUS_NATS_URL (default
- * nats://127.0.0.1:4222). Topics and streams made here are deleted at the end. Last line:
- * `RESULT {json}`.
+ * nats://127.0.0.1:4222). Topics and streams made here are deleted at the end. Prints a table
+ * (one column per run), then as the last line `RESULT {json}` (bench/lib.ts: the shape shared
+ * with the other benchmarks). One run per bus and phase: BENCH_REPS does not apply (a backlog
+ * of a million jobs takes minutes to build).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,7 @@ import { createEventBusBridge, createRuntimeBackend, createWorker } from '../src
 import { createMemoryEventBus } from '../src/eventbus/memory/index.js';
 import { createKafkaEventBus } from '../src/eventbus/kafka/index.js';
 import { createNatsEventBus } from '../src/eventbus/nats/index.js';
+import { envNumber, percentile, printResult, printTable, progress, runMain } from './lib.js';
 
 type BusKind = 'memory' | 'kafka' | 'nats';
 interface BusSpec {
@@ -47,13 +50,13 @@ interface WorkerResult {
 
 const KAFKA = (process.env.JOBBUS_KAFKA_BROKERS ?? '127.0.0.1:39092').split(',');
 const NATS = process.env.JOBBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
-const BACKLOG = Number(process.env.BACKLOG_JOBS ?? 1_000_000);
-const RATE = Number(process.env.BENCH_RATE ?? 200);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const GRACE_MS = Number(process.env.BENCH_GRACE_MS ?? 30_000);
+const BACKLOG = envNumber('BACKLOG_JOBS', 1_000_000);
+const RATE = envNumber('BENCH_RATE', 200);
+const SECONDS = envNumber('BENCH_SECONDS', 10);
+const GRACE_MS = envNumber('BENCH_GRACE_MS', 30_000);
 const BASELINE = process.env.BENCH_BASELINE !== '0';
 /** Kafka `relay.maxBytesPerPartition` of the buses made here; unset = the bus default (1 MiB). */
-const RELAY_BYTES = Number(process.env.BENCH_KAFKA_RELAY_BYTES ?? 0);
+const RELAY_BYTES = envNumber('BENCH_KAFKA_RELAY_BYTES', 0);
 const BATCH = 1_000;
 const QUEUE = 'backlog';
 const silent = pino({ level: process.env.JOBBUS_LOG_LEVEL ?? 'silent' });
@@ -182,12 +185,6 @@ async function startChildWorker(spec: BusSpec): Promise<{ ran: () => number; sto
   };
 }
 
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
 /**
  * NATS: where the waiting jobs are, per consumer of this run's streams (pending = not yet
  * delivered, ack_pending = delivered and waiting out a nak delay or a handler), so the table can
@@ -248,45 +245,58 @@ interface Row {
   delayed_ran: number;
 }
 
+type Producer = ReturnType<typeof createEventBusBridge>;
+
+/** Phase 1: `backlog` jobs delayed by an hour, in batches; the seconds it took. */
+async function enqueueBacklog(producer: Producer, queue: string, backlog: number, log: (m: string) => void): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < backlog; i += BATCH) {
+    const runAt = new Date(Date.now() + 3_600_000);
+    const n = Math.min(BATCH, backlog - i);
+    await producer.enqueueBatch(Array.from({ length: n }, () => createJob({ name: 'later', queue, payload: 'x', runAt })));
+    if ((i + n) % 100_000 === 0) log(`${i + n} delayed jobs enqueued`);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Phase 3: RATE immediate jobs a second for SECONDS, each carrying its enqueue time. */
+async function sendImmediate(producer: Producer, queue: string): Promise<{ total: number; failed: number; acked: number[]; achievedRate: number }> {
+  const total = Math.round(RATE * SECONDS);
+  const start = Date.now();
+  const acked: number[] = [];
+  let failed = 0;
+  // One enqueue at a time, paced: a producer slower than RATE lowers the achieved rate instead
+  // of queueing sends in this process (kafkajs's idempotent producer sends one request at a
+  // time; 120-190 single sends/s on this 2-core machine under load), which would be counted as latency.
+  for (let i = 0; i < total; i++) {
+    const wait = start + (i * 1000) / RATE - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = Date.now();
+    try {
+      await producer.enqueue(createJob({ name: 'now', queue, payload: { t } }));
+      acked.push(Date.now() - t);
+    } catch {
+      failed++;
+    }
+  }
+  return { total, failed, acked, achievedRate: Math.round((total / (Date.now() - start)) * 1000) };
+}
+
+/** One row: the backlog, a worker, the immediate jobs, and what the worker saw. */
 async function runBus(kind: BusKind, backlog: number): Promise<Row> {
   const spec: BusSpec = { kind, prefix: `backlog_${Date.now().toString(36)}` };
   const queue = queueOf(spec);
-  const log = (s: string): void => void process.stderr.write(`[${kind}] ${s}\n`);
+  const log = progress(`bench:backlog ${kind}`);
   const bus = await makeBus(spec, 'jobbus-backlog-producer');
   // The memory bus is one process: the producer's bus is the worker's bus.
   const producer = createEventBusBridge(bus, { logger: silent, ownsBus: kind !== 'memory' });
   try {
-    const t0 = performance.now();
-    for (let i = 0; i < backlog; i += BATCH) {
-      const runAt = new Date(Date.now() + 3_600_000);
-      const n = Math.min(BATCH, backlog - i);
-      await producer.enqueueBatch(Array.from({ length: n }, () => createJob({ name: 'later', queue, payload: 'x', runAt })));
-      if ((i + n) % 100_000 === 0) log(`${i + n} delayed jobs enqueued`);
-    }
-    const enqueueS = (performance.now() - t0) / 1000;
+    const enqueueS = await enqueueBacklog(producer, queue, backlog, log);
     log(`backlog of ${backlog} in ${enqueueS.toFixed(1)} s; starting the worker`);
     const w0 = performance.now();
     const worker = kind === 'memory' ? await startWorkerSide(bus, queue) : await startChildWorker(spec);
     const readyMs = Math.round(performance.now() - w0);
-    const total = Math.round(RATE * SECONDS);
-    const start = Date.now();
-    const acked: number[] = [];
-    let failed = 0;
-    // One enqueue at a time, paced: a producer slower than RATE lowers the achieved rate instead
-    // of queueing sends in this process (kafkajs's idempotent producer sends one request at a
-    // time; 120-190 single sends/s on this 2-core machine under load), which would be counted as latency.
-    for (let i = 0; i < total; i++) {
-      const wait = start + (i * 1000) / RATE - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const t = Date.now();
-      try {
-        await producer.enqueue(createJob({ name: 'now', queue, payload: { t } }));
-        acked.push(Date.now() - t);
-      } catch {
-        failed++;
-      }
-    }
-    const achievedRate = Math.round((total / (Date.now() - start)) * 1000);
+    const { total, failed, acked, achievedRate } = await sendImmediate(producer, queue);
     const deadline = Date.now() + GRACE_MS;
     while (worker.ran() < total - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (kind === 'nats') for (const line of await natsConsumerState(spec)) log(line);
@@ -300,11 +310,11 @@ async function runBus(kind: BusKind, backlog: number): Promise<Row> {
       worker_ready_ms: readyMs,
       sent: total - failed,
       sent_per_s: achievedRate,
-      enqueue_p50_ms: pct(acked, 50),
-      enqueue_p99_ms: pct(acked, 99),
+      enqueue_p50_ms: percentile(acked, 50),
+      enqueue_p99_ms: percentile(acked, 99),
       ran: r.ran,
-      p50_ms: pct(r.latencies, 50),
-      p99_ms: pct(r.latencies, 99),
+      p50_ms: percentile(r.latencies, 50),
+      p99_ms: percentile(r.latencies, 99),
       max_ms: r.latencies.length ? Math.max(...r.latencies) : NaN,
       worker_rss_max_mb: r.rssMaxMb,
       worker_rss_end_mb: r.rssEndMb,
@@ -330,11 +340,22 @@ async function main(): Promise<void> {
     if (BASELINE) rows.push(await runBus(kind, 0));
     rows.push(await runBus(kind, BACKLOG));
   }
-  console.log(`\nS6 delayed backlog: ${BACKLOG} jobs delayed 1 h, then ${RATE}/s immediate jobs for ${SECONDS} s (latency = enqueue call to handler start)`);
-  console.table(rows);
-  if (rows.some((r) => r.bus === 'memory')) console.log('memory: the worker is the bus process, so its RSS includes every waiting message.');
-  console.log(`RESULT ${JSON.stringify(rows)}`);
+  report(rows);
 }
 
-if (process.argv.includes('--worker')) await workerMain();
-else await main();
+/** One column per run (bus and backlog), one line per figure; then the RESULT line. */
+function report(rows: Row[]): void {
+  const title = `S6 delayed backlog: ${BACKLOG} jobs delayed 1 h, then ${RATE}/s immediate jobs for ${SECONDS} s (latency = enqueue call to handler start)`;
+  const keys = Object.keys(rows[0] ?? {}).filter((k) => k !== 'bus') as (keyof Row)[];
+  printTable(
+    title,
+    ['', ...rows.map((r) => `${r.bus}${r.backlog ? '' : ' (baseline)'}`)],
+    keys.map((k) => [k, ...rows.map((r) => r[k])]),
+  );
+  if (rows.some((r) => r.bus === 'memory')) console.log('memory: the worker is the bus process, so its RSS includes every waiting message.');
+  printResult(rows);
+}
+
+// The child keeps running until its parent stops it (SIGTERM): it must not exit when set up.
+if (process.argv.includes('--worker')) runMain(workerMain, { exit: false });
+else runMain(main);

@@ -20,6 +20,7 @@
  *
  * Env: BENCH_JOBS (default 50000), BENCH_REPS (default 3), BENCH_ONLY=e2e|latency (only that
  * scenario, for profiling with `node --cpu-prof --import tsx bench/kafka.ts`).
+ * Shape shared with the other benchmarks: bench/lib.ts.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,12 +32,13 @@ import { createKafkaEventBus, type KafkaEventBus } from '../src/eventbus/kafka/i
 import { encodeJob } from '../src/headers/index.js';
 import { waitFor } from '../src/testing/wait.js';
 import { BROKERS_DIR, ensureKafka, readUpState } from '../test/setup/brokers.js';
+import { benchReps, envNumber, median, percentile, printResult, printTable, progress, runMain, until } from './lib.js';
 
-const JOBS = Number(process.env.BENCH_JOBS ?? 50_000);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const JOBS = envNumber('BENCH_JOBS', 50_000);
+const REPS = benchReps();
 const BATCH = 500;
 const silent = pino({ level: 'silent' });
-const say = (m: string): void => void process.stderr.write(`[bench:kafka] ${m}\n`);
+const say = progress('bench:kafka');
 
 let brokers: string[] = [];
 const createdTopics: string[] = [];
@@ -46,27 +48,6 @@ const topicName = (what: string): string => {
   createdTopics.push(t);
   return t;
 };
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-
-function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + timeoutMs;
-    const tick = (): void => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`bench: timed out waiting for ${what}`));
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 async function newBus(partitions: number): Promise<KafkaEventBus> {
   return createKafkaEventBus({ brokers, clientId: 'jobbus-bench', topics: { partitions, replicationFactor: 1 } });
@@ -261,56 +242,52 @@ async function latency(): Promise<{ p50: number; p99: number; max: number }> {
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const kafkaService = await ensureKafka({ runDir: path.join(BROKERS_DIR, 'bench'), reuse: readUpState(), log: say });
-  brokers = kafkaService.address.split(',');
-  say(`Kafka at ${kafkaService.address} (${kafkaService.origin}); ${JOBS} jobs, ${REPS} repetitions`);
-  const kafka = new Kafka({ clientId: 'jobbus-bench-raw', brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const runs = { e2e: [] as number[], e2eNoCtx: [] as number[], raw: [] as number[], bus: [] as number[], keys: [] as number[], p99late: [] as number[], early: [] as number[], p50: [] as number[], p99: [] as number[] };
-  try {
-    if (process.env.BENCH_ONLY === 'e2e') {
-      for (let rep = 1; rep <= REPS; rep++) say(`e2e only, rep ${rep}: ${Math.round(await e2e())} jobs/s`);
-      return;
-    }
-    if (process.env.BENCH_ONLY === 'latency') {
-      for (let rep = 1; rep <= REPS; rep++) {
-        const l = await latency();
-        say(`latency only, rep ${rep}: p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms`);
-      }
-      return;
-    }
-    for (let rep = 1; rep <= REPS; rep++) {
-      // Alternate the order so neither side always runs on a warmer JIT / page cache.
-      if (rep % 2) {
-        runs.e2e.push(await e2e());
-        runs.raw.push(await raw(admin, kafka));
-      } else {
-        runs.raw.push(await raw(admin, kafka));
-        runs.e2e.push(await e2e());
-      }
-      runs.e2eNoCtx.push(await e2e(false));
-      runs.bus.push(await busOnly());
-      runs.keys.push(await keyParallel());
-      const d = await delays();
-      runs.p99late.push(d.p99);
-      runs.early.push(d.early);
-      const l = await latency();
-      runs.p50.push(l.p50);
-      runs.p99.push(l.p99);
-      say(
-        `rep ${rep}: e2e ${Math.round(runs.e2e.at(-1)!)}/s raw ${Math.round(runs.raw.at(-1)!)}/s bus ${Math.round(runs.bus.at(-1)!)}/s keys x${runs.keys.at(-1)!.toFixed(1)} ` +
-          `delay p99 ${d.p99} ms early ${d.early} latency p50 ${l.p50} ms p99 ${l.p99} ms`,
-      );
-    }
-  } finally {
-    const existing = new Set(await admin.listTopics());
-    const mine = [...existing].filter((t) => createdTopics.some((c) => t === c || t.startsWith(`${c}.`)));
-    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await admin.disconnect();
-    await kafkaService.stop();
+/** Every figure, one entry per repetition. */
+type Runs = Record<'e2e' | 'e2eNoCtx' | 'raw' | 'bus' | 'keys' | 'p99late' | 'early' | 'p50' | 'p99', number[]>;
+
+/** One repetition of every scenario, appended to `runs`. */
+async function repetition(rep: number, runs: Runs, admin: Admin, kafka: Kafka): Promise<void> {
+  // Alternate the order so neither side always runs on a warmer JIT / page cache.
+  if (rep % 2) {
+    runs.e2e.push(await e2e());
+    runs.raw.push(await raw(admin, kafka));
+  } else {
+    runs.raw.push(await raw(admin, kafka));
+    runs.e2e.push(await e2e());
   }
+  runs.e2eNoCtx.push(await e2e(false));
+  runs.bus.push(await busOnly());
+  runs.keys.push(await keyParallel());
+  const d = await delays();
+  runs.p99late.push(d.p99);
+  runs.early.push(d.early);
+  const l = await latency();
+  runs.p50.push(l.p50);
+  runs.p99.push(l.p99);
+  say(
+    `rep ${rep}: e2e ${Math.round(runs.e2e.at(-1)!)}/s raw ${Math.round(runs.raw.at(-1)!)}/s bus ${Math.round(runs.bus.at(-1)!)}/s keys x${runs.keys.at(-1)!.toFixed(1)} ` +
+      `delay p99 ${d.p99} ms early ${d.early} latency p50 ${l.p50} ms p99 ${l.p99} ms`,
+  );
+}
+
+/** BENCH_ONLY=e2e|latency: that scenario alone, REPS times (for profiling); true when it ran. */
+async function only(): Promise<boolean> {
+  if (process.env.BENCH_ONLY === 'e2e') {
+    for (let rep = 1; rep <= REPS; rep++) say(`e2e only, rep ${rep}: ${Math.round(await e2e())} jobs/s`);
+    return true;
+  }
+  if (process.env.BENCH_ONLY === 'latency') {
+    for (let rep = 1; rep <= REPS; rep++) {
+      const l = await latency();
+      say(`latency only, rep ${rep}: p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms`);
+    }
+    return true;
+  }
+  return false;
+}
+
+/** The medians as the table and the RESULT line. */
+function report(runs: Runs): void {
   const e2eRate = median(runs.e2e);
   const rawRate = median(runs.raw);
   const result = {
@@ -325,30 +302,41 @@ async function main(): Promise<void> {
     latency_p50_ms: median(runs.p50),
     latency_p99_ms: median(runs.p99),
   };
-  const rows: [string, string, string][] = [
-    ['e2e jobs/s (50k, conc 64, 8 partitions)', String(result.e2e_jobs_per_s), runs.e2e.map(Math.round).join(' / ')],
-    ['raw kafkajs msgs/s (same messages)', String(result.raw_msgs_per_s), runs.raw.map(Math.round).join(' / ')],
-    ['ratio e2e / raw (target >= 0.6)', String(result.ratio), ''],
-    ['e2e jobs/s with asyncContext: false', String(result.e2e_no_async_context_jobs_per_s), runs.e2eNoCtx.map(Math.round).join(' / ')],
-    ['bus only msgs/s (same messages, no job layers)', String(result.bus_msgs_per_s), runs.bus.map(Math.round).join(' / ')],
-    ['key parallel factor (target >= 30)', String(result.key_parallel_factor), runs.keys.map((x) => x.toFixed(1)).join(' / ')],
-    ['delay p99 late ms (target <= 500)', String(result.delay_p99_late_ms), runs.p99late.join(' / ')],
-    ['delay early (target 0)', String(result.delay_early), runs.early.join(' / ')],
-    ['latency p50 ms', String(result.latency_p50_ms), runs.p50.join(' / ')],
-    ['latency p99 ms', String(result.latency_p99_ms), runs.p99.join(' / ')],
-  ];
-  const w0 = Math.max(...rows.map((r) => r[0].length));
-  const w1 = Math.max(...rows.map((r) => r[1].length));
-  console.log(`jobbus on Kafka — ${os.cpus().length} cores, Node ${process.version}, Kafka at ${brokers.join(',')}; median of ${REPS}`);
-  console.log(`${'metric'.padEnd(w0)}  ${'median'.padStart(w1)}  runs`);
-  for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
-  console.log(`RESULT ${JSON.stringify(result)}`);
+  const all = (xs: number[], f: (x: number) => string = (x) => String(Math.round(x))): string => xs.map(f).join(' / ');
+  printTable(`jobbus on Kafka — ${os.cpus().length} cores, Node ${process.version}, Kafka at ${brokers.join(',')}; median of ${REPS}`, ['metric', 'median', 'runs'], [
+    [`e2e jobs/s (${JOBS}, conc 64, 8 partitions)`, result.e2e_jobs_per_s, all(runs.e2e)],
+    ['raw kafkajs msgs/s (same messages)', result.raw_msgs_per_s, all(runs.raw)],
+    ['ratio e2e / raw (target >= 0.6)', result.ratio, ''],
+    ['e2e jobs/s with asyncContext: false', result.e2e_no_async_context_jobs_per_s, all(runs.e2eNoCtx)],
+    ['bus only msgs/s (same messages, no job layers)', result.bus_msgs_per_s, all(runs.bus)],
+    ['key parallel factor (target >= 30)', result.key_parallel_factor, all(runs.keys, (x) => x.toFixed(1))],
+    ['delay p99 late ms (target <= 500)', result.delay_p99_late_ms, all(runs.p99late)],
+    ['delay early (target 0)', result.delay_early, all(runs.early)],
+    ['latency p50 ms', result.latency_p50_ms, all(runs.p50)],
+    ['latency p99 ms', result.latency_p99_ms, all(runs.p99)],
+  ]);
+  printResult(result);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+async function main(): Promise<void> {
+  const kafkaService = await ensureKafka({ runDir: path.join(BROKERS_DIR, 'bench'), reuse: readUpState(), log: say });
+  brokers = kafkaService.address.split(',');
+  say(`Kafka at ${kafkaService.address} (${kafkaService.origin}); ${JOBS} jobs, ${REPS} repetitions`);
+  const kafka = new Kafka({ clientId: 'jobbus-bench-raw', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const runs: Runs = { e2e: [], e2eNoCtx: [], raw: [], bus: [], keys: [], p99late: [], early: [], p50: [], p99: [] };
+  try {
+    if (await only()) return;
+    for (let rep = 1; rep <= REPS; rep++) await repetition(rep, runs, admin, kafka);
+  } finally {
+    const existing = new Set(await admin.listTopics());
+    const mine = [...existing].filter((t) => createdTopics.some((c) => t === c || t.startsWith(`${c}.`)));
+    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+    await admin.disconnect();
+    await kafkaService.stop();
+  }
+  report(runs);
+}
+
+runMain(main);

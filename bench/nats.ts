@@ -1,8 +1,8 @@
 /**
  * NATS JetStream benchmark: `npm run bench:nats`.
  *
- * Scenarios (median of 3 runs each, the server from JOBBUS_NATS_URL, default
- * nats://127.0.0.1:4222):
+ * Scenarios (median of BENCH_REPS repetitions each, default 3; the server from JOBBUS_NATS_URL,
+ * default nats://127.0.0.1:4222):
  * - e2e_jobs_per_s: 50,000 no-op jobs through the full stack (NATS bus -> bridge -> runtime
  *   backend -> worker with concurrency 64), enqueued with enqueueBatch in batches of 500;
  *   clock from the first enqueue to the last job handled.
@@ -17,7 +17,12 @@
  *   how many ran before their runAt (must be 0).
  * - latency_p50_ms / latency_p99_ms: 300 jobs enqueued one at a time every 5 ms; enqueue
  *   to handler start.
- * The last line is `RESULT {json}`.
+ * Env: BENCH_JOBS (default 50000), BENCH_REPS (default 3), BENCH_ONLY=raw,e2e,delay,latency (a
+ * subset, e.g. for profiling), BENCH_CLEANUP_MS (the bus's cleanupIntervalMs, e.g. 100000000:
+ * no janitor during the run, to see what the retention janitor costs; on nats-server < 2.9.15
+ * it deletes settled jobs one by one, on the same cores as the benchmark), BENCH_ACK_MODE,
+ * BENCH_VERBOSE. Prints a table, then as the last line `RESULT {json}` (bench/lib.ts: the
+ * shape shared with the other benchmarks).
  */
 import pino from 'pino';
 import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
@@ -26,36 +31,16 @@ import { createJob, type Job } from '../src/index.js';
 import { createEventBusBridge, createRuntimeBackend, createWorker } from '../src/advanced.js';
 import { createNatsEventBus } from '../src/eventbus/nats/index.js';
 import { encodeJob } from '../src/headers/index.js';
+import { benchReps, envNumber, median, percentile, printResult, printTable, progress, round, runMain, until } from './lib.js';
 
 const URL = process.env.JOBBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
-const N = Number(process.env.BENCH_JOBS ?? 50_000);
+const N = envNumber('BENCH_JOBS', 50_000);
 const BATCH = 500;
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const REPS = benchReps();
 const PAYLOAD = 'x'.repeat(100);
 const silent = pino({ level: 'silent' });
 const tag = `bench_${Date.now().toString(36)}`;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
-
-function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`bench: timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
+const say = progress('bench:nats');
 
 /** One full-stack setup on a fresh queue; `onJob` sees every handled job. */
 async function stack(run: string, onJob: (job: Job) => void) {
@@ -96,7 +81,7 @@ async function e2e(run: number): Promise<number> {
   const jobs = Array.from({ length: N }, () => createJob({ name: 'noop', queue: s.queue, payload: PAYLOAD }));
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) await s.backend.enqueueBatch(jobs.slice(i, i + BATCH));
-  await waitUntil(() => done >= N, 300_000, 'e2e jobs');
+  await until(() => done >= N, 300_000, 'e2e jobs');
   const rate = N / ((performance.now() - t0) / 1000);
   await s.close();
   await deleteStreams(s.streamPrefix);
@@ -151,10 +136,10 @@ async function delay(run: number): Promise<{ p99Late: number; early: number }> {
   const runAt = new Date(Date.now() + 2_000);
   const jobs = Array.from({ length: 1_000 }, () => createJob({ name: 'noop', queue: s.queue, payload: PAYLOAD, runAt }));
   for (let i = 0; i < jobs.length; i += BATCH) await s.backend.enqueueBatch(jobs.slice(i, i + BATCH));
-  await waitUntil(() => late.length >= jobs.length, 60_000, 'delayed jobs');
+  await until(() => late.length >= jobs.length, 60_000, 'delayed jobs');
   await s.close();
   await deleteStreams(s.streamPrefix);
-  if (process.env.BENCH_VERBOSE) process.stderr.write(`delay lateness p0 ${percentile(late, 1)} p50 ${percentile(late, 50)} p90 ${percentile(late, 90)} p99 ${percentile(late, 99)} max ${Math.max(...late)}\n`);
+  if (process.env.BENCH_VERBOSE) say(`delay lateness p0 ${percentile(late, 1)} p50 ${percentile(late, 50)} p90 ${percentile(late, 90)} p99 ${percentile(late, 99)} max ${Math.max(...late)}`);
   return { p99Late: percentile(late, 99), early };
 }
 
@@ -168,65 +153,75 @@ async function latency(run: number): Promise<{ p50: number; p99: number }> {
     await s.backend.enqueue(job);
     await new Promise((r) => setTimeout(r, 5));
   }
-  await waitUntil(() => lat.length >= 300, 30_000, 'latency jobs');
+  await until(() => lat.length >= 300, 30_000, 'latency jobs');
   await s.close();
   await deleteStreams(s.streamPrefix);
   return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
-const rows: Record<string, number[]> = {
-  e2e_jobs_per_s: [],
-  raw_msgs_per_s: [],
-  raw_notrace_msgs_per_s: [],
-  ratio_per_run: [],
-  delay_p99_late_ms: [],
-  delay_early: [],
-  latency_p50_ms: [],
-  latency_p99_ms: [],
-};
-// BENCH_ONLY=e2e (or raw, delay, latency; comma-separated) runs a subset, e.g. for profiling.
-// BENCH_CLEANUP_MS sets the bus's cleanupIntervalMs (e.g. 100000000: no janitor during the run),
-// to see what the retention janitor costs; on nats-server < 2.9.15 it deletes settled jobs one
-// by one, on the same cores as the benchmark here.
-const only = new Set((process.env.BENCH_ONLY ?? 'raw,e2e,delay,latency').split(','));
-for (let r = 0; r < RUNS; r++) {
-  if (only.has('raw')) rows.raw_msgs_per_s!.push(await raw(r));
-  if (only.has('e2e')) rows.e2e_jobs_per_s!.push(await e2e(r));
+/** Every figure, one entry per repetition. */
+type Rows = Record<
+  'e2e_jobs_per_s' | 'raw_msgs_per_s' | 'raw_notrace_msgs_per_s' | 'ratio_per_run' | 'delay_p99_late_ms' | 'delay_early' | 'latency_p50_ms' | 'latency_p99_ms',
+  number[]
+>;
+
+/** Repetition `r` of the scenarios in `only`, appended to `rows`. */
+async function repetition(r: number, rows: Rows, only: Set<string>): Promise<void> {
+  if (only.has('raw')) rows.raw_msgs_per_s.push(await raw(r));
+  if (only.has('e2e')) rows.e2e_jobs_per_s.push(await e2e(r));
   // The adapter turns the client's async stack traces off; the same for the raw client, for reference.
-  if (only.has('raw')) rows.raw_notrace_msgs_per_s!.push(await raw(r, true));
-  if (only.has('raw') && only.has('e2e')) rows.ratio_per_run!.push(rows.e2e_jobs_per_s![r]! / rows.raw_msgs_per_s![r]!);
+  if (only.has('raw')) rows.raw_notrace_msgs_per_s.push(await raw(r, true));
+  if (only.has('raw') && only.has('e2e')) rows.ratio_per_run.push(rows.e2e_jobs_per_s[r]! / rows.raw_msgs_per_s[r]!);
   if (only.has('delay')) {
     const d = await delay(r);
-    rows.delay_p99_late_ms!.push(d.p99Late);
-    rows.delay_early!.push(d.early);
+    rows.delay_p99_late_ms.push(d.p99Late);
+    rows.delay_early.push(d.early);
   }
   if (only.has('latency')) {
     const l = await latency(r);
-    rows.latency_p50_ms!.push(l.p50);
-    rows.latency_p99_ms!.push(l.p99);
+    rows.latency_p50_ms.push(l.p50);
+    rows.latency_p99_ms.push(l.p99);
   }
-  process.stderr.write(`run ${r + 1}/${RUNS} done\n`);
+  say(`run ${r + 1}/${REPS} done`);
 }
 
-const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
-const result = {
-  e2e_jobs_per_s: Math.round(median(rows.e2e_jobs_per_s!)),
-  raw_msgs_per_s: Math.round(median(rows.raw_msgs_per_s!)),
-  ratio: round(median(rows.e2e_jobs_per_s!) / median(rows.raw_msgs_per_s!), 3),
-  raw_notrace_msgs_per_s: Math.round(median(rows.raw_notrace_msgs_per_s!)),
-  ratio_vs_notrace: round(median(rows.e2e_jobs_per_s!) / median(rows.raw_notrace_msgs_per_s!), 3),
-  delay_p99_late_ms: round(median(rows.delay_p99_late_ms!)),
-  delay_early: Math.max(...rows.delay_early!),
-  latency_p50_ms: round(median(rows.latency_p50_ms!), 2),
-  latency_p99_ms: round(median(rows.latency_p99_ms!), 2),
-};
-console.log(`NATS JetStream benchmark (${N} jobs, batches of ${BATCH}, ${RUNS} runs, ${URL})`);
-console.log('metric'.padEnd(24) + ['run 1', 'run 2', 'run 3', 'median'].map((h) => h.padStart(12)).join(''));
-for (const [k, v] of Object.entries(rows)) {
-  if (v.length === 0) continue;
-  const med = k === 'delay_early' ? Math.max(...v) : median(v);
-  console.log(k.padEnd(24) + [...v, med].map((x) => round(x, 2).toString().padStart(12)).join(''));
+/** The medians as the table and the RESULT line. */
+function report(rows: Rows): void {
+  const result = {
+    e2e_jobs_per_s: Math.round(median(rows.e2e_jobs_per_s)),
+    raw_msgs_per_s: Math.round(median(rows.raw_msgs_per_s)),
+    ratio: round(median(rows.e2e_jobs_per_s) / median(rows.raw_msgs_per_s), 3),
+    raw_notrace_msgs_per_s: Math.round(median(rows.raw_notrace_msgs_per_s)),
+    ratio_vs_notrace: round(median(rows.e2e_jobs_per_s) / median(rows.raw_notrace_msgs_per_s), 3),
+    delay_p99_late_ms: round(median(rows.delay_p99_late_ms)),
+    delay_early: Math.max(...rows.delay_early),
+    latency_p50_ms: round(median(rows.latency_p50_ms), 2),
+    latency_p99_ms: round(median(rows.latency_p99_ms), 2),
+  };
+  const header = ['metric', ...Array.from({ length: REPS }, (_, i) => `run ${i + 1}`), 'median'];
+  const table = Object.entries(rows)
+    .filter(([, v]) => v.length > 0)
+    .map(([k, v]) => [k, ...[...v, k === 'delay_early' ? Math.max(...v) : median(v)].map((x) => round(x, 2))]);
+  table.push(['ratio (of medians)', ...Array<string>(REPS).fill(''), result.ratio]);
+  printTable(`NATS JetStream benchmark (${N} jobs, batches of ${BATCH}, ${REPS} runs, ${URL})`, header, table);
+  printResult(result);
 }
-console.log(`${'ratio (of medians)'.padEnd(24)}${result.ratio.toString().padStart(48)}`);
-console.log(`RESULT ${JSON.stringify(result)}`);
-process.exit(0);
+
+async function main(): Promise<void> {
+  const rows: Rows = {
+    e2e_jobs_per_s: [],
+    raw_msgs_per_s: [],
+    raw_notrace_msgs_per_s: [],
+    ratio_per_run: [],
+    delay_p99_late_ms: [],
+    delay_early: [],
+    latency_p50_ms: [],
+    latency_p99_ms: [],
+  };
+  const only = new Set((process.env.BENCH_ONLY ?? 'raw,e2e,delay,latency').split(','));
+  say(`NATS at ${URL}; ${N} jobs, ${REPS} repetitions of ${[...only].join(', ')}`);
+  for (let r = 0; r < REPS; r++) await repetition(r, rows, only);
+  report(rows);
+}
+
+runMain(main);

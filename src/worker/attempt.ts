@@ -1,10 +1,27 @@
 /**
  * One attempt of a job inside the worker: the running record, its lazily built context,
- * logger and abort signal.
+ * logger and abort signal, and running its handler through the middleware.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
+import { JobbusError } from '../errors.js';
+import type { RetryConfig } from '../jobs/config.js';
 import type { JobContext, RegistrableJob } from '../jobs/define.js';
 import type { Job, Lease } from '../jobs/types.js';
+import type { LeaseSweep } from './lease-sweep.js';
+import { maxAttemptsOf } from './outcome.js';
+import type { Middleware } from './types.js';
+
+const currentJobStorage = new AsyncLocalStorage<JobContext>();
+
+/**
+ * The context of the job whose handler (or middleware) is running in the current async
+ * context, or `undefined` outside a job: logs and outbound calls anywhere down the stack can
+ * carry the job id and correlation id.
+ */
+export function currentJob(): JobContext | undefined {
+  return currentJobStorage.getStore();
+}
 
 /** A registered handler, with its job definition when it was registered from one. */
 export interface Registered {
@@ -108,3 +125,56 @@ export function signalOf(r: Running): AbortSignal {
   return r.controller.signal;
 }
 
+
+/** How an attempt's handler ended: `failed` with the error that failed it, or not. */
+export type AttemptResult = { readonly failed: false } | { readonly failed: true; readonly error: unknown };
+
+const SUCCEEDED: AttemptResult = { failed: false };
+
+/** What {@link createAttemptRunner} needs of its worker. */
+export interface AttemptRunnerDeps {
+  readonly sweep: LeaseSweep;
+  readonly retry: RetryConfig;
+  /** The worker's middleware, first added outermost (read at each attempt: it may grow). */
+  readonly middleware: readonly Middleware[];
+  readonly asyncContext: boolean;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs one attempt: arms its timeout and lease renewal, calls the middleware chain and the
+ * handler (inside the async context that {@link currentJob} reads, unless turned off), and
+ * says whether the attempt failed. A handler that resolves after its signal aborted (timeout,
+ * lost lease) still failed, with the abort's reason.
+ */
+export function createAttemptRunner(deps: AttemptRunnerDeps): (running: Running, reg: Registered) => Promise<AttemptResult> {
+  const { sweep, retry, middleware, asyncContext, logger } = deps;
+
+  function callChain(reg: Registered, job: Job, ctx: JobContext): Promise<void> | void {
+    if (middleware.length === 0) return asyncContext ? currentJobStorage.run(ctx, invokeHandler, reg, job, ctx) : invokeHandler(reg, job, ctx);
+    const chain = (i: number): Promise<void> => {
+      const mw = middleware[i];
+      if (mw) return mw(ctx, () => chain(i + 1));
+      return Promise.resolve(reg.handler(job, ctx));
+    };
+    return asyncContext ? currentJobStorage.run(ctx, chain, 0) : chain(0);
+  }
+
+  return async (running, reg) => {
+    const job = running.lease.job;
+    const def = reg.definition;
+    sweep.arm(running, def?.timeoutMs ?? retry.attemptTimeoutMs);
+    const ctx = new AttemptContext(running, maxAttemptsOf(job, def, retry), logger, sweep.renew);
+    try {
+      await callChain(reg, job, ctx);
+      if (running.aborted) return { failed: true, error: running.abortReason };
+      return SUCCEEDED;
+    } catch (err) {
+      const reason: unknown = running.abortReason;
+      return { failed: true, error: running.aborted && reason instanceof JobbusError ? reason : err };
+    } finally {
+      running.renewAt = 0;
+      running.deadline = 0;
+    }
+  };
+}

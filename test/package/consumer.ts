@@ -80,9 +80,13 @@ export function typeCheckFile(): string {
   return lines.join('\n') + '\n';
 }
 
-/** A tsconfig for check.ts; `skipLibCheck` as most applications set it (peers are not installed). */
+/**
+ * A tsconfig for check.ts. `skipLibCheck` off, so the package's own declaration files are
+ * checked too: they must need nothing but its dependencies, Node's types and, for
+ * `jobbus/nats`, the NATS peers.
+ */
 export function tsconfig(resolution: 'NodeNext' | 'Bundler'): string {
   const module = resolution === 'NodeNext' ? 'NodeNext' : 'ESNext';
-  const compilerOptions = { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: true, types: [] };
+  const compilerOptions = { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: false, types: ['node'] };
   return JSON.stringify({ compilerOptions, files: ['check.ts'] }, null, 2);
 }

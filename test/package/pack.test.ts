@@ -118,12 +118,24 @@ describe.each(installs)('installed from a $kind', ({ kind, spec, symlink }) => {
   });
 });
 
+/** The NATS peers and Node's types at the versions the repo tests with (its devDependencies). */
+function typePackages(): string[] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  const names = Object.keys(pkg.devDependencies).filter((n) => n.startsWith('@nats-io/') || n === '@types/node');
+  return names.map((n) => `${n}@${pkg.devDependencies[n]}`);
+}
+
 // Once, on the tarball install: the three installs hold the same dist/ (built from the same
-// sources), and each tsc run takes seconds.
+// sources), and each tsc run takes seconds. kafkajs stays uninstalled: jobbus/kafka's types
+// must not need it.
 describe('the types of the tarball install', () => {
-  it('type-check every subpath under NodeNext and Bundler resolution', async () => {
+  it('type-check every subpath under NodeNext and Bundler resolution, declaration files included', async () => {
     const dir = installedAt.get('tarball');
     expect(dir, 'the tarball install failed').toBeDefined();
+    const deps = await run('npm', ['install', '-D', ...typePackages(), '--no-audit', '--no-fund', '--prefer-offline'], { cwd: dir! });
+    timings['tarball: npm install the NATS peers and @types/node'] = deps.ms;
+    expect(deps.code, describeRun('npm install (types)', deps)).toBe(0);
+    expectNoEngineWarning('npm install (types)', deps);
     fs.writeFileSync(path.join(dir!, 'check.ts'), typeCheckFile());
     for (const resolution of ['NodeNext', 'Bundler'] as const) {
       const config = `tsconfig.${resolution.toLowerCase()}.json`;

@@ -143,7 +143,9 @@ export function createRelays(d: RelayDeps): Relays {
       const relay: Relay = { users: 1, started: run(topic) };
       relays.set(topic, relay);
       relay.started.catch((err: unknown) => {
-        if (relays.get(topic) === relay) relays.delete(topic);
+        // Stopped (its last subscription closed, or the bus closed) while starting: nothing is lost, no one to tell.
+        if (relays.get(topic) !== relay) return d.logger.debug({ err, topic }, 'delay relay stopped while starting');
+        relays.delete(topic);
         d.logger.error({ err, topic }, 'delay relay could not start; delayed messages of this topic wait until a subscribe starts one');
       });
     },

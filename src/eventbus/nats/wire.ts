@@ -18,14 +18,15 @@
  * The key header is the exception: a key is decoded lossily, as the Kafka bus does.
  */
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
+import { DUE_AT_HEADER } from '../delivery.js';
 import { setHeader } from '../header-record.js';
 import { ValidationError } from '../../errors.js';
 import type { Message } from '../types.js';
 
 /** Header carrying {@link Message.key}. */
 export const KEY_HEADER = 'jobbus_key';
-/** Header carrying the earliest delivery time (epoch ms) of a delayed message. */
-export const DUE_AT_HEADER = 'jobbus_due_at';
+/** Header carrying the earliest delivery time (epoch ms) of a delayed message (one name on every bus). */
+export { DUE_AT_HEADER };
 /**
  * Header of a delayed message a relay moved to another tier: the identity of the first
  * delay-stream message of its chain (see relay.ts), so that every copy forwards with one dedup id.

@@ -75,6 +75,8 @@ function copyDedupId(job: Job): string {
  * message; an undecodable one is a poison message and goes to the DLQ with its bytes and
  * headers and the reason, and a job that arrives before its `runAt` (from a producer that
  * did not delay it) is handed back to the bus until it is due — neither costs an attempt.
+ * A handler's `RedeliverJob` and `JobSettledElsewhere` (jobs/outcome.ts) become the bus's
+ * `RedeliverAfter` and `DeliveryTerminated` here, and nowhere else above the bus.
  */
 export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptions = {}): EventBusBridge {
   const names = queueNamesOf(options.names);

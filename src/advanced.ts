@@ -21,7 +21,13 @@ export type {
   Backend,
   ReserveOptions,
   NackOptions,
+  DeadLettering,
+  DeadLetteringCounters,
+  PrefetchingBackend,
 } from './jobs/types.js';
+export { isPrefetching } from './jobs/types.js';
+export { RedeliverJob, JobSettledElsewhere } from './jobs/outcome.js';
+export { DEFAULT_QUEUE_NAMES } from './jobs/queue-names.js';
 export { createJobClient, type JobClient } from './jobs/client.js';
 export { newJobId } from './jobs/id.js';
 export { forgetDefinition, definitions } from './jobs/define.js';
@@ -35,6 +41,7 @@ export {
   type JobLimit,
 } from './jobs/config.js';
 export { H as HEADERS, encodeJob, decodeJob, messageKeyOf, deadLetterMessage } from './headers/index.js';
+export { REPLAYED_AT_HEADER } from './headers/names.js';
 export {
   RedeliverAfter,
   DeliveryTerminated,

@@ -30,7 +30,7 @@ export {
   type RateLimit,
 } from './jobs/define.js';
 export type { EnqueueOptions } from './jobs/client.js';
-export type { Job, DeadLetter, DLQStore } from './jobs/types.js';
+export type { Job, JobFailure, DeadLetter, DLQStore } from './jobs/types.js';
 export type { WorkerConfigInput } from './jobs/config.js';
 export type { EventBus } from './eventbus/types.js';
 export {

@@ -1,4 +1,4 @@
-/** Header names of the wire format (compatible with the seed's Go services). */
+/** Header names of the wire format, shared with producers and consumers in other languages. */
 export const H = Object.freeze({
   id: 'job_id',
   name: 'job_name',

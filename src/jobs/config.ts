@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 
-/** Defaults of the seed project, in milliseconds. */
+/** Default settings of workers and backends, in milliseconds. */
 export const DEFAULTS = Object.freeze({
   leaseTtlMs: 30_000,
   reserveTimeoutMs: 1_000,

@@ -71,7 +71,7 @@ function validDate(d: unknown): boolean {
 }
 
 /**
- * Check a job against the contract's rules (the seed's): id, name and queue non-blank;
+ * Check a job against the contract's rules: id, name and queue non-blank;
  * payload non-empty; attempt >= 0; maxAttempts >= 0; attempt <= maxAttempts when
  * maxAttempts > 0; a failure, when present, with a string reason and a valid failedAt.
  * Throws a {@link ValidationError} naming the first bad field.

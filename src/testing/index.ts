@@ -9,6 +9,7 @@ import type { JobHandler, JobOutcome, Worker, WorkerOptions } from '../worker/ty
 import { createJobClient, type JobClient } from '../jobs/client.js';
 import type { RegistrableJob } from '../jobs/define.js';
 import type { DeadLetter, DLQStore } from '../jobs/types.js';
+import type { QueueNames } from '../jobs/queue-names.js';
 
 /** What {@link createTestJobbus} takes beside the worker config. */
 export interface TestJobbusOptions extends WorkerOptions {
@@ -18,6 +19,8 @@ export interface TestJobbusOptions extends WorkerOptions {
   readonly handlers?: Record<string, JobHandler>;
   /** Typed job definitions to register. */
   readonly definitions?: readonly RegistrableJob[];
+  /** How DLQs are named (the `names` option of `createJobbus`). Default queue + `.dlq`. */
+  readonly names?: QueueNames;
   /** Start the worker (default true). Leave it stopped to drive jobs one by one with `processOne`. */
   readonly autoStart?: boolean;
 }
@@ -55,11 +58,11 @@ export interface TestJobbus {
 
 /** Create a {@link TestJobbus}; logs are silent unless a logger is passed. */
 export async function createTestJobbus(config: JobbusWorkerConfig, options: TestJobbusOptions = {}): Promise<TestJobbus> {
-  const { group, handlers, definitions, autoStart, ...workerOptions } = options;
+  const { group, handlers, definitions, autoStart, names, ...workerOptions } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const bus = createMemoryEventBus();
   const groupName = group ?? 'jobbus';
-  const { jobs, leases } = assembleJobbus({ bus, logger, ...(group !== undefined && { group }) });
+  const { jobs, leases } = assembleJobbus({ bus, logger, ...(group !== undefined && { group }), ...(names && { names }) });
   const worker = jobs.worker(
     {
       ...config,

@@ -45,7 +45,7 @@ export interface WorkerOptions {
   /**
    * Run handlers inside an AsyncLocalStorage so {@link currentJob} works anywhere down the
    * stack (default true). On Node 20 that turns on promise hooks for the whole process; a
-   * worker that never calls `currentJob()` gains ~10 % throughput with `false`.
+   * worker that never calls `currentJob()` gains about 2 % throughput with `false` (bench:kafka).
    */
   readonly asyncContext?: boolean;
 }

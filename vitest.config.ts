@@ -38,6 +38,7 @@ export default defineConfig({
             'test/conformance/**/*.test.ts',
             'test/face/**/*.test.ts',
             'test/security/**/*.test.ts',
+            'test/scheduler/**/*.int.test.ts',
             // In-process workers on the shared brokers; the other chaos files are below.
             'test/chaos/poison.test.ts',
             'test/scheduler/*.int.test.ts',

@@ -1,5 +1,24 @@
 /**
- * `jobbus/scheduler`: the cron scheduler's contract. The implementation (cron parsing,
- * misfire handling, lock providers) is not shipped yet; see the README's status section.
+ * `jobbus/scheduler`: cron tasks that enqueue a job once per tick across any number of
+ * instances. {@link createScheduler} runs them on a `createJobbus` instance (or anything with
+ * its plain enqueue), guarded by a {@link LockProvider}: {@link createMemoryLockProvider} for
+ * one process; Redis, PostgreSQL or NATS KV for several.
  */
-export type { Task, MisfirePolicy, LockHandle, LockProvider, TriggerResult, Scheduler } from './types.js';
+export { createScheduler } from './scheduler.js';
+export { parseSchedule, type Schedule } from './schedule.js';
+export { createMemoryLockProvider, type MemoryLockProviderOptions } from './locks/memory.js';
+export type {
+  Task,
+  TaskBase,
+  PlainTask,
+  TypedTask,
+  TaskInfo,
+  MisfirePolicy,
+  LockHandle,
+  LockProvider,
+  TriggerResult,
+  Scheduler,
+  SchedulerCounters,
+  SchedulerOptions,
+  SchedulerTarget,
+} from './types.js';

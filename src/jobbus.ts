@@ -21,7 +21,7 @@ import type { JobHandler, Worker, WorkerOptions } from './worker/types.js';
 import { createJobClient, type EnqueueOptions } from './jobs/client.js';
 import type { JobDefinition, RegistrableJob } from './jobs/define.js';
 import type { WorkerConfigInput } from './jobs/config.js';
-import { createJob, type JobInput } from './jobs/job.js';
+import type { JobInput } from './jobs/job.js';
 import type { DLQStore, Job } from './jobs/types.js';
 import type { QueueNames } from './jobs/queue-names.js';
 import { defaultLogger } from './jobs/logger.js';
@@ -182,17 +182,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   function enqueueBulk<S extends z.ZodType>(definition: JobDefinition<S>, items: readonly BulkItem<S>[]): Promise<Job[]>;
   async function enqueueBulk<S extends z.ZodType>(first: readonly JobInput[] | JobDefinition<S>, items?: readonly BulkItem<S>[]): Promise<Job[]> {
     assertOpen();
-    if (isDefinition(first)) return client.enqueueBulk(first, items ?? []);
-    const jobs = (first as readonly JobInput[]).map((input, i) => {
-      try {
-        return createJob(input);
-      } catch (err) {
-        if (err instanceof Error) err.message = `item ${i}: ${err.message}`;
-        throw err;
-      }
-    });
-    await runtime.enqueueBatch(jobs);
-    return jobs;
+    return isDefinition(first) ? client.enqueueBulk(first, items ?? []) : client.enqueueJobs(first as readonly JobInput[]);
   }
 
   const jobs: Jobbus = {

@@ -36,6 +36,20 @@ export interface JobClient {
   ): Promise<Job[]>;
   /** Publish an untyped job. */
   enqueueJob(input: JobInput): Promise<Job>;
+  /** Build and check every untyped job, then publish all in one batch (nothing if one is invalid; the error names its index). */
+  enqueueJobs(inputs: readonly JobInput[]): Promise<Job[]>;
+}
+
+/** Build one job per item; an invalid item's error message is prefixed with its index. */
+function buildEach<T>(items: readonly T[], build: (item: T) => Job): Job[] {
+  return items.map((item, i) => {
+    try {
+      return build(item);
+    } catch (err) {
+      if (err instanceof Error) err.message = `item ${i}: ${err.message}`;
+      throw err;
+    }
+  });
 }
 
 /** Create a {@link JobClient} over anything with `enqueue` and `enqueueBatch` (a Runtime or a Backend). */
@@ -69,14 +83,12 @@ export function createJobClient(target: Pick<Runtime, 'enqueue' | 'enqueueBatch'
       return client.enqueueAt(def, payload, new Date(Date.now() + delayMs), options);
     },
     async enqueueBulk(def, items) {
-      const jobs = items.map((item, i) => {
-        try {
-          return build(def, item.payload, item.options, item.runAt);
-        } catch (err) {
-          if (err instanceof Error) err.message = `item ${i}: ${err.message}`;
-          throw err;
-        }
-      });
+      const jobs = buildEach(items, (item) => build(def, item.payload, item.options, item.runAt));
+      await target.enqueueBatch(jobs);
+      return jobs;
+    },
+    async enqueueJobs(inputs) {
+      const jobs = buildEach(inputs, createJob);
       await target.enqueueBatch(jobs);
       return jobs;
     },

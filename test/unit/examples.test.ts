@@ -28,4 +28,15 @@ describe('examples', () => {
     expect(stdout).toContain('refused at enqueue: url: Invalid URL');
     expect(stdout.match(/completed resize-image/g)).toHaveLength(2);
   }, 40_000);
+
+  it('the cron example fires each @every 1s tick once across two scheduler instances', async () => {
+    const { stdout } = await run('npx', ['tsx', 'examples/cron.ts'], { cwd: root, timeout: 30_000 });
+    const ticks = [...stdout.matchAll(/^fired sched-heartbeat-(\d+) /gm)].map((m) => Number(m[1]));
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(ticks).size).toBe(ticks.length);
+    expect(ticks.every((t) => t % 1_000 === 0)).toBe(true);
+    expect(stdout).toContain('trigger nightly-report: fired sched-nightly-report-manual-');
+    expect(stdout).toContain('duplicates: 0');
+    expect(stdout.trim().endsWith('cron OK')).toBe(true);
+  }, 40_000);
 });

@@ -56,8 +56,9 @@ function statements(table: string) {
   };
 }
 
-// SQLSTATEs of a lost CREATE TABLE IF NOT EXISTS race (the other instance created it).
-const CREATE_RACE = new Set(['23505', '42P07']);
+// SQLSTATEs of a lost CREATE TABLE IF NOT EXISTS race (the other instance created it first):
+// unique_violation or duplicate_object on the catalog, duplicate_table.
+const CREATE_RACE = new Set(['23505', '42710', '42P07']);
 
 /**
  * Locks as rows of one table, created on first use: acquire is one upsert that takes the row

@@ -7,6 +7,9 @@
 export { createScheduler } from './scheduler.js';
 export { parseSchedule, type Schedule } from './schedule.js';
 export { createMemoryLockProvider, type MemoryLockProviderOptions } from './locks/memory.js';
+export { createRedisLockProvider, type RedisLockClient, type RedisLockTarget, type RedisLockProviderOptions } from './locks/redis.js';
+export { createPostgresLockProvider, type PostgresLockPool, type PostgresLockTarget, type PostgresLockProviderOptions } from './locks/postgres.js';
+export { createNatsKvLockProvider, type NatsKvLockTarget, type NatsKvLockProviderOptions } from './locks/nats-kv.js';
 export type {
   Task,
   TaskBase,

@@ -3,6 +3,7 @@
  * instants (no clock involved). Rome: 2026-03-29 02:00 -> 03:00 (01:00Z), 2026-10-25 03:00 ->
  * 02:00 (01:00Z). New York: 2026-03-08 02:00 -> 03:00 (07:00Z), 2026-11-01 02:00 -> 01:00 (06:00Z).
  */
+import { CronExpressionParser } from 'cron-parser';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { parseDuration, parseSchedule } from '../../src/scheduler/schedule.js';
@@ -164,5 +165,30 @@ describe('invalid schedules', () => {
     const err = validationError(() => parseSchedule('0 * * * *', 'Mars/Olympus_Mons'));
     expect(err.field).toBe('timezone');
     expect(err.message).toContain('Mars/Olympus_Mons');
+  });
+});
+
+describe('cron-parser 5 alone (what parseSchedule corrects)', () => {
+  const raw = (expression: string, tz: string, from: string, n: number): string[] => {
+    const it = CronExpressionParser.parse(expression, { tz, currentDate: new Date(from) });
+    return Array.from({ length: n }, () => it.next().toDate().toISOString());
+  };
+
+  it('moves a skipped 02:30 to 03:30, not to 03:00', () => {
+    expect(raw('30 2 * * *', 'Europe/Rome', '2026-03-29T00:00:00Z', 1)).toEqual(['2026-03-29T01:30:00.000Z']);
+    expect(raw('30 2 * * *', 'America/New_York', '2026-03-08T00:00:00Z', 1)).toEqual(['2026-03-08T07:30:00.000Z']);
+  });
+
+  it('fires both occurrences of a repeated wall time', () => {
+    expect(raw('0,30 * * * *', 'Europe/Rome', '2026-10-24T23:45:00Z', 4)).toEqual([
+      '2026-10-25T00:00:00.000Z',
+      '2026-10-25T00:30:00.000Z',
+      '2026-10-25T01:00:00.000Z', // 02:00 again
+      '2026-10-25T01:30:00.000Z', // 02:30 again
+    ]);
+  });
+
+  it('agrees with parseSchedule on a daily time the autumn repeats (first occurrence)', () => {
+    expect(raw('30 1 * * *', 'America/New_York', '2026-10-31T12:00:00Z', 2)).toEqual(ticks('30 1 * * *', 'America/New_York', '2026-10-31T12:00:00Z', 2));
   });
 });

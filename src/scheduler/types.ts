@@ -107,15 +107,15 @@ export interface TaskInfo {
 
 /** Counters of what the scheduler did; given-up ticks deserve an alert. */
 export interface SchedulerCounters {
-  /** Ticks this instance fired (enqueued). */
+  /** Ticks this instance fired (enqueued); manual triggers are not ticks and not counted. */
   readonly fired: number;
-  /** Ticks another instance held the lock of. */
+  /** Ticks another instance took: its lock was held, or the store recorded the tick as fired. */
   readonly lockedElsewhere: number;
   /** Ticks missed by more than the grace window and skipped (`skip` policy). */
   readonly skipped: number;
-  /** Missed ticks collapsed into catch-up runs (`fire_once`). */
+  /** Missed ticks collapsed into catch-up runs besides the one fired (`fire_once`); counted up to 1,000 per run for cron. */
   readonly collapsed: number;
-  /** Ticks whose enqueue kept failing until the tick's window closed. */
+  /** Ticks whose enqueue kept failing until the tick's window closed (or failed for good, or the scheduler stopped). */
   readonly givenUp: number;
 }
 
@@ -130,9 +130,12 @@ export interface SchedulerOptions {
   readonly jobs: SchedulerTarget;
   /** Locks and last-fired records; every instance of an application must share one store. */
   readonly locks: LockProvider;
-  /** Longest one enqueue may take before it counts as failed, ms. Default 10 000. */
+  /**
+   * Longest one enqueue may take before it counts as failed, ms, and the longest a tick's
+   * enqueue is retried (or until the next tick, if sooner; at least 1 s). Default 10 000.
+   */
   readonly dispatchTimeoutMs?: number;
-  /** Lock TTL of tasks without their own, ms. Default 30 000. */
+  /** Lock TTL of tasks without their own, ms (at least 1 000). Default 30 000. */
   readonly defaultLockTtlMs?: number;
   /** A tick found this late is still fired under `skip`, ms. Default 60 000. */
   readonly misfireGraceMs?: number;

@@ -39,13 +39,19 @@ describe('architecture', () => {
     expect(offending).toEqual([]);
   });
 
-  it('broker clients are imported only inside their adapter folder', () => {
-    const owner: Record<string, string> = { kafkajs: 'eventbus/kafka/', '@nats-io/': 'eventbus/nats/' };
+  it('broker and store clients are imported only inside their adapter folder (the buses, the lock providers)', () => {
+    const owners: Record<string, readonly string[]> = {
+      kafkajs: ['eventbus/kafka/'],
+      '@nats-io/': ['eventbus/nats/', 'scheduler/locks/'],
+      redis: ['scheduler/locks/'],
+      pg: ['scheduler/locks/'],
+    };
     const offending: string[] = [];
     for (const file of files) {
       for (const spec of specifiers(file)) {
-        for (const [client, folder] of Object.entries(owner)) {
-          if (spec.startsWith(client) && !rel(file).startsWith(folder)) offending.push(`${rel(file)} imports ${spec}`);
+        for (const [client, folders] of Object.entries(owners)) {
+          const matches = client.endsWith('/') ? spec.startsWith(client) : spec === client || spec.startsWith(`${client}/`);
+          if (matches && !folders.some((f) => rel(file).startsWith(f))) offending.push(`${rel(file)} imports ${spec}`);
         }
       }
     }

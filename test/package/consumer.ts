@@ -13,7 +13,7 @@ export const SUBPATHS: Readonly<Record<string, string | null>> = {
   'jobbus/kafka': 'createKafkaEventBus',
   'jobbus/nats': 'createNatsEventBus',
   'jobbus/testing': 'createTestJobbus',
-  'jobbus/scheduler': null,
+  'jobbus/scheduler': 'createScheduler',
 };
 
 /** The line a script prints last when it ran; the test parses what follows. */

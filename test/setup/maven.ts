@@ -17,7 +17,7 @@ const CENTRAL = 'https://repo.maven.apache.org/maven2';
 const PROGRESS_EVERY_MS = 5_000;
 
 /** A lock shared between processes (e.g. two test runs populating the same cache dir). */
-async function withLock<T>(dir: string, fn: () => Promise<T>, log: (m: string) => void): Promise<T> {
+export async function withLock<T>(dir: string, fn: () => Promise<T>, log: (m: string) => void): Promise<T> {
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const lock = `${dir}.lock`;
   const deadline = Date.now() + 15 * 60_000;
@@ -105,7 +105,7 @@ function partialBytes(dir: string | undefined): number {
  * files and megabytes it downloaded and from where. `watchDir`: where a big single file
  * lands, to report its partial size too.
  */
-async function mvn(args: string[], cwd: string, what: string, log: (m: string) => void, watchDir?: string): Promise<string> {
+export async function mvn(args: string[], cwd: string, what: string, log: (m: string) => void, watchDir?: string): Promise<string> {
   const counter = transferCounter();
   const s = counter.state;
   const stopBeat = heartbeat(PROGRESS_EVERY_MS, (ms) => {
@@ -124,7 +124,7 @@ async function mvn(args: string[], cwd: string, what: string, log: (m: string) =
 }
 
 /** Total size of the files directly in `dir`. */
-function dirBytes(dir: string): number {
+export function dirBytes(dir: string): number {
   return fs.readdirSync(dir).reduce((sum, f) => sum + fs.statSync(path.join(dir, f)).size, 0);
 }
 

@@ -79,14 +79,26 @@ export class DecodeError extends ValidationError {
  * nothing is published; on consume the job goes to the DLQ with reason `schema: …`.
  */
 export class SchemaError extends ValidationError {
-  /** Job name whose schema was violated. */
+  /** Job name whose schema was violated (empty when the registry client alone raised it). */
   readonly jobName: string;
+  /** The schema registry subject, when the schema came from a registry. */
+  readonly subject: string | undefined;
+  /** The registry schema id involved, when known. */
+  readonly schemaId: number | undefined;
 
-  constructor(jobName: string, issues: readonly { path: string; message: string }[], options: JobbusErrorOptions = {}) {
+  constructor(
+    jobName: string,
+    issues: readonly { path: string; message: string }[],
+    options: JobbusErrorOptions & { subject?: string; schemaId?: number } = {},
+  ) {
     const detail = issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
     const first = issues[0]?.path ? `payload.${issues[0].path}` : 'payload';
-    super(first, `payload of "${jobName}" does not match its schema (${detail})`, { ...options, issues, code: 'SCHEMA' });
+    const what = jobName ? `payload of "${jobName}"` : 'payload';
+    const where = options.subject ? ` (registry subject "${options.subject}")` : options.schemaId ? ` (registry schema id ${options.schemaId})` : '';
+    super(first, `${what} does not match its schema${where} (${detail})`, { ...options, issues, code: 'SCHEMA' });
     this.jobName = jobName;
+    this.subject = options.subject;
+    this.schemaId = options.schemaId;
   }
 }
 
@@ -211,10 +223,10 @@ export class PublishRejectedError extends JobbusError {
  * the option to check.
  */
 export class AuthenticationError extends JobbusError {
-  /** The broker that refused: `kafka` or `nats`. */
-  readonly broker: 'kafka' | 'nats';
+  /** The broker that refused: `kafka`, `nats`, or the schema `registry`. */
+  readonly broker: 'kafka' | 'nats' | 'registry';
 
-  constructor(broker: 'kafka' | 'nats', message: string, options: JobbusErrorOptions = {}) {
+  constructor(broker: 'kafka' | 'nats' | 'registry', message: string, options: JobbusErrorOptions = {}) {
     super('AUTH_FAILED', message, false, options);
     this.broker = broker;
   }

@@ -39,12 +39,13 @@ describe('architecture', () => {
     expect(offending).toEqual([]);
   });
 
-  it('broker and store clients are imported only inside their adapter folder (the buses, the lock providers)', () => {
+  it('broker, store and registry clients are imported only inside their adapter folder (the buses, the lock providers, the schema registry client)', () => {
     const owners: Record<string, readonly string[]> = {
       kafkajs: ['eventbus/kafka/'],
       '@nats-io/': ['eventbus/nats/', 'scheduler/locks/'],
       redis: ['scheduler/locks/'],
       pg: ['scheduler/locks/'],
+      '@kafkajs/confluent-schema-registry': ['eventbus/schema/'],
     };
     const offending: string[] = [];
     for (const file of files) {

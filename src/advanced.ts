@@ -28,7 +28,9 @@ export type {
 export { isPrefetching } from './jobs/types.js';
 export { RedeliverJob, JobSettledElsewhere } from './jobs/outcome.js';
 export { DEFAULT_QUEUE_NAMES } from './jobs/queue-names.js';
-export { createJobClient, type JobClient } from './jobs/client.js';
+export { createJobClient, type JobClient, type JobClientOptions } from './jobs/client.js';
+export { createRegistryPayloads, type RegistryPayloads, type RegistryPayloadsOptions } from './jobs/schema/codec.js';
+export { frame as frameRegistryPayload, unframe as unframeRegistryPayload } from './eventbus/schema/index.js';
 export { newJobId } from './jobs/id.js';
 export { forgetDefinition, definitions } from './jobs/define.js';
 export {

@@ -29,6 +29,24 @@ export {
   type BackoffPolicy,
   type RateLimit,
 } from './jobs/define.js';
+export type { RegistryJobDefinitionInput } from './jobs/define.js';
+export { REGISTRY_CONTENT_TYPES, type JobRegistrySchema, type RegistryMode } from './jobs/schema/types.js';
+export type { RegistryWarningCounts } from './jobs/schema/codec.js';
+export {
+  createSchemaRegistry,
+  type SchemaRegistry,
+  type SchemaRegistryOptions,
+  type CompatibilityLevel,
+  type RegisteredSchema,
+  type RegistryAuth,
+  type RegistryTlsOptions,
+  type RegistrySchemaSource,
+  type RegistrySchemaType,
+  type RegistrySchemaReference,
+  type RegistryEncodeOptions,
+  type RegistryDecodeOptions,
+  type RegistryDecoded,
+} from './eventbus/schema/index.js';
 export type { EnqueueOptions } from './jobs/client.js';
 export type { Job, JobFailure, DeadLetter, DLQStore } from './jobs/types.js';
 export type { WorkerConfigInput } from './jobs/config.js';

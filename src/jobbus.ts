@@ -26,6 +26,9 @@ import type { DLQStore, Job } from './jobs/types.js';
 import type { QueueNames } from './jobs/queue-names.js';
 import { defaultLogger } from './jobs/logger.js';
 import { createHealthChecker, type HealthResult } from './health.js';
+import { createSchemaRegistry } from './eventbus/schema/registry.js';
+import type { SchemaRegistry, SchemaRegistryOptions } from './eventbus/schema/types.js';
+import { createRegistryPayloads, type RegistryPayloads, type RegistryWarningCounts } from './jobs/schema/codec.js';
 
 /** Options of {@link createJobbus}; every one has a default. */
 export interface JobbusOptions {
@@ -49,6 +52,13 @@ export interface JobbusOptions {
   readonly prefetch?: number;
   /** How soon the bus hands the jobs of a crashed process to another, ms. Default 30 000. */
   readonly ackTimeoutMs?: number;
+  /**
+   * A schema registry for definitions with `registry` (a client from `createSchemaRegistry`,
+   * or its options). Without it such definitions cannot be enqueued or run.
+   */
+  readonly schemaRegistry?: SchemaRegistry | SchemaRegistryOptions;
+  /** How long a job waits when the registry is unreachable for its (uncached) schema, ms. Default 2 000. */
+  readonly registryRetryMs?: number;
 }
 
 /** What {@link Jobbus.worker} takes: the worker configuration plus its handlers. */
@@ -106,10 +116,36 @@ export interface Jobbus {
   close(): Promise<void>;
   /** The bus underneath. */
   readonly bus: EventBus;
+  /** The schema registry client, when `schemaRegistry` was given. */
+  readonly schemaRegistry: SchemaRegistry | undefined;
+  /** Payloads of `warn`-mode registry definitions that did not match and went through anyway. */
+  readonly registryWarnings: RegistryWarningCounts;
 }
 
 function isDefinition(x: unknown): x is JobDefinition {
   return typeof x === 'object' && x !== null && typeof (x as JobDefinition).encode === 'function' && 'schema' in x;
+}
+
+function registryOf(given: SchemaRegistry | SchemaRegistryOptions | undefined): SchemaRegistry | undefined {
+  if (!given) return undefined;
+  return typeof (given as SchemaRegistry).decode === 'function' ? (given as SchemaRegistry) : createSchemaRegistry(given as SchemaRegistryOptions);
+}
+
+/**
+ * Definitions registered on the worker decode through the registry (also those a caller
+ * registers later with `worker.register(def)`); one naming a registry schema without a
+ * registry is refused at registration, not at its first job.
+ */
+function bindRegistry(worker: Worker, payloads: RegistryPayloads | undefined): Worker {
+  const register = worker.register.bind(worker) as (n: string | RegistrableJob, h?: JobHandler) => void;
+  worker.register = ((nameOrDef: string | RegistrableJob, handler?: JobHandler) => {
+    if (typeof nameOrDef === 'string' || !nameOrDef?.registry) return register(nameOrDef, handler);
+    if (!payloads) {
+      throw new NotInitializedError(`job "${nameOrDef.name}" names a registry schema (subject "${nameOrDef.registrySubject}"): pass schemaRegistry to createJobbus`);
+    }
+    return register(payloads.bind(nameOrDef), handler);
+  }) as Worker['register'];
+  return worker;
 }
 
 /** The DLQ store of a bus; on a bus that cannot browse, every call fails with a clear error. */
@@ -146,7 +182,11 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   const logger = options.logger ?? defaultLogger();
   const bus = options.bus ?? createMemoryEventBus();
   const runtime = createEventBusBridge(bus, { logger, ownsBus: options.ownsBus ?? true, ...(options.names && { names: options.names }) });
-  const client = createJobClient(runtime);
+  const schemaRegistry = registryOf(options.schemaRegistry);
+  const registryPayloads = schemaRegistry
+    ? createRegistryPayloads({ registry: schemaRegistry, logger, ...(options.registryRetryMs !== undefined && { unavailableRetryMs: options.registryRetryMs }) })
+    : undefined;
+  const client = createJobClient(runtime, registryPayloads ? { registryPayloads } : {});
   const workers = new Set<Worker>();
   let backend: RuntimeBackend | undefined;
   let state: 'open' | 'closing' | 'closed' = 'open';
@@ -187,6 +227,8 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
 
   const jobs: Jobbus = {
     bus,
+    schemaRegistry,
+    registryWarnings: registryPayloads?.warnings ?? { enqueue: 0, consume: 0 },
     enqueue,
     enqueueBulk,
     enqueueAt(definition, payload, runAt, opts) {
@@ -201,7 +243,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       assertOpen();
       const { handlers, definitions, queues, ...rest } = config;
       const queueList = queues ?? [...new Set((definitions ?? []).map((d) => d.queue))];
-      const worker = createWorker(leases(), { ...rest, queues: queueList }, { logger, ...workerOptions });
+      const worker = bindRegistry(createWorker(leases(), { ...rest, queues: queueList }, { logger, ...workerOptions }), registryPayloads);
       for (const [name, handler] of Object.entries(handlers ?? {})) worker.register(name, handler);
       for (const def of definitions ?? []) worker.register(def);
       workers.add(worker);
@@ -211,6 +253,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
     async health() {
       const checks = [createHealthChecker(runtime, { name: 'jobbus-bus' })];
       if (backend) checks.push(createHealthChecker(backend, { name: 'jobbus-leases' }));
+      if (schemaRegistry) checks.push(createHealthChecker(schemaRegistry, { name: 'jobbus-schema-registry' }));
       const results = await Promise.all(checks.map((c) => c.check()));
       return { status: results.every((r) => r.status === 'up') ? 'up' : 'down', checks: results };
     },

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, NotInitializedError } from '../errors.js';
 import { createJob, type JobInput } from './job.js';
 import type { JobDefinition } from './define.js';
+import type { RegistryPayloads } from './schema/codec.js';
 import type { Headers, Job, Runtime } from './types.js';
 
 /** Per-job options of the enqueue calls. */
@@ -40,11 +41,13 @@ export interface JobClient {
   enqueueJobs(inputs: readonly JobInput[]): Promise<Job[]>;
 }
 
+type Encoded = { bytes: Uint8Array; contentType: string };
+
 /** Build one job per item; an invalid item's error message is prefixed with its index. */
-function buildEach<T>(items: readonly T[], build: (item: T) => Job): Job[] {
+function buildEach<T>(items: readonly T[], build: (item: T, i: number) => Job): Job[] {
   return items.map((item, i) => {
     try {
-      return build(item);
+      return build(item, i);
     } catch (err) {
       if (err instanceof Error) err.message = `item ${i}: ${err.message}`;
       throw err;
@@ -52,29 +55,63 @@ function buildEach<T>(items: readonly T[], build: (item: T) => Job): Job[] {
   });
 }
 
+/** Encode every item through the registry; the first failure (by index) is prefixed with its index. */
+async function encodeEach<T>(items: readonly T[], encode: (item: T) => Promise<Encoded>): Promise<Encoded[]> {
+  const settled = await Promise.allSettled(items.map(encode));
+  return settled.map((r, i) => {
+    if (r.status === 'fulfilled') return r.value;
+    const err: unknown = r.reason;
+    if (err instanceof Error) err.message = `item ${i}: ${err.message}`;
+    throw err;
+  });
+}
+
+/** Options of {@link createJobClient}. */
+export interface JobClientOptions {
+  /** Encodes the payloads of definitions that name a registry schema. */
+  readonly registryPayloads?: RegistryPayloads;
+}
+
 /** Create a {@link JobClient} over anything with `enqueue` and `enqueueBatch` (a Runtime or a Backend). */
-export function createJobClient(target: Pick<Runtime, 'enqueue' | 'enqueueBatch'>): JobClient {
-  function build<S extends z.ZodType>(def: JobDefinition<S>, payload: z.input<S>, options: EnqueueOptions = {}, runAt?: Date): Job {
+export function createJobClient(target: Pick<Runtime, 'enqueue' | 'enqueueBatch'>, clientOptions: JobClientOptions = {}): JobClient {
+  const registryPayloads = clientOptions.registryPayloads;
+
+  function build<S extends z.ZodType>(def: JobDefinition<S>, payload: z.input<S>, options: EnqueueOptions = {}, runAt?: Date, encoded?: Encoded): Job {
     return createJob({
       ...options,
       name: def.name,
       queue: def.queue,
-      payload: def.encode(payload),
-      contentType: 'application/json',
+      payload: encoded ? encoded.bytes : def.encode(payload),
+      contentType: encoded ? encoded.contentType : 'application/json',
       maxAttempts: options.maxAttempts ?? def.maxAttempts ?? 0,
       ...(runAt && { runAt }),
     });
   }
 
+  /** The registry encoding of a payload; only definitions with `registry` get here (zod-only stays synchronous). */
+  function viaRegistry(def: JobDefinition, payload: unknown): Promise<Encoded> {
+    if (!registryPayloads) {
+      return Promise.reject(
+        new NotInitializedError(`job "${def.name}" names a registry schema (subject "${def.registrySubject}"): pass schemaRegistry to createJobbus`),
+      );
+    }
+    return registryPayloads.encode(def, payload);
+  }
+
+  async function buildOne<S extends z.ZodType>(def: JobDefinition<S>, payload: z.input<S>, options?: EnqueueOptions, runAt?: Date): Promise<Job> {
+    if (!def.registry) return build(def, payload, options, runAt);
+    return build(def, payload, options, runAt, await viaRegistry(def as unknown as JobDefinition, payload));
+  }
+
   const client: JobClient = {
     async enqueue(def, payload, options) {
-      const job = build(def, payload, options);
+      const job = def.registry ? await buildOne(def, payload, options) : build(def, payload, options);
       await target.enqueue(job);
       return job;
     },
     async enqueueAt(def, payload, runAt, options) {
       if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) throw new InvalidArgumentError('enqueueAt: runAt must be a valid Date');
-      const job = build(def, payload, options, runAt);
+      const job = def.registry ? await buildOne(def, payload, options, runAt) : build(def, payload, options, runAt);
       await target.enqueue(job);
       return job;
     },
@@ -83,12 +120,14 @@ export function createJobClient(target: Pick<Runtime, 'enqueue' | 'enqueueBatch'
       return client.enqueueAt(def, payload, new Date(Date.now() + delayMs), options);
     },
     async enqueueBulk(def, items) {
-      const jobs = buildEach(items, (item) => build(def, item.payload, item.options, item.runAt));
+      // Registry payloads are encoded (and validated) first, all of them, so nothing is published when one fails.
+      const encoded = def.registry ? await encodeEach(items, (item) => viaRegistry(def as unknown as JobDefinition, item.payload)) : [];
+      const jobs = buildEach(items, (item, i) => build(def, item.payload, item.options, item.runAt, encoded[i]));
       await target.enqueueBatch(jobs);
       return jobs;
     },
     async enqueueJobs(inputs) {
-      const jobs = buildEach(inputs, createJob);
+      const jobs = buildEach(inputs, (input) => createJob(input));
       await target.enqueueBatch(jobs);
       return jobs;
     },

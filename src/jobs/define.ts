@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import { ConflictError, InvalidArgumentError, SchemaError } from '../errors.js';
+import { z } from 'zod';
+import { ConflictError, InvalidArgumentError, NotInitializedError, SchemaError } from '../errors.js';
+import { registrySubjectOf } from './schema/subject.js';
+import type { JobRegistrySchema } from './schema/types.js';
 import type { Job } from './types.js';
 
 /**
@@ -50,8 +52,12 @@ export interface RegistrableJob {
   readonly backoff?: BackoffPolicy;
   readonly concurrency?: number;
   readonly rateLimit?: RateLimit;
-  /** Decode and validate a payload; throws SchemaError. */
+  /** Decode and validate a payload; throws SchemaError. A registry-bound definition returns a promise. */
   decode(bytes: Uint8Array): unknown;
+  /** The registry schema, when the payload goes through a schema registry. */
+  readonly registry?: JobRegistrySchema;
+  /** The registry subject (resolved from `registry` at definition). */
+  readonly registrySubject?: string;
   /** The typed handler. */
   readonly handler: (payload: never, context: JobContext) => Promise<void> | void;
 }
@@ -64,6 +70,12 @@ export interface JobDefinitionInput<S extends z.ZodType> {
   readonly queue: string;
   /** zod schema of the payload: validated on enqueue and again before the handler. */
   readonly schema: S;
+  /**
+   * A schema registry schema: the payload is encoded in the registry wire format (and
+   * validated by it) on enqueue, decoded before the handler. Needs `createJobbus({ schemaRegistry })`.
+   * With `schema` too, zod validates first (and the registry second).
+   */
+  readonly registry?: JobRegistrySchema;
   /** Attempts per job (overrides the worker's `retry.maxAttempts`). */
   readonly maxAttempts?: number;
   /** Per-attempt timeout, ms (overrides the worker's `retry.attemptTimeoutMs`). */
@@ -78,8 +90,19 @@ export interface JobDefinitionInput<S extends z.ZodType> {
   readonly handler: TypedJobHandler<z.output<S>>;
 }
 
+/**
+ * What {@link defineJob} takes for a job whose payload only a registry schema describes; give
+ * the payload type as the type argument: `defineJob<Signup>({ …, registry: { type: 'AVRO', schema } })`.
+ */
+export interface RegistryJobDefinitionInput<T> extends Omit<JobDefinitionInput<z.ZodType<T>>, 'schema' | 'registry'> {
+  readonly schema?: undefined;
+  readonly registry: JobRegistrySchema;
+}
+
 /** A typed job: its payload type flows from the schema into enqueue and into the handler. */
 export interface JobDefinition<S extends z.ZodType = z.ZodType> extends JobDefinitionInput<S> {
+  /** The registry subject, when `registry` is set. */
+  readonly registrySubject?: string;
   /** Validate a payload and encode it as JSON bytes; throws {@link SchemaError}. */
   encode(payload: z.input<S>): Uint8Array;
   /** Decode JSON bytes and validate them; throws {@link SchemaError}. */
@@ -98,7 +121,13 @@ function issuesOf(error: z.ZodError): { path: string; message: string }[] {
  * Define a typed job and add it to the registry ({@link definitions}). Throws a
  * ConflictError when another definition already uses the name.
  */
-export function defineJob<S extends z.ZodType>(input: JobDefinitionInput<S>): JobDefinition<S> {
+export function defineJob<T = unknown>(input: RegistryJobDefinitionInput<T>): JobDefinition<z.ZodType<T>>;
+// The zod overload is last: `Parameters<typeof defineJob<S>>` (used by wrappers) reads the last one.
+export function defineJob<S extends z.ZodType>(input: JobDefinitionInput<S>): JobDefinition<S>;
+export function defineJob<S extends z.ZodType>(given: JobDefinitionInput<S> | RegistryJobDefinitionInput<z.output<S>>): JobDefinition<S> {
+  // Registry-only: a pass-through zod schema, so one code path serves both (the registry validates).
+  const input = (given.schema === undefined && given.registry ? { ...given, schema: z.custom<z.output<S>>(() => true) } : given) as JobDefinitionInput<S>;
+  const registrySubject = input.registry ? registrySubjectOf(input.name, input.queue, input.registry) : undefined;
   for (const f of ['name', 'queue'] as const) {
     if (typeof input[f] !== 'string' || input[f].trim() === '') {
       throw new InvalidArgumentError(`defineJob: ${f} must be a non-empty string`);
@@ -122,13 +151,21 @@ export function defineJob<S extends z.ZodType>(input: JobDefinitionInput<S>): Jo
     if (!r.success) throw new SchemaError(input.name, issuesOf(r.error), { cause: r.error });
     return r.data as z.output<S>;
   };
+  const viaRegistry = (): never => {
+    throw new NotInitializedError(
+      `job "${input.name}" is encoded through a schema registry (subject "${registrySubject}"): enqueue and run it through createJobbus({ schemaRegistry })`,
+    );
+  };
   const def: JobDefinition<S> = {
     ...input,
+    ...(registrySubject !== undefined && { registrySubject }),
     encode(payload) {
+      if (registrySubject !== undefined) return viaRegistry();
       parse(payload);
       return encoder.encode(JSON.stringify(payload));
     },
     decode(bytes) {
+      if (registrySubject !== undefined) return viaRegistry();
       let value: unknown;
       try {
         value = JSON.parse(decoder.decode(bytes));

@@ -1,6 +1,6 @@
 /** The handlers a worker runs, by job name: plain handlers and typed job definitions. */
 import { ConflictError, InvalidArgumentError } from '../errors.js';
-import type { RegistrableJob } from '../jobs/define.js';
+import type { JobContext, RegistrableJob } from '../jobs/define.js';
 import type { Registered } from './attempt.js';
 import type { JobHandler } from './types.js';
 
@@ -10,6 +10,12 @@ export interface HandlerRegistry {
   register(nameOrDef: string | RegistrableJob, handler?: JobHandler): void;
   /** The handler of a job name. */
   get(name: string): Registered | undefined;
+}
+
+/** Call the typed handler with the decoded payload; a registry-bound decode is a promise, a zod one is not (kept synchronous). */
+function runDecoded(def: RegistrableJob, decoded: unknown, ctx: JobContext): Promise<void> | void {
+  if (decoded instanceof Promise) return decoded.then((payload) => def.handler(payload as never, ctx));
+  return def.handler(decoded as never, ctx);
 }
 
 /** Create a registry for a worker consuming `queueNames` (a definition on another queue is refused). */
@@ -27,7 +33,7 @@ export function createHandlerRegistry(queueNames: readonly string[]): HandlerReg
       if (!queueNames.includes(def.queue)) {
         throw new InvalidArgumentError(`job "${def.name}" is defined on queue "${def.queue}", which this worker does not consume (${queueNames.join(', ')})`);
       }
-      return [def.name, { definition: def, handler: (job, ctx) => def.handler(def.decode(job.payload) as never, ctx) }];
+      return [def.name, { definition: def, handler: (job, ctx) => runDecoded(def, def.decode(job.payload), ctx) }];
     }
     throw new InvalidArgumentError('register takes (jobName, handler) or a job definition from defineJob');
   }

@@ -64,8 +64,21 @@ export function registryJobCases(name: string, target: RegistryJobsTarget): void
     afterAll(async () => {
       await Promise.allSettled(proxies.map((p) => p.close()));
     });
+    /** Messages published per topic, counted at the bus (what "nothing published" is checked against). */
+    const published = new Map<string, number>();
+    function counted(bus: EventBus): EventBus {
+      return new Proxy(bus, {
+        get(t, p) {
+          const v: unknown = Reflect.get(t, p, t);
+          if (typeof v !== 'function') return v;
+          if (p === 'publish') return (topic: string, ...rest: unknown[]) => (published.set(topic, (published.get(topic) ?? 0) + 1), v.call(t, topic, ...rest));
+          if (p === 'publishBatch') return (topic: string, msgs: readonly unknown[], ...rest: unknown[]) => (published.set(topic, (published.get(topic) ?? 0) + msgs.length), v.call(t, topic, msgs, ...rest));
+          return (v as (...a: unknown[]) => unknown).bind(t);
+        },
+      });
+    }
     async function jobbus(extra: Omit<JobbusOptions, 'bus'> = {}): Promise<Jobbus> {
-      const jobs = createJobbus({ bus: await target.makeBus(), ackTimeoutMs: 5_000, schemaRegistry: { host: registryUrl() }, ...extra });
+      const jobs = createJobbus({ bus: counted(await target.makeBus()), ackTimeoutMs: 5_000, schemaRegistry: { host: registryUrl() }, ...extra });
       open.push(jobs);
       return jobs;
     }
@@ -128,7 +141,9 @@ export function registryJobCases(name: string, target: RegistryJobsTarget): void
       await expect(jobs.enqueue(def, { email: 'a@b.c', plan: 'x' as unknown as number })).rejects.toBeInstanceOf(SchemaError);
       const bulk = await jobs.enqueueBulk(def, [{ payload: { email: 'x@y.z', plan: 1 } }, { payload: { email: 'bad', plan: 0.5 } }]).catch((e: unknown) => e);
       expect((bulk as Error).message).toMatch(/^item 1: /);
+      expect(published.get(queue) ?? 0).toBe(0);
       await jobs.enqueue(def, { email: 'ok@b.c', plan: 3 });
+      expect(published.get(queue)).toBe(1);
       await waitFor(() => got.length === 1, 'the valid job', target.arrivalMs);
       // Only the valid job was published: a later one arrives and nothing else did.
       await jobs.enqueue(def, { email: 'ok2@b.c', plan: 4 });

@@ -4,8 +4,11 @@
  * and on a record the Java client writes to Kafka.
  */
 import { Kafka, logLevel } from 'kafkajs';
-import { createSchemaRegistry } from '../../src/eventbus/schema/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forgetDefinition } from '../../src/advanced.js';
+import { createJobbus, createSchemaRegistry, defineJob, type Job, type Jobbus } from '../../src/index.js';
+import { waitFor } from '../../src/testing/wait.js';
+import { cleanup, makeBus, topicName } from '../kafka/helpers.js';
 import { kafkaBrokers, registryUrl, uniqueName } from '../setup/env.js';
 import { javaClient, type JavaClient } from './java-client.js';
 
@@ -24,8 +27,18 @@ const SCHEMA = {
     { name: 'note', type: ['null', 'string'], default: null },
   ],
 };
+interface Order {
+  orderId: string;
+  quantity: number;
+  createdAtMs: number;
+  total: number;
+  express: boolean;
+  status: string;
+  tags: string[];
+  note: string | null;
+}
 /** Avro JSON and the plain JS value agree for this record (its only union value is null). */
-const ORDER = { orderId: 'o-17', quantity: 3, createdAtMs: 1_764_000_000_123, total: 42.5, express: true, status: 'PAID', tags: ['a', 'ünïcode'], note: null };
+const ORDER: Order = { orderId: 'o-17', quantity: 3, createdAtMs: 1_764_000_000_123, total: 42.5, express: true, status: 'PAID', tags: ['a', 'ünïcode'], note: null };
 
 // The first run downloads the serde through Maven and compiles the client: minutes, not seconds.
 const SETUP_TIMEOUT_MS = 15 * 60_000;
@@ -111,6 +124,40 @@ describe('registry interop: the Apicurio Java serde and the jobbus registry clie
       } finally {
         await consumer.disconnect();
       }
+    });
+
+    describe('through a jobbus worker', () => {
+      const queue = topicName('interop-jobs');
+      const got: { payload: Order; job: Job }[] = [];
+      // The subject the test registered, not `<queue>-value`: the Java producer writes with it.
+      const def = defineJob<Order>({ name: `${queue}-order`, queue, registry: { type: 'AVRO', subject }, handler: (payload, ctx) => void got.push({ payload, job: ctx.job }) });
+      let jobs: Jobbus;
+
+      beforeAll(async () => {
+        jobs = createJobbus({ bus: await makeBus(), ackTimeoutMs: 5_000, schemaRegistry: { host: registryUrl() } });
+        await jobs.worker({ definitions: [def] }).start();
+      });
+      afterAll(async () => {
+        await jobs?.close();
+        forgetDefinition(def.name);
+        await cleanup();
+      });
+
+      it('a job the Java producer writes (job_* headers, serde-framed payload) runs with its decoded payload', async () => {
+        const headers = { job_id: uniqueName('java-job'), job_name: def.name, job_queue: queue, job_attempt: '0', job_max_attempts: '3' };
+        await java.send(kafkaBrokers(), { subject, record: ORDER, topic: queue, key: ORDER.orderId, headers });
+        await waitFor(() => got.length === 1, 'the Java-produced job to run', 20_000);
+        expect({ ...got[0]!.payload }).toEqual(ORDER);
+        expect(got[0]!.job.id).toBe(headers.job_id);
+        expect(got[0]!.job.attempt).toBe(0);
+      });
+
+      it('a job jobbus enqueues carries a payload the Java serde decodes', async () => {
+        const other: Order = { ...ORDER, orderId: 'o-jobbus', tags: ['x'] };
+        const job = await jobs.enqueue(def, other);
+        expect(Buffer.from(job.payload).readInt32BE(1)).toBe(id);
+        expect(await java.consume(Buffer.from(job.payload))).toEqual(other);
+      });
     });
   });
 });

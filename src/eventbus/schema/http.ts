@@ -45,8 +45,26 @@ function authHeaders(options: SchemaRegistryOptions): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
 }
 
+/** TLS verification failures: waiting does not fix them (like a refused password). */
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Map a registry answer (or a failure to get one) to a jobbus error. */
 export function registryError(what: string, err: unknown): JobbusError {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && TLS_TRUST_CODES.has(code)) {
+    return new AuthenticationError('registry', `schema registry certificate not trusted (${what}): ${(err as Error).message}; check the registry's tls.ca`, {
+      cause: err,
+    });
+  }
   if (!(err instanceof RegistryHttpError)) {
     return new UnavailableError(`schema registry unreachable (${what}): ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }

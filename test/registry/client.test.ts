@@ -48,8 +48,17 @@ describe('schema registry client (real registry)', () => {
     expect((await registry.decode(await registry.encode(js, { email: 'a@b.c', plan: 1 }))).value).toEqual({ email: 'a@b.c', plan: 1 });
     const pb = uniqueName('reg-proto-value');
     await registry.register(pb, { type: 'PROTOBUF', schema: proto });
-    const decoded = (await registry.decode(await registry.encode(pb, { email: 'a@b.c', plan: 7 }))).value as { email: string; plan: number };
+    const pbBytes = await registry.encode(pb, { email: 'a@b.c', plan: 7 });
+    // Confluent's Protobuf framing: message indexes after the id ([0], the first message: one 0 byte), then the message.
+    expect(pbBytes[5]).toBe(0);
+    expect(pbBytes[6]).toBe(0x0a); // field 1 (email), length-delimited
+    const decoded = (await registry.decode(pbBytes)).value as { email: string; plan: number };
     expect([decoded.email, decoded.plan]).toEqual(['a@b.c', 7]);
+    // The long form of [0] (count 1, index 0) decodes too; another message's index is refused with the details.
+    const long = Buffer.concat([Buffer.from(pbBytes.subarray(0, 5)), Buffer.from([2, 0]), Buffer.from(pbBytes.subarray(6))]);
+    expect(((await registry.decode(long)).value as { email: string }).email).toBe('a@b.c');
+    const other = Buffer.concat([Buffer.from(pbBytes.subarray(0, 5)), Buffer.from([2, 2]), Buffer.from(pbBytes.subarray(6))]);
+    await expect(registry.decode(other)).rejects.toThrow(/message indexes \[1\]/);
   });
 
   it('invalid data is a SchemaError naming the subject and the field (Avro, JSON Schema, Protobuf)', async () => {

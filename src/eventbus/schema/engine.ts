@@ -97,7 +97,42 @@ export async function parseSchema(type: RegistrySchemaType, text: string, forDec
       if (!valid && found.length === 0) found.push({ path: '', message: `does not match the ${type} schema` });
       return valid ? [] : found;
     },
-    toBody: (value) => engine.toBuffer(value),
-    fromBody: (body) => engine.fromBuffer(body),
+    // Protobuf bodies start with the message indexes (Confluent's format; the peer omits them on write).
+    toBody: (value) => (type === 'PROTOBUF' ? Buffer.concat([FIRST_MESSAGE, engine.toBuffer(value)]) : engine.toBuffer(value)),
+    fromBody: (body) => engine.fromBuffer(type === 'PROTOBUF' ? afterMessageIndexes(body) : body),
   };
+}
+
+/** Message indexes `[0]` in their short form: the schema's first message. */
+const FIRST_MESSAGE = Buffer.from([0]);
+
+/** Read one zigzag varint at `at`; returns value and next offset. */
+function zigzag(buf: Buffer, at: number): [number, number] {
+  let raw = 0;
+  let shift = 0;
+  let i = at;
+  for (;;) {
+    if (i >= buf.length || shift > 28) throw new Error('truncated message indexes');
+    const b = buf[i++]!;
+    raw |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) break;
+    shift += 7;
+  }
+  return [(raw >>> 1) ^ -(raw & 1), i];
+}
+
+/** Skip the message indexes; only the first message of a schema (`[0]`, or none) is supported. */
+function afterMessageIndexes(body: Buffer): Buffer {
+  const [count, start] = zigzag(body, 0);
+  let at = start;
+  const indexes: number[] = [];
+  for (let k = 0; k < count; k++) {
+    let index: number;
+    [index, at] = zigzag(body, at);
+    indexes.push(index);
+  }
+  if (indexes.some((i) => i !== 0) || indexes.length > 1) {
+    throw new Error(`message indexes [${indexes.join(', ')}] name a message other than the schema's first, which this client does not decode`);
+  }
+  return body.subarray(at);
 }

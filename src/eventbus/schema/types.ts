@@ -32,7 +32,7 @@ export interface RegistrySchemaSource {
 
 /** A registered schema version as the registry reports it. */
 export interface RegisteredSchema {
-  /** Global schema id (what the wire format carries). */
+  /** Schema id as the Confluent-compatible API reports it, the id the wire format carries (on Apicurio: the content id, shared by equal schemas under several subjects). */
   readonly id: number;
   /** Version within the subject. */
   readonly version: number;

@@ -3,7 +3,7 @@
  */
 import pino from 'pino';
 import { createMemoryEventBus, type MemoryEventBus } from '../eventbus/memory/bus.js';
-import { assembleJobbus, type Jobbus, type JobbusWorkerConfig } from '../jobbus.js';
+import { assembleJobbus, type Jobbus, type JobbusOptions, type JobbusWorkerConfig } from '../jobbus.js';
 import type { RuntimeBackend } from '../runtime-backend/backend.js';
 import type { JobHandler, JobOutcome, Worker, WorkerOptions } from '../worker/types.js';
 import { createJobClient, type JobClient } from '../jobs/client.js';
@@ -21,6 +21,8 @@ export interface TestJobbusOptions extends WorkerOptions {
   readonly definitions?: readonly RegistrableJob[];
   /** How DLQs are named (the `names` option of `createJobbus`). Default queue + `.dlq`. */
   readonly names?: QueueNames;
+  /** A schema registry for definitions that name a registry schema (the `schemaRegistry` option of `createJobbus`). */
+  readonly schemaRegistry?: JobbusOptions['schemaRegistry'];
   /** Start the worker (default true). Leave it stopped to drive jobs one by one with `processOne`. */
   readonly autoStart?: boolean;
 }
@@ -58,11 +60,11 @@ export interface TestJobbus {
 
 /** Create a {@link TestJobbus}; logs are silent unless a logger is passed. */
 export async function createTestJobbus(config: JobbusWorkerConfig, options: TestJobbusOptions = {}): Promise<TestJobbus> {
-  const { group, handlers, definitions, autoStart, names, ...workerOptions } = options;
+  const { group, handlers, definitions, autoStart, names, schemaRegistry, ...workerOptions } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const bus = createMemoryEventBus();
   const groupName = group ?? 'jobbus';
-  const { jobs, leases } = assembleJobbus({ bus, logger, ...(group !== undefined && { group }), ...(names && { names }) });
+  const { jobs, leases } = assembleJobbus({ bus, logger, ...(group !== undefined && { group }), ...(names && { names }), ...(schemaRegistry && { schemaRegistry }) });
   const worker = jobs.worker(
     {
       ...config,

@@ -20,9 +20,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', 'test/scheduler/*.test.ts'],
-          // Scheduler tests that need services are named *.int.test.ts and run in integration.
-          exclude: ['test/scheduler/*.int.test.ts', '**/node_modules/**'],
+          include: ['test/unit/**/*.test.ts', 'test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', 'test/scheduler/*.test.ts', 'test/observability/*.test.ts'],
+          // Scheduler and observability tests that need services are named *.int.test.ts and run in integration.
+          exclude: ['test/scheduler/*.int.test.ts', 'test/observability/*.int.test.ts', '**/node_modules/**'],
           testTimeout: 15_000,
         },
       },
@@ -41,6 +41,7 @@ export default defineConfig({
             'test/face/**/*.test.ts',
             'test/security/**/*.test.ts',
             'test/scheduler/**/*.int.test.ts',
+            'test/observability/*.int.test.ts',
             // In-process workers on the shared brokers; the other chaos files are below.
             'test/chaos/poison.test.ts',
             'test/scheduler/*.int.test.ts',

@@ -61,6 +61,8 @@ export {
   type Middleware,
 } from './worker/index.js';
 export type { HealthResult } from './health.js';
+export type { MetricsOptions, MetricsRegistry, TracingOptions, TracerLike } from './observability/types.js';
+export { registerSchedulerMetrics } from './observability/scheduler-metrics.js';
 export {
   JobbusError,
   ValidationError,

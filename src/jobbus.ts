@@ -29,6 +29,10 @@ import { createHealthChecker, type HealthResult } from './health.js';
 import { createSchemaRegistry } from './eventbus/schema/registry.js';
 import type { SchemaRegistry, SchemaRegistryOptions } from './eventbus/schema/types.js';
 import { createRegistryPayloads, type RegistryPayloads, type RegistryWarningCounts } from './jobs/schema/codec.js';
+import type { MetricsOptions, TracingOptions } from './observability/types.js';
+import { createJobbusMetrics } from './observability/metrics.js';
+import { busKind, createJobbusTracing } from './observability/tracing.js';
+import { observeEnqueue, observeWorker } from './observability/enqueue.js';
 
 /** Options of {@link createJobbus}; every one has a default. */
 export interface JobbusOptions {
@@ -59,6 +63,16 @@ export interface JobbusOptions {
   readonly schemaRegistry?: SchemaRegistry | SchemaRegistryOptions;
   /** How long a job waits when the registry is unreachable for its (uncached) schema, ms. Default 2 000. */
   readonly registryRetryMs?: number;
+  /**
+   * Prometheus metrics (`jobbus_*`, see the README) in `metrics.registry`, through the optional
+   * peer `prom-client`. Default: none, and no cost.
+   */
+  readonly metrics?: MetricsOptions;
+  /**
+   * OpenTelemetry spans through the optional peer `@opentelemetry/api`: `true` for the global
+   * tracer provider, or options. Default: none, and no cost.
+   */
+  readonly tracing?: boolean | TracingOptions;
 }
 
 /** What {@link Jobbus.worker} takes: the worker configuration plus its handlers. */
@@ -186,7 +200,9 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   const registryPayloads = schemaRegistry
     ? createRegistryPayloads({ registry: schemaRegistry, logger, ...(options.registryRetryMs !== undefined && { unavailableRetryMs: options.registryRetryMs }) })
     : undefined;
-  const client = createJobClient(runtime, registryPayloads ? { registryPayloads } : {});
+  const metrics = options.metrics ? createJobbusMetrics(options.metrics) : undefined;
+  const tracing = options.tracing ? createJobbusTracing(options.tracing === true ? {} : options.tracing, busKind(options.bus)) : undefined;
+  const client = createJobClient(observeEnqueue(runtime, metrics, tracing), registryPayloads ? { registryPayloads } : {});
   const workers = new Set<Worker>();
   let backend: RuntimeBackend | undefined;
   let state: 'open' | 'closing' | 'closed' = 'open';
@@ -197,14 +213,19 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
 
   /** One lease backend per instance, made on the first worker: a producer-only process needs none. */
   function leases(): RuntimeBackend {
-    backend ??= createRuntimeBackend(runtime, {
+    if (backend) return backend;
+    const made = createRuntimeBackend(runtime, {
       group: options.group ?? 'jobbus',
       logger,
       ownsRuntime: false,
       ...(options.prefetch !== undefined && { maxInFlight: options.prefetch }),
       ...(options.ackTimeoutMs !== undefined && { ackTimeoutMs: options.ackTimeoutMs }),
     });
-    return backend;
+    metrics?.watchLeases(() => {
+      const c = made.counters();
+      return { renewals: c.leaseRenewals, expiries: c.leasesExpired };
+    });
+    return (backend = made);
   }
 
   function enqueue(job: JobInput): Promise<Job>;
@@ -246,6 +267,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       const worker = bindRegistry(createWorker(leases(), { ...rest, queues: queueList }, { logger, ...workerOptions }), registryPayloads);
       for (const [name, handler] of Object.entries(handlers ?? {})) worker.register(name, handler);
       for (const def of definitions ?? []) worker.register(def);
+      observeWorker(worker, metrics, tracing);
       workers.add(worker);
       return worker;
     },
@@ -265,6 +287,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
         if (backend) await backend.close();
         await runtime.close();
       } finally {
+        metrics?.retire();
         state = 'closed';
       }
     },

@@ -59,7 +59,13 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
   let closed = false;
 
   const intake = createIntake((held) => finish(held, new RedeliverJob(0, 'delivery taken back by the bus')));
-  const leases = createLeaseTable((held) => finish(held, new RedeliverJob(0, 'lease expired')));
+  // Lease renewals and expiries are counted for the metrics (jobbus_lease_*_total).
+  let leaseRenewals = 0;
+  let leasesExpired = 0;
+  const leases = createLeaseTable((held) => {
+    leasesExpired++;
+    finish(held, new RedeliverJob(0, 'lease expired'));
+  });
 
   /** Settle once: resolve (`undefined`) or hand back to the bus (a signal); a settled job is left alone. */
   function finish(held: Held, outcome: RedeliverJob | JobSettledElsewhere | undefined): void {
@@ -174,7 +180,11 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
       await settler.publishThenSettle(held, { kind: 'copy', copy }, true);
     },
 
-    renew: async (l, leaseForMs) => leases.renew(l, leaseForMs),
+    renew: async (l, leaseForMs) => {
+      const renewed = leases.renew(l, leaseForMs);
+      leaseRenewals++;
+      return renewed;
+    },
 
     async moveToDLQ(l, reason) {
       const held = leases.claim(l, 'move to the DLQ');
@@ -215,7 +225,7 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
 
     bufferedCount: (queue) => intake.bufferedCount(queue),
     // The runtime counts refused dead letters (of jobs and of poison messages) where they happen.
-    counters: () => ({ settleFailures: settler.failures(), deadLetterRefused: runtime.counters().deadLetterRefused }),
+    counters: () => ({ settleFailures: settler.failures(), deadLetterRefused: runtime.counters().deadLetterRefused, leaseRenewals, leasesExpired }),
     leasedCount: () => leases.size,
   };
   return backend;

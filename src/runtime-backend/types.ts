@@ -28,6 +28,10 @@ export interface BackendCounters {
   readonly settleFailures: number;
   /** DLQ copies (of jobs and poison messages) the broker refused for good, even with a minimal reason: the bridge's count. */
   readonly deadLetterRefused: number;
+  /** Leases renewed (a running job's worker renewing it). */
+  readonly leaseRenewals: number;
+  /** Leases that expired unsettled: their jobs went back to the bus for redelivery. */
+  readonly leasesExpired: number;
 }
 
 /**

@@ -46,6 +46,8 @@ describe('architecture', () => {
       redis: ['scheduler/locks/'],
       pg: ['scheduler/locks/'],
       '@kafkajs/confluent-schema-registry': ['eventbus/schema/'],
+      'prom-client': ['observability/'],
+      '@opentelemetry/': ['observability/'],
     };
     const offending: string[] = [];
     for (const file of files) {

@@ -16,6 +16,7 @@ export {
   type TypedEnqueueOptions,
   type BulkItem,
 } from './jobbus.js';
+export type { QueueStats } from './queue-stats.js';
 export { payloadOf } from './jobs/payload.js';
 export { suffixQueueNames, prefixQueueNames, type QueueNames } from './jobs/queue-names.js';
 export { createJob, validateJob, type JobInput, type JsonValue } from './jobs/job.js';

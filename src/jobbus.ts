@@ -33,6 +33,7 @@ import type { MetricsOptions, TracingOptions } from './observability/types.js';
 import { createJobbusMetrics } from './observability/metrics.js';
 import { busKind, createJobbusTracing } from './observability/tracing.js';
 import { observeEnqueue, observeWorker } from './observability/enqueue.js';
+import { queueStatsOf, type QueueStats } from './queue-stats.js';
 
 /** Options of {@link createJobbus}; every one has a default. */
 export interface JobbusOptions {
@@ -124,6 +125,8 @@ export interface Jobbus {
   worker(config: JobbusWorkerConfig, options?: WorkerOptions): Worker;
   /** The dead-letter queues: list, replay, purge. */
   readonly dlq: DLQStore;
+  /** Counts of `queues` for this instance's group and their DLQ sizes, from the bus alone (see the README, "Queue stats"). */
+  stats(queues: readonly string[]): Promise<QueueStats[]>;
   /** Check the bus (and the leases, once a worker exists); never throws. */
   health(): Promise<JobbusHealth>;
   /** Stop the workers, release held jobs, close the bus when owned. */
@@ -272,6 +275,10 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       return worker;
     },
     dlq: dlqOf(bus, runtime.names),
+    async stats(queues) {
+      assertOpen();
+      return queueStatsOf(bus, runtime.names, options.group ?? 'jobbus', queues);
+    },
     async health() {
       const checks = [createHealthChecker(runtime, { name: 'jobbus-bus' })];
       if (backend) checks.push(createHealthChecker(backend, { name: 'jobbus-leases' }));

@@ -187,3 +187,35 @@ export function isBrowsable(bus: EventBus): bus is EventBus & BrowsableBus {
   const candidate = bus as Partial<BrowsableBus>;
   return typeof candidate.browse === 'function' && typeof candidate.remove === 'function';
 }
+
+/**
+ * What a broker can tell about one topic for one consumer group, without any tracking store.
+ * A count the bus cannot tell is absent, never a guess.
+ */
+export interface TopicStats {
+  /** The topic. */
+  readonly topic: string;
+  /** The consumer group. */
+  readonly group: string;
+  /** Messages the group has yet to take: ready or awaiting redelivery (Kafka: consumer lag). */
+  readonly waiting: number;
+  /** Delivered to the group and not yet settled, when the bus can tell. */
+  readonly inFlight?: number;
+  /** Published with a `deliverAt` still in the future, when the bus can tell. */
+  readonly delayed?: number;
+  /** Messages the topic holds, consumed or not (for a DLQ nobody consumes: its size). */
+  readonly retained: number;
+  /** When the oldest waiting message was published, when that is cheap to tell. */
+  readonly oldestWaitingAt?: Date;
+}
+
+/** Optional capability: per topic and consumer group counts, from the broker alone. */
+export interface QueueStatsBus {
+  /** The counts of `topic` for `group` (a group that never consumed it: everything waits). */
+  topicStats(topic: string, group: string): Promise<TopicStats>;
+}
+
+/** True when the bus implements {@link QueueStatsBus}. */
+export function hasTopicStats(bus: EventBus): bus is EventBus & QueueStatsBus {
+  return typeof (bus as Partial<QueueStatsBus>).topicStats === 'function';
+}

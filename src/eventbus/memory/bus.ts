@@ -1,5 +1,5 @@
 import { ClosedError, InvalidArgumentError, PublishRejectedError } from '../../errors.js';
-import type { BrowsableBus, BrowsedMessage, EventBus, Message, Subscription } from '../types.js';
+import type { BrowsableBus, BrowsedMessage, EventBus, Message, QueueStatsBus, Subscription } from '../types.js';
 import { resolveSubscribeOptions, type ResolvedSubscribeOptions } from '../delivery.js';
 import { messageBytes } from '../message-size.js';
 import { createGroupDelivery, newGroup, REDELIVER_NOW, rejoin } from './group-delivery.js';
@@ -27,7 +27,7 @@ export interface MemoryEventBusOptions {
  * delayed delivery (never before `deliverAt`), redelivery of rejected or timed-out
  * deliveries, and a bound on in-flight deliveries per subscriber. Nothing survives the process.
  */
-export type MemoryEventBus = EventBus & BrowsableBus & {
+export type MemoryEventBus = EventBus & BrowsableBus & QueueStatsBus & {
   /** Messages waiting for their `deliverAt`, per topic. */
   delayedCount(topic: string): number;
   /** Messages of `topic` not yet settled by `group` (ready, in flight or awaiting redelivery). */
@@ -205,6 +205,16 @@ export function createMemoryEventBus(options: MemoryEventBusOptions = {}): Memor
       const since = g.absentSince;
       const unqueued = since === undefined ? 0 : g.topic.log.filter((e) => e.seq > since).length;
       return g.ready.size + g.inFlight.size + g.waiting + unqueued;
+    },
+
+    async topicStats(topicName, group) {
+      assertOpen();
+      const t = topics.get(topicName);
+      const g = t?.groups.get(group);
+      const inFlight = g?.inFlight.size ?? 0;
+      // The bus's own counters: what the group still has to take is everything not in flight.
+      const waiting = bus.pendingCount(topicName, group) - inFlight;
+      return { topic: topicName, group, waiting, inFlight, delayed: bus.delayedCount(topicName), retained: t?.log.length ?? 0 };
     },
   };
 

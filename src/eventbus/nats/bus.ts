@@ -9,7 +9,7 @@
 import pino, { type Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { ClosedError } from '../../errors.js';
-import type { BrowsableBus, EventBus } from '../types.js';
+import type { BrowsableBus, EventBus, QueueStatsBus } from '../types.js';
 import { createBrowsing } from './browse.js';
 import { checkHealth, closeConnection, openConnection, watchConnection, type OpenConnection } from './connection.js';
 import { startJanitor } from './janitor.js';
@@ -22,12 +22,13 @@ import { createJsPublisher } from './publisher.js';
 import { createGroupRegistry } from './registry.js';
 import { createRelays } from './relay.js';
 import { cleanupMethodFor, type CleanupMethod } from './server-version.js';
+import { createTopicStats } from './stats.js';
 import { createSubscribe } from './subscribe.js';
 import type { Subscriber } from './subscriber.js';
 import { MAX_HEADER_BYTES } from './wire.js';
 
 /** A NATS JetStream {@link EventBus} that can also browse its streams. */
-export interface NatsEventBus extends EventBus, BrowsableBus {
+export interface NatsEventBus extends EventBus, BrowsableBus, QueueStatsBus {
   /** The connection underneath (for diagnostics; do not close it while the bus is open). */
   readonly connection: NatsConnection;
   /** How settled jobs are dropped on this server: `purge` (nats-server ≥ 2.9.15) or per-message `delete`. */
@@ -100,6 +101,7 @@ export async function createNatsEventBus(options: NatsEventBusOptions = {}): Pro
     publishBatch: p.publishing.publishBatch,
     subscribe: p.subscribe,
     ...createBrowsing({ jsm, prov: p.prov, assertOpen: life.assertOpen }),
+    ...createTopicStats({ jsm, jsmod: modules.jsmod, names, assertOpen: life.assertOpen }),
     cleanup: () => p.janitor.cleanup(),
     async removeGroup(topic, group) {
       life.assertOpen();

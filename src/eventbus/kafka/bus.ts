@@ -8,7 +8,7 @@
  * starting after it) fails with a ClosedError.
  */
 import { ClosedError, InvalidArgumentError, UnavailableError } from '../../errors.js';
-import type { BrowsableBus, EventBus } from '../types.js';
+import type { BrowsableBus, EventBus, QueueStatsBus } from '../types.js';
 import { createBrowser } from './browse.js';
 import { loadKafkaJsDriver } from './kafkajs-driver.js';
 import { resolveConsumerOptions, type KafkaEventBusOptions, type ResolvedConsumerOptions } from './options.js';
@@ -18,6 +18,7 @@ import { classifyPublishError, unavailable } from './publish-errors.js';
 import { createDelayRelay, type RelayCounters } from './relay.js';
 import { createRelayManager, type RelayManager } from './relays.js';
 import { createSender, type SendFn } from './sender.js';
+import { createTopicStats } from './stats.js';
 import { createSubscriber } from './subscribe.js';
 import type { KafkaSubscription } from './subscription.js';
 import { delayTopicName, makeTiers, type DelayTier } from './tiers.js';
@@ -30,7 +31,7 @@ import { createTopicProvisioner, defaultRetentionMs, type TopicProvisioner } fro
  * of that prefix, all selected records in one read (see browse.ts; crash-safe: an interruption
  * leaves duplicates, never a loss; survivors get new offsets, so select by content).
  */
-export interface KafkaEventBus extends EventBus, BrowsableBus {
+export interface KafkaEventBus extends EventBus, BrowsableBus, QueueStatsBus {
   /** Names of the delay-tier topics of `topic` of this bus's ladder, smallest tier first. */
   delayTopics(topic: string): string[];
   /** What the relays of this bus moved aside since it was created (S5). */
@@ -100,11 +101,16 @@ interface RelayParts {
 }
 
 /** The delay relays of the queues subscribed in this process, one per tier topic (relays.ts). */
+/** Kafka group id of the relay of a delay topic (queue stats read its lag too). */
+function relayGroupIdOf(options: KafkaEventBusOptions): (delayTopic: string) => string {
+  return options.relayGroupId ?? ((delayTopic: string) => `jobbus.relay.${delayTopic}`);
+}
+
 function relaysOf({ options, tiers, client, admin, provisioner, ensure, send, consumerOpts, counters }: RelayParts): RelayManager {
   // A paused relay keeps its last fetch in memory: small fetches keep a worker with a large
   // delayed backlog small (S6: 1 M waiting jobs, 165 MB RSS with 1 MiB fetches, 111 MB with 64 KiB).
   const relayOpts = resolveConsumerOptions({ maxWaitTimeMs: 100, maxBytesPerPartition: 65_536, ...options.relay }, consumerOpts);
-  const relayGroupOf = options.relayGroupId ?? ((delayTopic: string) => `jobbus.relay.${delayTopic}`);
+  const relayGroupOf = relayGroupIdOf(options);
   const deadLetterTopicOf = options.deadLetterTopicOf ?? ((topic: string) => `${topic}.dlq`);
   return createRelayManager({
     tiers,
@@ -212,10 +218,11 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     if (closed) throw new ClosedError('kafka event bus is closed');
   };
   const publish = createPublisher({ tiers, ensure, send, assertOpen });
+  const groupIdOf = options.groupId ?? ((group: string, topic: string) => `${group}.${topic}`);
   const subscribe = createSubscriber({
     client,
     consumerOpts,
-    groupIdOf: options.groupId ?? ((group: string, topic: string) => `${group}.${topic}`),
+    groupIdOf,
     relays,
     subscriptions,
     publish,
@@ -254,5 +261,13 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
     relayCounters: () => ({ ...counters }),
     browse: browser.browse,
     remove: browser.remove,
+    ...createTopicStats({
+      admin: () => admin.get(),
+      groupIdOf,
+      delayTopics: (topic) => tiers.map((t) => delayTopicName(topic, t)),
+      relayGroupOf: relayGroupIdOf(options),
+      unavailable: (what, err) => unavailable(what, err, user),
+      assertOpen,
+    }),
   };
 }

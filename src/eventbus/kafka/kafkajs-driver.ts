@@ -174,6 +174,12 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
         async deleteRecords(topic, partition, beforeOffset) {
           await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(beforeOffset) }] });
         },
+        async groupOffsets(groupId, topic) {
+          const result = await admin.fetchOffsets({ groupId, topics: [topic] });
+          return result
+            .filter((t) => t.topic === topic)
+            .flatMap((t) => t.partitions.map((p) => ({ partition: p.partition, offset: Number(p.offset), metadata: p.metadata ?? '' })));
+        },
         disconnect: () => held.release(),
       };
     },

@@ -71,6 +71,8 @@ export interface AdminPort {
   topicOffsets(topic: string): Promise<PartitionOffsets[]>;
   /** Delete records of `partition` below `beforeOffset`. */
   deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<void>;
+  /** A group's committed offsets of `topic` (offset -1 where it has committed none); queue stats read lag from them. */
+  groupOffsets(groupId: string, topic: string): Promise<CommittedOffset[]>;
   disconnect(): Promise<void>;
 }
 

@@ -12,7 +12,7 @@ export interface QueueStats {
   readonly queue: string;
   /** The consumer group the counts are for. */
   readonly group: string;
-  /** Jobs waiting to be taken by the group (Kafka: consumer lag), retries due included. */
+  /** Jobs waiting to be taken by the group, retries due included; where `inFlight` is absent, those too (Kafka: consumer lag). */
   readonly waiting: number;
   /** Jobs delivered to a worker of the group and not yet settled, when the bus can tell. */
   readonly inFlight?: number;

@@ -197,7 +197,7 @@ export interface TopicStats {
   readonly topic: string;
   /** The consumer group. */
   readonly group: string;
-  /** Messages the group has yet to take: ready or awaiting redelivery (Kafka: consumer lag). */
+  /** Messages the group has yet to take: ready or awaiting redelivery; also those in flight where `inFlight` is absent (Kafka: consumer lag). */
   readonly waiting: number;
   /** Delivered to the group and not yet settled, when the bus can tell. */
   readonly inFlight?: number;

@@ -13,8 +13,8 @@ export interface StatsTarget {
   queue(prefix: string): string;
   /** Longest the counts may take to converge (group joins, lagging commits), ms. */
   readonly convergeMs: number;
-  /** Whether the bus tells `inFlight` (else they count as waiting) and `delayed`. */
-  readonly tells: { readonly inFlight: boolean; readonly delayed: boolean };
+  /** Whether the bus tells `inFlight` (else they count as waiting), `delayed` and `oldestWaitingAt`. */
+  readonly tells: { readonly inFlight: boolean; readonly delayed: boolean; readonly oldest: boolean };
 }
 
 /** Register the stats cases for one bus. */
@@ -51,6 +51,7 @@ export function statsCases(name: string, target: StatsTarget): void {
 
       await jobs.enqueue({ name: 'dead', queue, payload: 0 });
       await waitFor(async () => (await one()).dlqSize === 1, 'the dead letter to be counted', target.convergeMs);
+      const firstAt = Date.now();
       for (let i = 0; i < 5; i++) await jobs.enqueue({ name: 'hold', queue, payload: i });
       await jobs.enqueue({ name: 'hold', queue, payload: 'later', runAt: new Date(Date.now() + 120_000) });
       await jobs.enqueue({ name: 'hold', queue, payload: 'later', runAt: new Date(Date.now() + 120_000) });
@@ -65,6 +66,13 @@ export function statsCases(name: string, target: StatsTarget): void {
       }, `the counts with two held, ${waiting} waiting, two delayed`, target.convergeMs);
       expect(held).toMatchObject({ queue, group: 'jobbus', dlqSize: 1 });
       expect(held.dlq).not.toBe(queue);
+      if (target.tells.oldest) {
+        // The third job waits; broker clocks round, so a second of slack each side.
+        expect(held.oldestWaitingAt!.getTime()).toBeGreaterThanOrEqual(firstAt - 1_000);
+        expect(held.oldestWaitingAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+      } else {
+        expect(held.oldestWaitingAt).toBeUndefined();
+      }
 
       release.resolve();
       await waitFor(() => running === 5, 'the waiting jobs to run', target.convergeMs);
@@ -73,6 +81,7 @@ export function statsCases(name: string, target: StatsTarget): void {
         return s.waiting === 0 && (s.inFlight ?? 0) === 0 ? s : undefined;
       }, 'the queue to drain', target.convergeMs);
       expect(drained.dlqSize).toBe(1);
+      expect(drained.oldestWaitingAt).toBeUndefined();
       if (target.tells.delayed) expect(drained.delayed).toBe(2);
     });
   });

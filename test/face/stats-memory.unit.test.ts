@@ -9,7 +9,7 @@ statsCases('the memory bus', {
   makeBus: async () => createMemoryEventBus(),
   queue: (p) => `${p}-${++n}`,
   convergeMs: 5_000,
-  tells: { inFlight: true, delayed: true },
+  tells: { inFlight: true, delayed: true, oldest: false },
 });
 
 describe('queue stats, memory only', () => {

@@ -2,7 +2,8 @@
  * {@link QueueStatsBus} on NATS, from the server alone: the group's durable consumer tells what
  * waits (`num_pending`) and what is delivered and not yet acked (`num_ack_pending`, naks waiting
  * out their delay included); the topic's delay stream holds the delayed messages; the queue
- * stream's message count is what it retains (for a DLQ: its size). Never creates a stream or
+ * stream's message count is what it retains (for a DLQ: its size); the oldest waiting message is
+ * the one after the consumer's delivered sequence (one read). Never creates a stream or
  * consumer: a missing one counts as empty (a group without a consumer: the stream's messages wait).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -35,6 +36,19 @@ export function createTopicStats(d: StatsDeps): QueueStatsBus {
     }
   }
 
+  /**
+   * When the message at `seq` (the group's next undelivered one: a queue stream has one subject)
+   * was stored; one read. Undefined when it is gone (removed from a DLQ): not worth a scan.
+   */
+  async function nextStored(stream: string, seq: number): Promise<string | Date | undefined> {
+    try {
+      return (await jsm.streams.getMessage(stream, { seq }))?.time;
+    } catch (err) {
+      if (codeOf(err) === jsmod.JetStreamApiCodes.NoMessageFound) return undefined;
+      throw unavailable(`cannot read message ${seq} of ${stream}`, err);
+    }
+  }
+
   return {
     async topicStats(topic, group): Promise<TopicStats> {
       d.assertOpen();
@@ -46,13 +60,16 @@ export function createTopicStats(d: StatsDeps): QueueStatsBus {
         unlessMissing(() => jsm.streams.info(`${stream}_DELAY`), `stream ${stream}_DELAY`),
       ]);
       const retained = info?.state.messages ?? 0;
+      const waiting = consumer ? consumer.num_pending : retained;
+      const oldest = waiting === 0 ? undefined : consumer ? await nextStored(stream, consumer.delivered.stream_seq + 1) : info?.state.first_ts;
       return {
         topic,
         group,
-        waiting: consumer ? consumer.num_pending : retained,
+        waiting,
         inFlight: consumer?.num_ack_pending ?? 0,
         delayed: delay?.state.messages ?? 0,
         retained,
+        ...(oldest !== undefined && { oldestWaitingAt: new Date(oldest) }),
       };
     },
   };

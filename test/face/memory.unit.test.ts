@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createJobbus, NotInitializedError, ValidationError, type EventBus } from '../../src/index.js';
+import { createJobbus, NotInitializedError, ValidationError } from '../../src/index.js';
 import { createMemoryEventBus } from '../../src/eventbus/memory/index.js';
 import { faceCases } from './face-cases.js';
+import { plainMemoryBus } from './plain-bus.js';
 
 let n = 0;
 faceCases('the memory bus', { makeBus: async () => createMemoryEventBus(), queue: (p) => `${p}-${++n}`, arrivalMs: 5_000 });
@@ -34,14 +35,7 @@ describe('createJobbus, memory only', () => {
   });
 
   it('on a bus that cannot browse, the DLQ store says so', async () => {
-    const memory = createMemoryEventBus();
-    const plain: EventBus = {
-      publish: (t, m, o) => memory.publish(t, m, o),
-      publishBatch: (t, m, o) => memory.publishBatch(t, m, o),
-      subscribe: (t, h, o) => memory.subscribe(t, h, o),
-      healthCheck: () => memory.healthCheck(),
-      close: () => memory.close(),
-    };
+    const plain = plainMemoryBus();
     const jobs = createJobbus({ bus: plain });
     closing.push(() => jobs.close());
     await expect(jobs.dlq.listDLQ('q', 10)).rejects.toBeInstanceOf(NotInitializedError);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createJobbus, NotInitializedError, type EventBus } from '../../src/index.js';
+import { createJobbus, NotInitializedError } from '../../src/index.js';
 import { hasTopicStats } from '../../src/advanced.js';
 import { createMemoryEventBus } from '../../src/eventbus/memory/index.js';
 import { statsCases } from './stats-cases.js';
+import { plainMemoryBus } from './plain-bus.js';
 
 let n = 0;
 statsCases('the memory bus', {
@@ -24,14 +25,7 @@ describe('queue stats, memory only', () => {
   });
 
   it('on a bus without the capability, jobs.stats says so', async () => {
-    const memory = createMemoryEventBus();
-    const plain: EventBus = {
-      publish: (t, m, o) => memory.publish(t, m, o),
-      publishBatch: (t, m, o) => memory.publishBatch(t, m, o),
-      subscribe: (t, h, o) => memory.subscribe(t, h, o),
-      healthCheck: () => memory.healthCheck(),
-      close: () => memory.close(),
-    };
+    const plain = plainMemoryBus();
     expect(hasTopicStats(plain)).toBe(false);
     const jobs = createJobbus({ bus: plain });
     await expect(jobs.stats(['q'])).rejects.toBeInstanceOf(NotInitializedError);

@@ -8,16 +8,9 @@ import { createSchemaRegistry } from '../../src/eventbus/schema/index.js';
 import { ConflictError, SchemaError, UnavailableError } from '../../src/errors.js';
 import { registryUrl, uniqueName } from '../setup/env.js';
 import { startProxy } from './proxy.js';
+import { signupAvro } from './schemas.js';
 
-const avro = {
-  type: 'record',
-  name: 'Signup',
-  namespace: 'dev.jobbus.test',
-  fields: [
-    { name: 'email', type: 'string' },
-    { name: 'plan', type: 'int' },
-  ],
-};
+const avro = signupAvro;
 const jsonSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   type: 'object',

@@ -20,6 +20,7 @@ import { forgetDefinition } from '../../src/advanced.js';
 import { waitFor } from '../../src/testing/wait.js';
 import { registryUrl, uniqueName } from '../setup/env.js';
 import { startProxy, type CuttableProxy } from './proxy.js';
+import { signupAvro } from './schemas.js';
 
 /** A fresh bus and a unique queue name per test. */
 export interface RegistryJobsTarget {
@@ -33,15 +34,6 @@ interface Signup {
   email: string;
   plan: number;
 }
-const signupAvro = {
-  type: 'record',
-  name: 'Signup',
-  namespace: 'dev.jobbus.test',
-  fields: [
-    { name: 'email', type: 'string' },
-    { name: 'plan', type: 'int' },
-  ],
-};
 const signupJson = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   type: 'object',

@@ -32,7 +32,7 @@ import { createRegistryPayloads, type RegistryPayloads, type RegistryWarningCoun
 import type { MetricsOptions, TracingOptions } from './observability/types.js';
 import { createJobbusMetrics } from './observability/metrics.js';
 import { busKind, createJobbusTracing } from './observability/tracing.js';
-import { observeEnqueue, observeWorker } from './observability/enqueue.js';
+import { observeEnqueue, observeQueues, observeWorker } from './observability/enqueue.js';
 import { queueStatsOf, type QueueStats } from './queue-stats.js';
 
 /** Options of {@link createJobbus}; every one has a default. */
@@ -206,6 +206,8 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   const metrics = options.metrics ? createJobbusMetrics(options.metrics) : undefined;
   const tracing = options.tracing ? createJobbusTracing(options.tracing === true ? {} : options.tracing, busKind(options.bus)) : undefined;
   const client = createJobClient(observeEnqueue(runtime, metrics, tracing), registryPayloads ? { registryPayloads } : {});
+  const readStats = (queues: readonly string[]): Promise<QueueStats[]> => queueStatsOf(bus, runtime.names, options.group ?? 'jobbus', queues);
+  observeQueues(metrics, options.metrics?.queues ?? [], readStats);
   const workers = new Set<Worker>();
   let backend: RuntimeBackend | undefined;
   let state: 'open' | 'closing' | 'closed' = 'open';
@@ -271,13 +273,14 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       for (const [name, handler] of Object.entries(handlers ?? {})) worker.register(name, handler);
       for (const def of definitions ?? []) worker.register(def);
       observeWorker(worker, metrics, tracing);
+      observeQueues(metrics, queueList, readStats);
       workers.add(worker);
       return worker;
     },
     dlq: dlqOf(bus, runtime.names),
     async stats(queues) {
       assertOpen();
-      return queueStatsOf(bus, runtime.names, options.group ?? 'jobbus', queues);
+      return readStats(queues);
     },
     async health() {
       const checks = [createHealthChecker(runtime, { name: 'jobbus-bus' })];

@@ -3,6 +3,7 @@
  * the bus accepted them, a producer span each) and its workers.
  */
 import type { Job, Runtime } from '../jobs/types.js';
+import type { QueueStats } from '../queue-stats.js';
 import type { Worker } from '../worker/types.js';
 import type { JobbusMetrics } from './metrics.js';
 import type { JobbusTracing } from './tracing.js';
@@ -36,4 +37,15 @@ export function observeWorker(worker: Worker, metrics: JobbusMetrics | undefined
     worker.addHooks(metrics.hooks);
     metrics.watchInFlight(() => worker.running);
   }
+}
+
+/** Export the stats of `queues` (read with `read` on each scrape) as queue gauges; nothing when metrics are off. */
+export function observeQueues(
+  metrics: JobbusMetrics | undefined,
+  queues: readonly (string | { readonly name: string })[],
+  read: (queues: readonly string[]) => Promise<readonly QueueStats[]>,
+): void {
+  if (!metrics || queues.length === 0) return;
+  const names = queues.map((q) => (typeof q === 'string' ? q : q.name));
+  metrics.watchQueues(() => read(names));
 }

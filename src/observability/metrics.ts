@@ -13,6 +13,7 @@ import type * as Prom from 'prom-client';
 import type { Job } from '../jobs/types.js';
 import type { WorkerHooks } from '../worker/types.js';
 import { loadPeer } from './peer.js';
+import { createQueueGauges, type QueueGauges, type QueueStatsSource } from './queue-metrics.js';
 import type { MetricsOptions, MetricsRegistry } from './types.js';
 
 /** Default histogram buckets of attempt durations, seconds (5 ms to 5 min). */
@@ -41,6 +42,7 @@ interface RegistryMetrics {
   readonly inFlight: Set<() => number>;
   readonly leases: Sources<LeaseCounts>;
   readonly dispatches: Sources<DispatchCounts>;
+  readonly queues: QueueGauges;
 }
 
 const byRegistry = new WeakMap<object, RegistryMetrics>();
@@ -98,6 +100,8 @@ function createRegistryMetrics(options: MetricsOptions): RegistryMetrics {
       for (const [result, n] of Object.entries(totalOf(dispatches, sumDispatches))) this.inc({ result }, n);
     } }),
   );
+  // Another copy of jobbus (two installs in one app) may have registered the gauges: it reads its own sources.
+  const queues = r.getSingleMetric('jobbus_queue_waiting') ? { add: () => undefined, delete: () => undefined } : createQueueGauges(prom, registers);
   return {
     enqueued: metric(r, 'jobbus_jobs_enqueued_total', () =>
       new prom.Counter({ name: 'jobbus_jobs_enqueued_total', help: 'Jobs enqueued (accepted by the bus)', labelNames: ['queue', 'job_name'], registers }),
@@ -117,6 +121,7 @@ function createRegistryMetrics(options: MetricsOptions): RegistryMetrics {
     inFlight,
     leases,
     dispatches,
+    queues,
   };
 }
 
@@ -140,6 +145,8 @@ export interface JobbusMetrics {
   watchInFlight(running: () => number): void;
   /** Read a lease backend's counters on each scrape. */
   watchLeases(read: () => LeaseCounts): void;
+  /** Read queue stats (waiting, DLQ size, …) from `source` on each scrape. */
+  watchQueues(source: QueueStatsSource): void;
   /** Keep the last values of this instance's sources and stop reading them (on close). */
   retire(): void;
 }
@@ -149,6 +156,7 @@ export function createJobbusMetrics(options: MetricsOptions): JobbusMetrics {
   const m = registryMetrics(options);
   const inFlight = new Set<() => number>();
   const leaseReads = new Set<() => LeaseCounts>();
+  const queueReads = new Set<QueueStatsSource>();
   // Attempt start times by job object: the same object reaches onStarted and the outcome hook.
   const started = new WeakMap<Job, number>();
 
@@ -180,8 +188,14 @@ export function createJobbusMetrics(options: MetricsOptions): JobbusMetrics {
       leaseReads.add(read);
       m.leases.live.add(read);
     },
+    watchQueues(source) {
+      queueReads.add(source);
+      m.queues.add(source);
+    },
     retire() {
       for (const read of inFlight) m.inFlight.delete(read);
+      for (const read of queueReads) m.queues.delete(read);
+      queueReads.clear();
       for (const read of leaseReads) {
         m.leases.base = addLeases(m.leases.base, read());
         m.leases.live.delete(read);

@@ -15,6 +15,11 @@ export interface MetricsOptions {
   readonly registry: MetricsRegistry;
   /** Buckets of `jobbus_job_attempt_duration_seconds`, seconds; default 5 ms to 5 min. Only the first instance of a registry sets them. */
   readonly buckets?: readonly number[];
+  /**
+   * Queues whose stats (`jobbus_queue_*`, `jobbus_dlq_size`) this instance exports besides those
+   * of its workers, e.g. in a process that only enqueues. Read from the bus on each scrape.
+   */
+  readonly queues?: readonly string[];
 }
 
 /** What jobbus needs of an OpenTelemetry `Tracer` (any `@opentelemetry/api` 1.x tracer is one). */

@@ -27,7 +27,11 @@ export async function checkJobMetrics(bus: EventBus, queue: string, arrivalMs: n
     expect(await sample(registry, 'jobbus_job_attempt_duration_seconds_count', { ...q, outcome: 'retried' })).toBe(1);
     expect(await sample(registry, 'jobbus_jobs_in_flight')).toBe(0);
     expect(await sample(registry, 'jobbus_lease_expiries_total')).toBe(0);
+    // Queue gauges read from the bus on scrape: the dead job is the DLQ's one entry, nothing waits.
+    await waitFor(async () => (await sample(registry, 'jobbus_dlq_size', q)) === 1, 'a DLQ size of 1', arrivalMs);
+    await waitFor(async () => (await sample(registry, 'jobbus_queue_waiting', { ...q, group: 'jobbus' })) === 0, 'nothing waiting', arrivalMs);
     const text = await registry.metrics();
+    expect(text).toContain(`jobbus_queue_waiting{queue="${queue}",group="jobbus"} 0`);
     expect(text).toContain('# TYPE jobbus_lease_renewals_total counter');
     expect(text).toContain(`jobbus_jobs_processed_total{queue="${queue}",job_name="bad",outcome="dead"} 1`);
   } finally {

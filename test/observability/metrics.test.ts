@@ -19,6 +19,20 @@ describe('metrics on the memory bus', () => {
     await checkJobMetrics(createMemoryEventBus(), 'metrics-mixed', 10_000);
   });
 
+  it('exports the stats of queues it only enqueues to, and drops a closed instance\'s', async () => {
+    const registry = new Registry();
+    const jobs = createJobbus({ metrics: { registry, queues: ['backlog'] } });
+    open.push(jobs);
+    await jobs.enqueueBulk([1, 2, 3].map((n) => ({ name: 'x', queue: 'backlog', payload: n })));
+    await jobs.enqueue({ name: 'x', queue: 'backlog', payload: 4, runAt: new Date(Date.now() + 60_000) });
+    expect(await sample(registry, 'jobbus_queue_waiting', { queue: 'backlog', group: 'jobbus' })).toBe(3);
+    expect(await sample(registry, 'jobbus_queue_delayed', { queue: 'backlog' })).toBe(1);
+    expect(await sample(registry, 'jobbus_dlq_size', { queue: 'backlog' })).toBe(0);
+    expect(await registry.metrics()).toContain('# TYPE jobbus_queue_oldest_waiting_age_seconds gauge');
+    await jobs.close();
+    expect(await registry.metrics()).not.toContain('jobbus_queue_waiting{');
+  });
+
   it('counts lease renewals and expiries', async () => {
     const registry = new Registry();
     const jobs = createJobbus({ metrics: { registry } });

@@ -50,6 +50,17 @@ export {
 } from './eventbus/schema/index.js';
 export type { EnqueueOptions } from './jobs/client.js';
 export type { Job, JobFailure, DeadLetter, DLQStore } from './jobs/types.js';
+export type {
+  DLQFilter,
+  DLQListOptions,
+  DLQEntry,
+  DLQPage,
+  DLQProgress,
+  DLQReplayOptions,
+  DLQReplayReport,
+  DLQPurgeReport,
+} from './jobs/types.js';
+export { REPLAY_OF_HEADER } from './bridge/dlq-entry.js';
 export type { WorkerConfigInput } from './jobs/config.js';
 export type { EventBus } from './eventbus/types.js';
 export {

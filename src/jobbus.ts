@@ -170,7 +170,7 @@ function dlqOf(bus: EventBus, names: QueueNames): DLQStore {
   if (isBrowsable(bus)) return createBusDLQStore(bus, { names });
   const refuse = (): Promise<never> =>
     Promise.reject(new NotInitializedError('this bus cannot browse its topics, so its dead-letter queues cannot be listed, replayed or purged'));
-  return { listDLQ: refuse, replayDLQ: refuse, purgeDLQ: refuse };
+  return { listDLQ: refuse, replayDLQ: refuse, purgeDLQ: refuse, list: refuse, replay: refuse, purge: refuse };
 }
 
 /**

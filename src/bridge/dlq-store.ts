@@ -1,115 +1,222 @@
-import { InvalidArgumentError } from '../errors.js';
+/**
+ * The DLQ store over a bus that can browse its topics (memory, Kafka, NATS): list, replay and
+ * purge dead-letter entries.
+ *
+ * Entries are named by a hash of their content ({@link entryIdOf}), so an id stays the same
+ * across listings and across Kafka's re-appends; byte-identical copies count as one entry.
+ *
+ * Crash-safe replay. Each DLQ has a ledger, a retained topic `<dlq>.replayed` (dlq-ledger.ts).
+ * A replay (1) reads the DLQ and the ledger once; (2) for the matched entries not marked done,
+ * browses each target queue once (its newest `targetScan` messages) for copies carrying
+ * `job_replay_of: <entryId>`, and marks those done in the ledger: they were published by a run
+ * that died before its mark; (3) publishes the rest oldest first, rate-limited, each with
+ * `dedupId` = entryId, appending the entry's ledger mark as soon as the copy is acknowledged;
+ * (4) removes every done entry from the DLQ in ONE `bus.remove` (Kafka: one pass over the
+ * topic, whatever N is); (5) drops the ledger marks of what was removed. A run killed at any
+ * point loses nothing (an entry leaves the DLQ only after its copy is stored), and a rerun
+ * publishes no entry whose mark or copy it finds. Listings hide entries marked done, so an
+ * entry replayed before the cut (Kafka) never shows again.
+ *
+ * Residual window: a crash after the broker stored a copy and before its ledger mark, when the
+ * copy is no longer among the newest `targetScan` messages of its queue at the rerun (NATS
+ * deletes consumed messages; any bus under heavy traffic) and, on NATS, the rerun comes after
+ * the stream's duplicate window (which otherwise drops the re-publish): that one entry runs
+ * twice. Two replays of the same DLQ at once are not coordinated.
+ */
+import type { DLQEntry, DLQFilter, DLQStore } from '../jobs/types.js';
 import { dlqNameOf, queueNamesOf, type QueueNames } from '../jobs/queue-names.js';
-import type { DeadLetter, DLQStore, Job } from '../jobs/types.js';
-import { decodeJob } from '../headers/codec.js';
-import { H, REPLAYED_AT_HEADER } from '../headers/names.js';
-import { formatRfc3339, parseRfc3339 } from '../headers/time.js';
-import type { BrowsableBus, BrowsedMessage, EventBus, Message } from '../eventbus/types.js';
+import type { BrowsableBus, BrowsedMessage, EventBus } from '../eventbus/types.js';
+import { entryIdOf, REPLAY_OF_HEADER, replayCopy, toEntry } from './dlq-entry.js';
+import { checkFilter, checkListOptions, checkProgress, checkReplayOptions, cursorAfter, isAfter, matches, newestFirst } from './dlq-filter.js';
+import { replayLedger, type ReplayLedger } from './dlq-ledger.js';
 
 /** Options of {@link createBusDLQStore}. */
 export interface BusDLQStoreOptions {
   /** How DLQs are named: the same as the bridge's. Default: queue + `.dlq`. */
   readonly names?: QueueNames;
-  /** Most entries a replay or purge scans. Default 100 000. */
+  /** Most entries a listing, replay or purge reads (and ledger marks). Default 100 000. */
   readonly scanLimit?: number;
+  /** Newest messages of each target queue a replay reads to find copies of an interrupted run. Default 1 000. */
+  readonly targetScan?: number;
 }
 
-function idOf(m: BrowsedMessage): string {
-  return m.headers[H.id] || m.position;
+/** A DLQ message with its listing form. */
+interface Scanned {
+  readonly message: BrowsedMessage;
+  readonly entry: DLQEntry;
 }
 
-/**
- * What identifies one dead-letter entry across browses: its job id with the time and reason
- * of its failure (a job dead-lettered twice has two entries), else its broker position.
- */
-function identityOf(m: BrowsedMessage): string {
-  const id = m.headers[H.id];
-  if (!id) return `position:${m.position}`;
-  return `${id}\u0000${m.headers[H.attempt] ?? ''}\u0000${m.headers[H.failedAt] ?? ''}\u0000${m.headers[H.failureReason] ?? ''}`;
+/** One read of a DLQ and its ledger. */
+interface Snapshot {
+  readonly dlq: string;
+  readonly ledger: ReplayLedger;
+  /** Distinct entries, newest first as browsed. */
+  readonly entries: readonly Scanned[];
+  /** Entry ids marked done in the ledger. */
+  readonly done: ReadonlySet<string>;
+  /** The DLQ was read to its end (not cut by the scan limit). */
+  readonly complete: boolean;
 }
 
-/** The copy of a dead letter published back to its queue: attempt 0, due now, failure headers dropped. */
-function replayCopy(m: BrowsedMessage): Message {
-  const headers: Record<string, string> = { ...m.headers };
-  delete headers[H.failureReason];
-  delete headers[H.failedAt];
-  delete headers[H.originalQueue];
-  headers[H.attempt] = '0';
-  const now = formatRfc3339(new Date(), 'runAt');
-  headers[H.runAt] = now;
-  headers[REPLAYED_AT_HEADER] = now;
-  return { ...(m.key !== undefined && { key: m.key }), value: m.value, headers };
-}
-
-function toDeadLetter(m: BrowsedMessage, queue: string): DeadLetter {
-  let job: Job;
-  try {
-    job = decodeJob(m, queue);
-  } catch {
-    // A poison message: show what there is; its bytes and headers are intact in the DLQ.
-    job = {
-      id: idOf(m),
-      name: m.headers[H.name] || '(undecodable)',
-      queue,
-      payload: m.value,
-      headers: { ...m.headers },
-      runAt: m.publishedAt,
-      attempt: 0,
-      maxAttempts: 0,
-      createdAt: m.publishedAt,
+/** Wait `ms`, or reject when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
     };
-  }
-  let failedAt = m.publishedAt;
-  try {
-    if (m.headers[H.failedAt]) failedAt = parseRfc3339(m.headers[H.failedAt]!, H.failedAt);
-  } catch {
-    /* keep the broker time */
-  }
-  return { job, originalQueue: m.headers[H.originalQueue] || queue, reason: m.headers[H.failureReason] ?? '', failedAt };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**
- * A {@link DLQStore} over a bus that can browse its topics (the memory bus; Kafka and NATS
- * adapters that implement {@link BrowsableBus}). Replay publishes each selected entry back to
- * its original queue with the attempt reset, the failure headers dropped and
- * `job_replayed_at` added, then removes it from the DLQ.
+ * A {@link DLQStore} over a bus that can browse its topics. See the file comment for the
+ * crash-safe replay and its ledger.
  */
 export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQStoreOptions = {}): DLQStore {
   const names = queueNamesOf(options.names);
   const scanLimit = options.scanLimit ?? 100_000;
+  const targetScan = options.targetScan ?? 1_000;
 
-  function checkIds(ids: readonly string[]): Set<string> {
-    if (!Array.isArray(ids) || ids.some((i) => typeof i !== 'string')) {
-      throw new InvalidArgumentError('ids must be an array of job id strings');
+  async function snapshot(queue: string): Promise<Snapshot> {
+    const dlq = dlqNameOf(names, queue);
+    const ledger = replayLedger(bus, dlq);
+    const [messages, done] = await Promise.all([bus.browse(dlq, scanLimit), ledger.read(scanLimit)]);
+    const seen = new Set<string>();
+    const entries: Scanned[] = [];
+    for (const message of messages) {
+      const entryId = entryIdOf(message);
+      if (seen.has(entryId)) continue;
+      seen.add(entryId);
+      entries.push({ message, entry: toEntry(message, queue, entryId) });
     }
-    return new Set(ids);
+    return { dlq, ledger, entries, done, complete: messages.length < scanLimit };
   }
 
-  return {
+  /**
+   * Remove the entries `ids` (and those the ledger marks done) from the DLQ in one bus.remove,
+   * then drop the ledger marks no longer needed; `onSelect` sees each entry id removed.
+   */
+  async function removeAndSettle(snap: Snapshot, ids: ReadonlySet<string>, markedNow: ReadonlySet<string>, onSelect?: (entryId: string) => void): Promise<void> {
+    const present = new Set(snap.entries.map((s) => s.entry.entryId));
+    const finished = new Set([...snap.done].filter((id) => present.has(id)));
+    for (const id of ids) finished.add(id);
+    if (finished.size > 0) {
+      await bus.remove(snap.dlq, (m) => {
+        const id = entryIdOf(m);
+        if (!finished.has(id)) return false;
+        onSelect?.(id);
+        return true;
+      });
+    }
+    // Marks of removed entries, and (when the whole DLQ was read) of entries gone before.
+    const stale = new Set([...finished].filter((id) => snap.done.has(id) || markedNow.has(id)));
+    if (snap.complete) for (const id of snap.done) if (!present.has(id)) stale.add(id);
+    await snap.ledger.clear(stale);
+  }
+
+  /** Entry ids among `pending` whose copies are among the newest messages of their queue. */
+  async function copiesFound(pending: readonly Scanned[]): Promise<Set<string>> {
+    const wanted = new Set(pending.map((s) => s.entry.entryId));
+    const found = new Set<string>();
+    if (!wanted.size || targetScan <= 0) return found;
+    for (const target of new Set(pending.map((s) => s.entry.originalQueue))) {
+      for (const m of await bus.browse(target, targetScan)) {
+        const of = m.headers[REPLAY_OF_HEADER];
+        if (of !== undefined && wanted.has(of)) found.add(of);
+      }
+    }
+    return found;
+  }
+
+  const store: DLQStore = {
+    async list(queue, listOptions) {
+      const o = checkListOptions(listOptions);
+      const snap = await snapshot(queue);
+      const visible = snap.entries
+        .map((s) => s.entry)
+        .filter((e) => !snap.done.has(e.entryId) && matches(e, o.filter) && (!o.cursor || isAfter(e, o.cursor)))
+        .sort(newestFirst);
+      const entries = visible.slice(0, o.limit);
+      return visible.length > o.limit ? { entries, nextCursor: cursorAfter(entries[entries.length - 1]!) } : { entries };
+    },
+
+    async replay(queue, selection, replayOptions) {
+      const f = checkFilter(selection);
+      const o = checkReplayOptions(replayOptions);
+      const snap = await snapshot(queue);
+      const matched = snap.entries.filter((s) => matches(s.entry, f));
+      const pending = matched.filter((s) => !snap.done.has(s.entry.entryId));
+      // Copies a run that died before its ledger mark left in the target queues: marked now.
+      const found = await copiesFound(pending);
+      for (const id of found) await snap.ledger.mark(id);
+      const already = matched.length - pending.length + found.size;
+      const todo = pending.filter((s) => !found.has(s.entry.entryId)).sort((a, b) => newestFirst(b.entry, a.entry));
+      const replayedIds: string[] = [];
+      const total = matched.length;
+      o.onProgress?.({ done: already, total });
+      let next = Date.now();
+      let aborted = false;
+      for (const { message, entry } of todo) {
+        if (o.signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        if (o.spacingMs > 0) {
+          const wait = next - Date.now();
+          next = Math.max(next, Date.now()) + o.spacingMs;
+          try {
+            await pause(wait, o.signal);
+          } catch {
+            aborted = true;
+            break;
+          }
+        }
+        await bus.publish(entry.originalQueue, replayCopy(message, entry.entryId), { dedupId: entry.entryId });
+        await snap.ledger.mark(entry.entryId);
+        replayedIds.push(entry.entryId);
+        o.onProgress?.({ done: already + replayedIds.length, total });
+      }
+      const done = new Set([...replayedIds, ...found]);
+      await removeAndSettle(snap, done, done);
+      if (aborted) throw o.signal!.reason;
+      return { matched: total, replayed: replayedIds.length, alreadyReplayed: already, replayedIds };
+    },
+
+    async purge(queue, selection, purgeOptions) {
+      const f = checkFilter(selection);
+      const onProgress = checkProgress((purgeOptions as { onProgress?: unknown } | undefined)?.onProgress);
+      const snap = await snapshot(queue);
+      const ids = new Set(snap.entries.filter((s) => !snap.done.has(s.entry.entryId) && matches(s.entry, f)).map((s) => s.entry.entryId));
+      const total = ids.size;
+      onProgress?.({ done: 0, total });
+      const purged = new Set<string>();
+      await removeAndSettle(snap, ids, new Set(), (id) => {
+        if (!ids.has(id) || purged.has(id)) return;
+        purged.add(id);
+        onProgress?.({ done: purged.size, total });
+      });
+      return { matched: total, purged: purged.size };
+    },
+
     async listDLQ(queue, limit) {
-      const entries = await bus.browse(dlqNameOf(names, queue), limit);
-      return entries.map((m) => toDeadLetter(m, queue));
+      if (limit === 0) return [];
+      const page = await store.list(queue, { limit });
+      return [...page.entries];
     },
 
     async replayDLQ(queue, ids) {
-      const wanted = checkIds(ids);
-      const entries = (await bus.browse(dlqNameOf(names, queue), scanLimit)).filter((m) => wanted.has(idOf(m)));
-      const replayed = new Set<string>();
-      // Oldest first, so replayed jobs keep their original relative order. Each is published
-      // before any is removed: an interrupted replay leaves duplicates behind, never a loss.
-      for (const m of entries.reverse()) {
-        await bus.publish(m.headers[H.originalQueue] || queue, replayCopy(m));
-        replayed.add(identityOf(m));
-      }
-      // One removal for the whole replay (R4: not one full read of the DLQ per entry), by an
-      // identity that survives the re-append some buses do when removing (not the position).
-      if (replayed.size > 0) await bus.remove(dlqNameOf(names, queue), (x) => replayed.has(identityOf(x)));
-      return replayed.size;
+      return (await store.replay(queue, { ids } as DLQFilter)).replayed;
     },
 
     async purgeDLQ(queue, ids) {
-      const wanted = ids === undefined ? undefined : checkIds(ids);
-      return bus.remove(dlqNameOf(names, queue), (m) => wanted === undefined || wanted.has(idOf(m)));
+      return (await store.purge(queue, ids === undefined ? {} : { ids })).purged;
     },
   };
+  return store;
 }

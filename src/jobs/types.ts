@@ -212,12 +212,98 @@ export interface DeadLetter {
   readonly failedAt: Date;
 }
 
+/** Which DLQ entries an operation applies to; every given criterion must hold (none given: all). */
+export interface DLQFilter {
+  /** Entry ids ({@link DLQEntry.entryId}) or job ids; an empty list matches nothing. */
+  readonly ids?: readonly string[];
+  /** Job names. */
+  readonly names?: readonly string[];
+  /** Case-insensitive substring of the failure reason. */
+  readonly reason?: string;
+  /** Failed at or after (inclusive). */
+  readonly since?: Date;
+  /** Failed at or before (inclusive). */
+  readonly until?: Date;
+}
+
+/** Options of {@link DLQStore.list}. */
+export interface DLQListOptions extends DLQFilter {
+  /** Most entries of a page. Default 50. */
+  readonly limit?: number;
+  /** Continue after the page that returned it as {@link DLQPage.nextCursor}. */
+  readonly cursor?: string;
+}
+
+/** One DLQ entry as listed. */
+export interface DLQEntry extends DeadLetter {
+  /** Stable identity of this entry (a hash of its content): the same across listings and buses' rewrites. */
+  readonly entryId: string;
+  /** Every header of the dead-letter message. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The first ~200 characters of the payload as UTF-8, or `base64:` and its first bytes when it is not text. */
+  readonly payloadPreview: string;
+  /** The attempt the job was dead-lettered on (0 = first). */
+  readonly attempt: number;
+}
+
+/** A page of {@link DLQStore.list}, newest first. */
+export interface DLQPage {
+  /** The entries, newest first. */
+  readonly entries: readonly DLQEntry[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+/** Progress of a replay or purge. */
+export interface DLQProgress {
+  /** Entries done so far. */
+  readonly done: number;
+  /** Entries to do. */
+  readonly total: number;
+}
+
+/** Options of {@link DLQStore.replay}. */
+export interface DLQReplayOptions {
+  /** Most copies published per second. Default: unlimited. */
+  readonly ratePerSecond?: number;
+  /** Called as entries are replayed. */
+  readonly onProgress?: (p: DLQProgress) => void;
+  /** Stops publishing; what was replayed is still removed from the DLQ, then the call rejects. */
+  readonly signal?: AbortSignal;
+}
+
+/** What {@link DLQStore.replay} did. */
+export interface DLQReplayReport {
+  /** Entries the selection matched. */
+  readonly matched: number;
+  /** Entries this call published back to their queue. */
+  readonly replayed: number;
+  /** Matched entries found already published by an earlier, interrupted replay (not published again). */
+  readonly alreadyReplayed: number;
+  /** Entry ids this call published. */
+  readonly replayedIds: readonly string[];
+}
+
+/** What {@link DLQStore.purge} did. */
+export interface DLQPurgeReport {
+  /** Entries the selection matched. */
+  readonly matched: number;
+  /** Entries removed. */
+  readonly purged: number;
+}
+
 /** Read and redrive dead-letter queues. */
 export interface DLQStore {
   /** Newest-first entries of the queue's DLQ, at most `limit`. */
   listDLQ(queue: string, limit: number): Promise<DeadLetter[]>;
-  /** Publish the given entries back to their original queue with the attempt reset; returns how many. */
+  /** Publish the given entries (by job id) back to their original queue with the attempt reset; returns how many. */
   replayDLQ(queue: string, ids: readonly string[]): Promise<number>;
   /** Remove entries (all when `ids` is omitted); returns how many. */
   purgeDLQ(queue: string, ids?: readonly string[]): Promise<number>;
+  /** A page of the queue's DLQ entries matching `options`, newest first. */
+  list(queue: string, options?: DLQListOptions): Promise<DLQPage>;
+  /** Publish the entries matching `selection` back to their original queue, oldest first, crash-safe (see the README). */
+  replay(queue: string, selection: DLQFilter, options?: DLQReplayOptions): Promise<DLQReplayReport>;
+  /** Remove the entries matching `selection` (an empty filter: all). */
+  purge(queue: string, selection: DLQFilter, options?: { onProgress?(p: DLQProgress): void }): Promise<DLQPurgeReport>;
 }

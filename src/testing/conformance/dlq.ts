@@ -10,6 +10,7 @@ import { createBusDLQStore } from '../../bridge/dlq-store.js';
 import { isBrowsable } from '../../eventbus/types.js';
 import { elapse, waitFor } from '../wait.js';
 import type { ConformanceContext } from './context.js';
+import { dlqToolCases } from './dlq-tools.js';
 
 /** Register the dead-letter cases (inside the suite's describe). */
 export function deadLetterCases(ctx: ConformanceContext): void {
@@ -88,4 +89,6 @@ export function deadLetterCases(ctx: ConformanceContext): void {
     expect(await store.listDLQ(queue, 100)).toHaveLength(0);
     expect(await store.replayDLQ(queue, firstIds)).toBe(0);
   });
+
+  dlqToolCases(ctx); // list, replay, purge
 }

@@ -17,6 +17,7 @@ export {
   type BulkItem,
 } from './jobbus.js';
 export type { QueueStats } from './queue-stats.js';
+export type { PausedQueue } from './control/types.js';
 export { payloadOf } from './jobs/payload.js';
 export { suffixQueueNames, prefixQueueNames, type QueueNames } from './jobs/queue-names.js';
 export { createJob, validateJob, type JobInput, type JsonValue } from './jobs/job.js';

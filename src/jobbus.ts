@@ -34,6 +34,8 @@ import { createJobbusMetrics } from './observability/metrics.js';
 import { busKind, createJobbusTracing } from './observability/tracing.js';
 import { observeEnqueue, observeQueues, observeWorker } from './observability/enqueue.js';
 import { queueStatsOf, type QueueStats } from './queue-stats.js';
+import { createQueueControl } from './control/control.js';
+import type { PausedQueue } from './control/types.js';
 
 /** Options of {@link createJobbus}; every one has a default. */
 export interface JobbusOptions {
@@ -74,6 +76,8 @@ export interface JobbusOptions {
    * tracer provider, or options. Default: none, and no cost.
    */
   readonly tracing?: boolean | TracingOptions;
+  /** How often workers read the group's paused queues from the bus, ms ({@link Jobbus.pause}). Default 2 000. */
+  readonly controlPollMs?: number;
 }
 
 /** What {@link Jobbus.worker} takes: the worker configuration plus its handlers. */
@@ -127,6 +131,12 @@ export interface Jobbus {
   readonly dlq: DLQStore;
   /** Counts of `queues` for this instance's group and their DLQ sizes, from the bus alone (see the README, "Queue stats"). */
   stats(queues: readonly string[]): Promise<QueueStats[]>;
+  /** Pause `queue` for this group, on the bus: its workers start no new job of it (see src/control/control.ts). */
+  pause(queue: string): Promise<void>;
+  /** Resume a paused `queue` for this group. */
+  resume(queue: string): Promise<void>;
+  /** The queues paused for this group. */
+  paused(): Promise<readonly PausedQueue[]>;
   /** Check the bus (and the leases, once a worker exists); never throws. */
   health(): Promise<JobbusHealth>;
   /** Stop the workers, release held jobs, close the bus when owned. */
@@ -209,6 +219,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
   const readStats = (queues: readonly string[]): Promise<QueueStats[]> => queueStatsOf(bus, runtime.names, options.group ?? 'jobbus', queues);
   observeQueues(metrics, options.metrics?.queues ?? [], readStats);
   const workers = new Set<Worker>();
+  const control = createQueueControl({ bus, group: options.group ?? 'jobbus', logger, ...(options.controlPollMs !== undefined && { pollMs: options.controlPollMs }) });
   let backend: RuntimeBackend | undefined;
   let state: 'open' | 'closing' | 'closed' = 'open';
 
@@ -230,6 +241,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       const c = made.counters();
       return { renewals: c.leaseRenewals, expiries: c.leasesExpired };
     });
+    control.attach(made); // its workers read the paused queues before taking a job
     return (backend = made);
   }
 
@@ -280,8 +292,11 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
     dlq: dlqOf(bus, runtime.names),
     async stats(queues) {
       assertOpen();
-      return readStats(queues);
+      return control.markPaused(await readStats(queues));
     },
+    pause: async (queue) => (assertOpen(), control.pause(queue)),
+    resume: async (queue) => (assertOpen(), control.resume(queue)),
+    paused: async () => (assertOpen(), control.paused()),
     async health() {
       const checks = [createHealthChecker(runtime, { name: 'jobbus-bus' })];
       if (backend) checks.push(createHealthChecker(backend, { name: 'jobbus-leases' }));
@@ -292,6 +307,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
     async close() {
       if (state !== 'open') return;
       state = 'closing';
+      control.stop();
       try {
         await Promise.allSettled([...workers].map((w) => w.stop()));
         if (backend) await backend.close();

@@ -24,6 +24,8 @@ export interface QueueStats {
   readonly dlq: string;
   /** Dead letters the DLQ holds. */
   readonly dlqSize: number;
+  /** Whether the queue is paused for the group (`jobs.pause`); absent when the bus cannot tell (cannot browse). */
+  readonly paused?: boolean;
 }
 
 /** The stats of `queues` on `bus` for `group`; a bus without the capability fails with a clear error. */

@@ -32,6 +32,7 @@ import { createIntake } from './intake.js';
 import { createLeaseTable } from './lease-table.js';
 import { createSettler } from './settle.js';
 import { createQueueSubscriptions } from './subscriptions.js';
+import { createPausedQueues } from './paused-queues.js';
 import type { RuntimeBackend, RuntimeBackendOptions } from './types.js';
 
 export type { BackendCounters, RuntimeBackend, RuntimeBackendOptions } from './types.js';
@@ -58,7 +59,9 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
   const logger = options.logger ?? defaultLogger();
   let closed = false;
 
-  const intake = createIntake((held) => finish(held, new RedeliverJob(0, 'delivery taken back by the bus')));
+  // Paused queues (src/control/): none of their jobs is handed out; see pauseQueue below.
+  const paused = createPausedQueues();
+  const intake = createIntake((held) => finish(held, new RedeliverJob(0, 'delivery taken back by the bus')), (q) => paused.has(q));
   // Lease renewals and expiries are counted for the metrics (jobbus_lease_*_total).
   let leaseRenewals = 0;
   let leasesExpired = 0;
@@ -73,6 +76,7 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
     leases.forget(held);
     if (outcome === undefined) held.resolve();
     else held.reject(outcome);
+    if (paused.size > 0 && paused.has(held.queue)) void detachWhenIdle(held.queue);
   }
 
   const settler = createSettler({
@@ -132,6 +136,29 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
     return true;
   }
 
+  /**
+   * A paused queue's subscription is closed once none of its jobs is leased or settling (those
+   * finish and settle normally through it): its prefetched jobs go back to the bus unchanged
+   * (no attempt spent) and none comes in until a reserve after the resume subscribes again.
+   */
+  async function detachWhenIdle(queue: string): Promise<void> {
+    if (detachingPaused.has(queue)) return;
+    detachingPaused.add(queue);
+    try {
+      await new Promise((resolve) => setImmediate(resolve)); // let the settle that called us reach the bus first
+      const busy = leases.hasQueue(queue) || [...settler.inFlight].some((h) => h.queue === queue);
+      if (closed || !paused.has(queue) || busy || !subscriptions.has(queue)) return;
+      await subscriptions.detach(queue, () => {
+        for (const h of intake.drain(queue)) finish(h, new RedeliverJob(0, 'queue paused'));
+      });
+    } catch (err) {
+      logger.warn({ err, queue }, 'could not hand back the prefetched jobs of a paused queue; they stay held until resume or close');
+    } finally {
+      detachingPaused.delete(queue);
+    }
+  }
+  const detachingPaused = new Set<string>();
+
   const backend: RuntimeBackend = {
     enqueue: (job) => (assertOpen(), runtime.enqueue(job)),
     enqueueBatch: (jobs) => (assertOpen(), runtime.enqueueBatch(jobs)),
@@ -143,13 +170,24 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
       if (!Number.isFinite(leaseForMs) || leaseForMs <= 0) {
         throw new InvalidArgumentError(`leaseForMs must be > 0, got ${leaseForMs}`);
       }
-      const subscribing = subscriptions.ensure(queues);
-      if (subscribing) await subscribing;
-      const ready = intake.take(queues);
+      const gating = paused.gate(opts.signal);
+      if (gating) await gating;
+      if (closed || opts.signal?.aborted) return undefined;
+      let active = paused.active(queues);
+      if (active.length === 0) {
+        await paused.waitForResume(opts.timeoutMs ?? DEFAULTS.reserveTimeoutMs, opts.signal);
+        return undefined;
+      }
+      const subscribing = subscriptions.ensure(active);
+      if (subscribing) {
+        await subscribing;
+        active = paused.active(active); // paused meanwhile
+      }
+      const ready = intake.take(active);
       if (ready) return leases.lease(ready, leaseForMs);
       const timeoutMs = opts.timeoutMs ?? DEFAULTS.reserveTimeoutMs;
       if (timeoutMs <= 0 || opts.signal?.aborted) return undefined;
-      const held = await intake.wait(queues, timeoutMs, opts.signal);
+      const held = active.length ? await intake.wait(active, timeoutMs, opts.signal) : undefined;
       if (!held) return undefined;
       if (closed) {
         finish(held, new RedeliverJob(0, 'backend closed'));
@@ -204,6 +242,7 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
     async close() {
       if (closed) return;
       closed = true;
+      paused.release();
       clearInterval(keepAlive);
       leases.stop();
       intake.cancelWaits();
@@ -223,6 +262,18 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
       return detached;
     },
 
+    pauseQueue(queue) {
+      if (!paused.pause(queue)) return;
+      logger.info({ queue, group }, 'queue paused: no new job of it starts here; running ones finish, prefetched ones go back to the bus');
+      void detachWhenIdle(queue);
+    },
+    resumeQueue(queue) {
+      if (!paused.resume(queue)) return;
+      logger.info({ queue, group }, 'queue resumed: its jobs start here again');
+      intake.cancelWaits(); // waiting reserves come back at once and reserve with the queue again
+    },
+    gateUntil: (ready) => paused.gateUntil(ready),
+    pausedQueues: () => paused.list(),
     bufferedCount: (queue) => intake.bufferedCount(queue),
     // The runtime counts refused dead letters (of jobs and of poison messages) where they happen.
     counters: () => ({ settleFailures: settler.failures(), deadLetterRefused: runtime.counters().deadLetterRefused, leaseRenewals, leasesExpired }),

@@ -3,7 +3,8 @@
  * goes straight to it; otherwise it is buffered, per queue, in delivery order, until a reserve
  * takes it. A buffered job whose delivery the bus takes back (its signal aborts: partition
  * revoked, subscription closed) leaves the buffer at once (U4); once taken by a reserve it is
- * no longer watched (a leased job runs on, its late settle ignored by the bus).
+ * no longer watched (a leased job runs on, its late settle ignored by the bus). A job of a
+ * paused queue is buffered, never handed to a waiting reserve.
  */
 import type { Held, Waiter } from './held.js';
 
@@ -27,9 +28,9 @@ export interface Intake {
 
 /**
  * Create an intake. `dropped` gets each buffered job whose delivery the bus took back, to
- * settle it (it is out of the buffer already).
+ * settle it (it is out of the buffer already); `paused(queue)` says whether a queue is paused.
  */
-export function createIntake(dropped: (held: Held) => void): Intake {
+export function createIntake(dropped: (held: Held) => void, paused: (queue: string) => boolean = () => false): Intake {
   const buffers = new Map<string, Held[]>();
   const waiters = new Set<Waiter>();
   // Buses share one signal among many deliveries: one listener per signal, not per job.
@@ -64,7 +65,7 @@ export function createIntake(dropped: (held: Held) => void): Intake {
 
   return {
     offer(held) {
-      for (const w of waiters) {
+      for (const w of paused(held.queue) ? [] : waiters) {
         if (w.queues.includes(held.queue)) {
           waiters.delete(w);
           w.resolve(held);

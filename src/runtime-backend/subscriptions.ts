@@ -4,7 +4,8 @@
  *   none --first reserve--> subscribing --> subscribed --detach--> detaching --> none
  *                               `--subscribe failed--> none (the next reserve tries again)
  *
- * A later reserve subscribes a detached queue again; close ends every subscription for good.
+ * A later reserve subscribes a detached queue again (once the detach is over); close ends every
+ * subscription for good. A detach waits for a subscribe still under way.
  */
 import type { DeliveryContext, Job, Runtime, RuntimeSubscribeOptions } from '../jobs/types.js';
 
@@ -36,12 +37,14 @@ export function createQueueSubscriptions(
 ): QueueSubscriptions {
   const subscribing = new Map<string, Promise<void>>();
   const subscribed = new Set<string>();
-  const detaching = new Set<string>();
+  const detaching = new Map<string, Promise<void>>();
 
   async function ensureOne(queue: string): Promise<void> {
     let p = subscribing.get(queue);
     if (!p) {
-      p = runtime.subscribe(queue, (job, ctx) => deliver(queue, job, ctx), options);
+      const subscribe = (): Promise<void> => runtime.subscribe(queue, (job, ctx) => deliver(queue, job, ctx), options);
+      const previous = detaching.get(queue); // a queue being detached is subscribed again only once it is
+      p = previous ? previous.then(subscribe) : subscribe();
       subscribing.set(queue, p);
       p.then(
         () => subscribed.add(queue),
@@ -59,14 +62,23 @@ export function createQueueSubscriptions(
     has: (queue) => subscribing.has(queue),
     detaching: (queue) => detaching.has(queue),
     async detach(queue, afterwards) {
+      const under = subscribing.get(queue);
       subscribing.delete(queue);
       subscribed.delete(queue);
-      detaching.add(queue);
-      try {
+      const done = (async () => {
+        await under?.catch(() => undefined);
         await runtime.unsubscribe(queue);
         afterwards();
+      })();
+      const settled = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      detaching.set(queue, settled);
+      try {
+        await done;
       } finally {
-        detaching.delete(queue);
+        if (detaching.get(queue) === settled) detaching.delete(queue);
       }
     },
     async closeAll() {

@@ -43,5 +43,17 @@ export interface RuntimeBackend extends PrefetchingBackend {
   leasedCount(): number;
   /** Settle publishes that failed so far. */
   counters(): BackendCounters;
+  /**
+   * Hand out no new job of `queue` (paused for the group, see src/control/): leased jobs finish
+   * and settle normally; once none is left the queue's subscription is closed, so its prefetched
+   * jobs go back to the bus unchanged (no attempt spent). Idempotent.
+   */
+  pauseQueue(queue: string): void;
+  /** Hand out jobs of `queue` again (the next reserve subscribes it again). Idempotent. */
+  resumeQueue(queue: string): void;
+  /** Hold every reserve until `ready` settles (the paused queues are read first). */
+  gateUntil(ready: Promise<unknown>): void;
+  /** The queues paused here. */
+  pausedQueues(): string[];
 }
 

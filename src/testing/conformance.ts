@@ -12,6 +12,7 @@ import { poisonCases } from './conformance/poison.js';
 import { leaseCases } from './conformance/leases.js';
 import { shutdownCases } from './conformance/shutdown.js';
 import { orderingCases } from './conformance/ordering.js';
+import { pauseCases } from './conformance/pause.js';
 import type { ConformanceTarget, ConformanceTestApi } from './conformance/types.js';
 
 export type { ConformanceMatchers, ConformanceTarget, ConformanceTestApi } from './conformance/types.js';
@@ -35,5 +36,6 @@ export function runConformance(target: ConformanceTarget, api: ConformanceTestAp
     leaseCases(ctx); // expiry, renew, attempt timeouts, maxInFlight
     shutdownCases(ctx); // stop drains, aborts, hands jobs back; close releases
     orderingCases(ctx); // partition keys
+    pauseCases(ctx); // pause and resume a queue for a group, across instances and restarts
   });
 }

@@ -1,0 +1,70 @@
+/** `jobbus status <jobId>` and `jobbus status --snapshot`: the optional job-status store. */
+import { InvalidArgumentError, NotFoundError } from '../../errors.js';
+import { booleanFlag } from '../args.js';
+import { statusApi, type StatusSnapshot } from '../api.js';
+import type { Command, CommandContext } from '../command.js';
+import { EXIT } from '../exit.js';
+import { printJson, table } from '../output.js';
+
+function when(value: Date | string | number | undefined): string | undefined {
+  return value === undefined ? undefined : new Date(value).toISOString();
+}
+
+function countsTable(title: string, counts: Readonly<Record<string, Readonly<Record<string, number>>>>, states: readonly string[]): string {
+  const rows = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
+  return table(rows, [
+    { title, value: ([k]) => k },
+    ...states.map((s) => ({ title: s.toUpperCase(), value: ([, c]: (typeof rows)[number]) => c[s] ?? 0, align: 'right' as const })),
+  ]);
+}
+
+function printSnapshot(ctx: CommandContext, snap: StatusSnapshot): void {
+  const states = Object.keys(snap.byState);
+  ctx.io.out(`${snap.total} job(s) in the status store: ${states.map((s) => `${s} ${snap.byState[s]}`).join(', ') || 'none'}`);
+  if (Object.keys(snap.byQueue).length > 0) ctx.io.out(`\n${countsTable('QUEUE', snap.byQueue, states)}`);
+  if (Object.keys(snap.byName).length > 0) ctx.io.out(`\n${countsTable('JOB NAME', snap.byName, states)}`);
+}
+
+async function run(ctx: CommandContext): Promise<number> {
+  const snapshot = booleanFlag(ctx.args, 'snapshot');
+  const id = ctx.args.positionals[0];
+  if (snapshot === (id !== undefined)) throw new InvalidArgumentError('give a job id or --snapshot (one of them)');
+  if (!ctx.config().status) {
+    throw new InvalidArgumentError('no job-status store configured: pass --status-store redis|nats-kv (and --status-url), or set `jobs.status` in the config file');
+  }
+  const api = statusApi(await ctx.open());
+  if (snapshot) {
+    const snap = await api.statusSnapshot();
+    if (ctx.json) printJson(ctx.io, snap);
+    else printSnapshot(ctx, snap);
+    return EXIT.ok;
+  }
+  const record = await api.status(id!);
+  if (!record) throw new NotFoundError(`no status for job ${id}: unknown, expired, or its workers do not write to this status store`);
+  if (ctx.json) printJson(ctx.io, record);
+  else {
+    const lines: [string, string | number | undefined][] = [
+      ['job', record.jobId],
+      ['name', record.name],
+      ['queue', record.queue],
+      ['state', record.state],
+      ['attempt', record.attempt],
+      ['updated', when(record.updatedAt)],
+      ['enqueued', when(record.enqueuedAt)],
+      ['error', record.error],
+    ];
+    for (const [k, v] of lines) if (v !== undefined) ctx.io.out(`${`${k}:`.padEnd(10)}${v}`);
+  }
+  return EXIT.ok;
+}
+
+/** The `status` command. */
+export const statusCommand: Command = {
+  name: 'status',
+  summary: "show a job's state from the job-status store, or counts of all (--snapshot)",
+  usage: 'status (<jobId> | --snapshot)',
+  details: 'Needs the job-status store the workers write to (--status-store, --status-url, or `jobs.status`).\nAn unknown (or expired) job id exits with 4.',
+  positionals: { min: 0, max: 1, names: '<jobId>' },
+  flags: { snapshot: { type: 'boolean', description: 'counts by state, job name and queue' } },
+  run,
+};

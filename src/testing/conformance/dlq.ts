@@ -11,6 +11,7 @@ import { isBrowsable } from '../../eventbus/types.js';
 import { elapse, waitFor } from '../wait.js';
 import type { ConformanceContext } from './context.js';
 import { dlqToolCases } from './dlq-tools.js';
+import { dlqCrashCases } from './dlq-crash.js';
 
 /** Register the dead-letter cases (inside the suite's describe). */
 export function deadLetterCases(ctx: ConformanceContext): void {
@@ -91,4 +92,5 @@ export function deadLetterCases(ctx: ConformanceContext): void {
   });
 
   dlqToolCases(ctx); // list, replay, purge
+  dlqCrashCases(ctx); // the interrupted replay
 }

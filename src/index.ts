@@ -77,6 +77,23 @@ export type { HealthResult } from './health.js';
 export type { MetricsOptions, MetricsRegistry, TracingOptions, TracerLike } from './observability/types.js';
 export { registerSchedulerMetrics } from './observability/scheduler-metrics.js';
 export {
+  createMemoryStatusStore,
+  createRedisStatusStore,
+  createNatsKvStatusStore,
+  JOB_STATES,
+  type MemoryStatusStoreOptions,
+  type RedisStatusClient,
+  type RedisStatusStoreOptions,
+  type RedisStatusSettings,
+  type NatsKvStatusStoreOptions,
+  type JobState,
+  type JobStatus,
+  type JobStatusStore,
+  type StateCounts,
+  type StatusSnapshot,
+  type StatusWriteCounts,
+} from './status/index.js';
+export {
   JobbusError,
   ValidationError,
   DecodeError,

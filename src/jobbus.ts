@@ -36,6 +36,8 @@ import { observeEnqueue, observeQueues, observeWorker } from './observability/en
 import { queueStatsOf, type QueueStats } from './queue-stats.js';
 import { createQueueControl } from './control/control.js';
 import type { PausedQueue } from './control/types.js';
+import { createStatusObserver, observeStatusEnqueue, observeStatusWorker, statusQueries } from './status/observe.js';
+import type { JobStatus, JobStatusStore, StatusSnapshot } from './status/types.js';
 
 /** Options of {@link createJobbus}; every one has a default. */
 export interface JobbusOptions {
@@ -78,6 +80,11 @@ export interface JobbusOptions {
   readonly tracing?: boolean | TracingOptions;
   /** How often workers read the group's paused queues from the bus, ms ({@link Jobbus.pause}). Default 2 000. */
   readonly controlPollMs?: number;
+  /**
+   * Job status (`jobs.status(id)`, `jobs.statusSnapshot()`) kept in this store, e.g.
+   * `createMemoryStatusStore({ ttlMs })`; written best effort. Default: none, and no cost.
+   */
+  readonly status?: JobStatusStore;
 }
 
 /** What {@link Jobbus.worker} takes: the worker configuration plus its handlers. */
@@ -131,6 +138,10 @@ export interface Jobbus {
   readonly dlq: DLQStore;
   /** Counts of `queues` for this instance's group and their DLQ sizes, from the bus alone (see the README, "Queue stats"). */
   stats(queues: readonly string[]): Promise<QueueStats[]>;
+  /** The last known state of a job, from the `status` store (`NotInitializedError` without one). */
+  status(jobId: string): Promise<JobStatus | undefined>;
+  /** Counts of the live job records by state, name and queue, from the `status` store (`NotInitializedError` without one). */
+  statusSnapshot(): Promise<StatusSnapshot>;
   /** Pause `queue` for this group, on the bus: its workers start no new job of it (see src/control/control.ts). */
   pause(queue: string): Promise<void>;
   /** Resume a paused `queue` for this group. */
@@ -215,7 +226,8 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
     : undefined;
   const metrics = options.metrics ? createJobbusMetrics(options.metrics) : undefined;
   const tracing = options.tracing ? createJobbusTracing(options.tracing === true ? {} : options.tracing, busKind(options.bus)) : undefined;
-  const client = createJobClient(observeEnqueue(runtime, metrics, tracing), registryPayloads ? { registryPayloads } : {});
+  const status = createStatusObserver(options.status, logger);
+  const client = createJobClient(observeStatusEnqueue(observeEnqueue(runtime, metrics, tracing), status), registryPayloads ? { registryPayloads } : {});
   const readStats = (queues: readonly string[]): Promise<QueueStats[]> => queueStatsOf(bus, runtime.names, options.group ?? 'jobbus', queues);
   observeQueues(metrics, options.metrics?.queues ?? [], readStats);
   const workers = new Set<Worker>();
@@ -285,11 +297,13 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       for (const [name, handler] of Object.entries(handlers ?? {})) worker.register(name, handler);
       for (const def of definitions ?? []) worker.register(def);
       observeWorker(worker, metrics, tracing);
+      observeStatusWorker(worker, status);
       observeQueues(metrics, queueList, readStats);
       workers.add(worker);
       return worker;
     },
     dlq: dlqOf(bus, runtime.names),
+    ...statusQueries(status, assertOpen),
     async stats(queues) {
       assertOpen();
       return control.markPaused(await readStats(queues));
@@ -311,6 +325,7 @@ export function assembleJobbus(options: JobbusOptions = {}): AssembledJobbus {
       try {
         await Promise.allSettled([...workers].map((w) => w.stop()));
         if (backend) await backend.close();
+        await status?.recorder.flush();
         await runtime.close();
       } finally {
         metrics?.retire();

@@ -42,6 +42,7 @@ export default defineConfig({
             'test/security/**/*.test.ts',
             'test/scheduler/**/*.int.test.ts',
             'test/observability/*.int.test.ts',
+            'test/status/*.int.test.ts',
             // In-process workers on the shared brokers; the other chaos files are below.
             'test/chaos/poison.test.ts',
             'test/scheduler/*.int.test.ts',

@@ -42,8 +42,8 @@ describe('architecture', () => {
   it('broker, store and registry clients are imported only inside their adapter folder (the buses, the lock providers, the schema registry client)', () => {
     const owners: Record<string, readonly string[]> = {
       kafkajs: ['eventbus/kafka/'],
-      '@nats-io/': ['eventbus/nats/', 'scheduler/locks/'],
-      redis: ['scheduler/locks/'],
+      '@nats-io/': ['eventbus/nats/', 'scheduler/locks/', 'status/'],
+      redis: ['scheduler/locks/', 'status/'],
       pg: ['scheduler/locks/'],
       '@kafkajs/confluent-schema-registry': ['eventbus/schema/'],
       'prom-client': ['observability/'],

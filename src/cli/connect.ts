@@ -3,6 +3,7 @@
  * broker client), checked reachable within the connect timeout. An unreachable broker becomes an
  * UnavailableError (exit 3) saying where the address came from and what to check.
  */
+import { pino, type Logger } from 'pino';
 import { UnavailableError, describeError } from '../errors.js';
 import type { EventBus } from '../eventbus/types.js';
 import { createJobbus, type Jobbus, type JobbusOptions } from '../jobbus.js';
@@ -42,7 +43,7 @@ function unreachable(config: CliConfig, cause: unknown): UnavailableError {
   const path = kafka ? 'kafka.brokers' : 'nats.servers';
   const check = kafka ? '--kafka-brokers / JOBBUS_KAFKA_BROKERS / jobs.kafka.brokers' : '--nats-servers / JOBBUS_NATS_SERVERS / jobs.nats.servers';
   const origin = config.origin(path);
-  const detail = cause === undefined ? '' : ` (${describeError(cause).slice(0, 300)})`;
+  const detail = cause === undefined ? '' : ` (${(cause instanceof Error ? cause.message : describeError(cause)).slice(0, 300)})`;
   return new UnavailableError(
     `cannot reach ${kafka ? 'Kafka' : 'NATS'} at ${where} within ${seconds(config.connectTimeoutMs)}: is the broker running? ` +
       `check ${check}${origin ? ` (this address came from ${origin})` : ''}${detail}`,
@@ -50,7 +51,12 @@ function unreachable(config: CliConfig, cause: unknown): UnavailableError {
   );
 }
 
-async function busOf(config: CliConfig): Promise<EventBus | undefined> {
+/** The library's log lines go to stderr: stdout holds only the command's result. */
+function stderrLogger(): Logger {
+  return pino({ name: 'jobbus', level: process.env.JOBBUS_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+}
+
+async function busOf(config: CliConfig, logger: Logger): Promise<EventBus | undefined> {
   if (config.bus === 'kafka') {
     const { createKafkaEventBus } = await import('../eventbus/kafka/index.js');
     const k = config.kafka!;
@@ -60,6 +66,7 @@ async function busOf(config: CliConfig): Promise<EventBus | undefined> {
       ...(k.ssl !== undefined && { ssl: k.ssl }),
       ...(k.sasl !== undefined && { sasl: k.sasl }),
       connectionTimeoutMs: Math.min(3_000, config.connectTimeoutMs),
+      logger,
     });
   }
   if (config.bus === 'nats') {
@@ -68,6 +75,7 @@ async function busOf(config: CliConfig): Promise<EventBus | undefined> {
     return createNatsEventBus({
       servers: n?.servers ?? ['nats://127.0.0.1:4222'],
       ...(n?.subjectPrefix !== undefined && { subjectPrefix: n.subjectPrefix }),
+      logger,
       connectionOptions: {
         timeout: config.connectTimeoutMs,
         name: 'jobbus-cli',
@@ -95,8 +103,9 @@ export async function openJobbus(config: CliConfig, worker = false): Promise<Ope
   const left = (): number => Math.max(1, deadline - Date.now());
   let bus: EventBus | undefined;
   let store: OpenedStore | undefined;
+  const logger = stderrLogger();
   try {
-    bus = await withDeadline(busOf(config), left(), () => unreachable(config, undefined));
+    bus = await withDeadline(busOf(config, logger), left(), () => unreachable(config, undefined));
     if (bus) await withDeadline(bus.healthCheck(), left(), () => unreachable(config, undefined));
   } catch (err) {
     void bus?.close().catch(() => undefined);
@@ -113,6 +122,7 @@ export async function openJobbus(config: CliConfig, worker = false): Promise<Ope
   const options = {
     ...(bus && { bus }),
     group: config.group,
+    logger,
     ...(names && { names }),
     ...(worker && config.prefetch !== undefined && { prefetch: config.prefetch }),
     ...(worker && config.ackTimeoutMs !== undefined && { ackTimeoutMs: config.ackTimeoutMs }),

@@ -1,12 +1,11 @@
 /**
  * Fault injection for the Kafka integration tests through the adapter's client port: the real
- * kafkajs driver, wrapped so a test can freeze commits (a member that "crashes" without
+ * driver under test (kafkajs or platformatic, helpers.ts testDriver), wrapped so a test can freeze commits (a member that "crashes" without
  * committing again) or make a batch throw a non-retriable error (kafkajs then crashes the
  * consumer without restarting it). The broker is always the real one.
  */
-import { loadKafkaJsDriver } from '../../src/eventbus/kafka/kafkajs-driver.js';
 import type { GroupConsumerPort, KafkaClientPort } from '../../src/eventbus/kafka/port.js';
-import { kafkaBrokers } from '../setup/env.js';
+import { loadTestDriver } from './helpers.js';
 
 /** Switches of a {@link faultyClient}. */
 export interface Faults {
@@ -20,9 +19,9 @@ export interface Faults {
   target: 'subscriptions' | 'relays';
 }
 
-/** The kafkajs driver behind switchable faults. */
+/** The driver under test behind switchable faults. */
 export async function faultyClient(clientId: string): Promise<{ client: KafkaClientPort; faults: Faults }> {
-  const inner = await loadKafkaJsDriver({ brokers: kafkaBrokers(), clientId, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000, idempotent: true });
+  const inner = await loadTestDriver(clientId);
   const faults: Faults = { freezeCommits: false, throwInNextBatch: undefined, consumersCreated: 0, target: 'subscriptions' };
   const client: KafkaClientPort = {
     producer: () => inner.producer(),

@@ -1,10 +1,9 @@
 /**
  * Fault injection and observation through the Kafka client port (never a mock broker): the real
- * kafkajs driver, with hooks around the group consumers and the producer.
+ * driver under test (kafkajs or platformatic, helpers.ts testDriver), with hooks around the group consumers and the producer.
  */
-import { loadKafkaJsDriver } from '../../src/eventbus/kafka/kafkajs-driver.js';
 import type { GroupConsumerPort, GroupConsumerSettings, KafkaClientPort, OffsetRange, PartitionRecord, ProduceRecord } from '../../src/eventbus/kafka/index.js';
-import { kafkaBrokers } from '../setup/env.js';
+import { loadTestDriver } from './helpers.js';
 
 /** Hooks of {@link wrappedClient}. */
 export interface ClientHooks {
@@ -16,15 +15,9 @@ export interface ClientHooks {
   onRead?(topic: string, ranges: readonly OffsetRange[], result: readonly PartitionRecord[]): void;
 }
 
-/** The kafkajs driver against the test broker, wrapped by `hooks`. */
+/** The driver under test against the test broker, wrapped by `hooks`. */
 export async function wrappedClient(hooks: ClientHooks): Promise<KafkaClientPort> {
-  const base = await loadKafkaJsDriver({
-    brokers: kafkaBrokers(),
-    clientId: 'jobbus-test-wrapped',
-    connectionTimeoutMs: 3_000,
-    requestTimeoutMs: 30_000,
-    idempotent: true,
-  });
+  const base = await loadTestDriver('jobbus-test-wrapped');
   return {
     ...base,
     async producer() {

@@ -42,6 +42,7 @@ describe('architecture', () => {
   it('broker, store and registry clients are imported only inside their adapter folder (the buses, the lock providers, the schema registry client)', () => {
     const owners: Record<string, readonly string[]> = {
       kafkajs: ['eventbus/kafka/'],
+      '@platformatic/kafka': ['eventbus/kafka/'],
       '@nats-io/': ['eventbus/nats/', 'scheduler/locks/', 'status/'],
       redis: ['scheduler/locks/', 'status/'],
       pg: ['scheduler/locks/'],

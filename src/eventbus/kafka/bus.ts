@@ -11,6 +11,7 @@ import { ClosedError, InvalidArgumentError, UnavailableError } from '../../error
 import type { BrowsableBus, EventBus, QueueStatsBus } from '../types.js';
 import { createBrowser } from './browse.js';
 import { loadKafkaJsDriver } from './kafkajs-driver.js';
+import { loadPlatformaticDriver } from './platformatic-driver.js';
 import { resolveConsumerOptions, type KafkaEventBusOptions, type ResolvedConsumerOptions } from './options.js';
 import type { AdminPort, KafkaClientPort, ProducerPort } from './port.js';
 import { createPublisher, type EnsureFn } from './publish.js';
@@ -61,10 +62,15 @@ function lazy<T>(connect: () => Promise<T>): Lazy<T> {
   };
 }
 
-/** The client driver: the one in the options, else kafkajs (an optional peer dependency). */
+/** The client driver: the one in the options, else the chosen library's (an optional peer dependency). */
 async function clientOf(options: KafkaEventBusOptions): Promise<KafkaClientPort> {
   if (options.client) return options.client;
-  return loadKafkaJsDriver({
+  const driver = options.driver ?? 'kafkajs';
+  if (driver !== 'kafkajs' && driver !== 'platformatic') {
+    throw new InvalidArgumentError(`createKafkaEventBus: options.driver must be 'kafkajs' or 'platformatic' (got ${JSON.stringify(driver)})`);
+  }
+  const load = driver === 'platformatic' ? loadPlatformaticDriver : loadKafkaJsDriver;
+  return load({
     brokers: options.brokers,
     clientId: options.clientId ?? 'jobbus',
     ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
@@ -194,8 +200,8 @@ function healthCheckOf(
 }
 
 /**
- * Create a Kafka event bus. Loads kafkajs (an optional peer dependency) unless `options.client`
- * supplies a driver. Connections are opened lazily, on first use.
+ * Create a Kafka event bus. Loads the client library of `options.driver` (kafkajs by default;
+ * an optional peer dependency) unless `options.client` supplies a driver. Connections are opened lazily, on first use.
  */
 export async function createKafkaEventBus(options: KafkaEventBusOptions): Promise<KafkaEventBus> {
   if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {

@@ -22,7 +22,7 @@
  */
 
 export { createKafkaEventBus, type KafkaEventBus } from './bus.js';
-export type { KafkaEventBusOptions, KafkaBusLogger, KafkaConsumerOptions, KafkaTopicOptions, KafkaTlsOptions, KafkaSaslOptions } from './options.js';
+export type { KafkaEventBusOptions, KafkaDriverName, KafkaBusLogger, KafkaConsumerOptions, KafkaTopicOptions, KafkaTlsOptions, KafkaSaslOptions } from './options.js';
 export type * from './port.js';
 export { DEFAULT_DELAY_TIERS_MS, type DelayTier } from './tiers.js';
 export { DUE_AT_HEADER, TARGET_HEADER } from './wire.js';

@@ -71,6 +71,9 @@ export interface KafkaSaslOptions {
   readonly password: string;
 }
 
+/** The Kafka client libraries the bus can drive. */
+export type KafkaDriverName = 'kafkajs' | 'platformatic';
+
 /** Options of {@link createKafkaEventBus}. */
 export interface KafkaEventBusOptions {
   /** Bootstrap servers, e.g. `['127.0.0.1:9092']`. */
@@ -157,7 +160,13 @@ export interface KafkaEventBusOptions {
   readonly requestTimeoutMs?: number;
   /** Where kafkajs and the bus log warnings and errors. Default: silent. */
   readonly logger?: KafkaBusLogger;
-  /** Use this client driver instead of loading kafkajs (a second driver, or instrumentation). */
+  /**
+   * The client library behind the bus (both are optional peer dependencies, loaded on first use):
+   * `'kafkajs'` (default) or `'platformatic'` (`@platformatic/kafka`, ^1.35 on Node 20, ^2 on
+   * Node 22+). Ignored when {@link client} is given.
+   */
+  readonly driver?: KafkaDriverName;
+  /** Use this client driver instead of loading one (a second driver, or instrumentation). */
   readonly client?: KafkaClientPort;
 }
 

@@ -1,0 +1,197 @@
+/**
+ * The {@link KafkaClientPort} over `@platformatic/kafka` (1.35+ on Node 20, 2.x on Node 22+):
+ * pure JavaScript, maintained, speaks the current protocol versions. With the other
+ * `platformatic-*.ts` files, the only code of jobbus that touches it; it is an optional peer
+ * dependency, loaded with a dynamic import by {@link loadPlatformaticDriver}.
+ *
+ * Group consumers (platformatic-group-consumer.ts) use the library's group membership (join,
+ * sync, background heartbeats) but fetch, pause, commit (with metadata, once, with a pinned
+ * generation) and read committed offsets themselves through the library's protocol APIs: its
+ * `MessagesStream` has no per-partition pause and moves the fetch position by itself, and its
+ * `commit` sends no metadata and retries after a rejoin, all of which the port rules out.
+ */
+import { Buffer } from 'node:buffer';
+import type * as Plt from '@platformatic/kafka';
+import { InvalidArgumentError, NotInitializedError } from '../../errors.js';
+import { createPlatformaticAdmin } from './platformatic-admin.js';
+import { normalize } from './platformatic-errors.js';
+import { readRanges } from './platformatic-fetch.js';
+import { createPlatformaticGroupConsumer } from './platformatic-group-consumer.js';
+import type { KafkaBusLogger, KafkaSaslOptions, KafkaTlsOptions } from './options.js';
+import type { AdminPort, KafkaClientPort, ProducerPort } from './port.js';
+
+/** The `@platformatic/kafka` module. */
+export type PltModule = typeof Plt;
+
+/** Connection settings of the `@platformatic/kafka` driver (as the kafkajs driver's). */
+export interface PlatformaticDriverOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: boolean | KafkaTlsOptions;
+  readonly sasl?: KafkaSaslOptions;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** Idempotent producer. */
+  readonly idempotent: boolean;
+  readonly logger?: KafkaBusLogger;
+}
+
+/** What every client of the driver is built with (the library's base and connection options). */
+export interface PltConnection {
+  readonly clientId: string;
+  readonly bootstrapBrokers: string[];
+  readonly connectTimeout: number;
+  readonly timeout: number;
+  readonly requestTimeout: number;
+  readonly retries: number;
+  readonly retryDelay: number;
+  readonly tls?: import('node:tls').ConnectionOptions;
+  readonly sasl?: Plt.SASLOptions;
+}
+
+/** Load `@platformatic/kafka` and build the driver; a clear error when the optional peer dependency is missing. */
+export async function loadPlatformaticDriver(options: PlatformaticDriverOptions): Promise<KafkaClientPort> {
+  let mod: PltModule;
+  try {
+    mod = (await import('@platformatic/kafka')) as PltModule;
+  } catch (cause) {
+    // Not retryable: a missing dependency does not appear by waiting.
+    throw new NotInitializedError(
+      'jobbus/kafka with driver "platformatic" needs the optional peer dependency "@platformatic/kafka" (^1.35.0 on Node 20, ^2.0.0 on Node 22+): install it with `npm install @platformatic/kafka`',
+      { cause },
+    );
+  }
+  return createPlatformaticDriver(mod, options);
+}
+
+const SASL_MECHANISMS: Readonly<Record<KafkaSaslOptions['mechanism'], 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'>> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+/** The bus's TLS and SASL options as the library's connection options. */
+export function connectionOf(options: PlatformaticDriverOptions): PltConnection {
+  let tls: import('node:tls').ConnectionOptions | undefined;
+  if (options.ssl === true) tls = {};
+  else if (options.ssl) {
+    const { ca, cert, key, passphrase, rejectUnauthorized, servername } = options.ssl;
+    tls = {
+      ...(ca !== undefined ? { ca: typeof ca === 'string' || Buffer.isBuffer(ca) ? ca : [...ca] } : {}),
+      ...(cert !== undefined ? { cert } : {}),
+      ...(key !== undefined ? { key } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}),
+      ...(servername !== undefined ? { servername } : {}),
+    };
+  }
+  let sasl: Plt.SASLOptions | undefined;
+  if (options.sasl) {
+    const mechanism = SASL_MECHANISMS[options.sasl.mechanism];
+    if (!mechanism) {
+      throw new InvalidArgumentError(`kafka: SASL mechanism "${String(options.sasl.mechanism)}" is not supported by the platformatic driver (plain, scram-sha-256, scram-sha-512)`);
+    }
+    sasl = { mechanism, username: options.sasl.username, password: options.sasl.password };
+  }
+  return {
+    clientId: options.clientId,
+    bootstrapBrokers: [...options.brokers],
+    connectTimeout: options.connectionTimeoutMs,
+    timeout: options.requestTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    // Bounded retries (as the kafkajs driver): a dead cluster fails an operation within seconds.
+    retries: 5,
+    retryDelay: 250,
+    ...(tls ? { tls } : {}),
+    ...(sasl ? { sasl } : {}),
+  };
+}
+
+/** Key and header serializers of the producer (values are already bytes). */
+function toBuffer(v: Uint8Array | string): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+function createPlatformaticDriver(mod: PltModule, options: PlatformaticDriverOptions): KafkaClientPort {
+  const connection = connectionOf(options);
+
+  // One admin client per driver, shared by the bus's AdminPort and the group consumers'
+  // committed-offset reads (as the kafkajs driver does), closed when its last user releases it.
+  let shared: { admin: Plt.Admin; users: number } | undefined;
+  const acquireAdmin = (): { admin: Plt.Admin; release(): Promise<void> } => {
+    shared ??= { admin: new mod.Admin({ ...connection }), users: 0 };
+    const entry = shared;
+    entry.users++;
+    let released = false;
+    return {
+      admin: entry.admin,
+      async release() {
+        if (released) return;
+        released = true;
+        if (--entry.users > 0) return;
+        if (shared === entry) shared = undefined;
+        await entry.admin.close().catch(() => undefined);
+      },
+    };
+  };
+
+  return {
+    async producer(): Promise<ProducerPort> {
+      // Keyed records: murmur2 & 0x7fffffff modulo the partitions (the Java client's and kafkajs'
+      // DefaultPartitioner); keyless ones round-robin (the library's default puts them all on 0).
+      let next = 0;
+      const producer = new mod.Producer<string, Buffer, string, string | Uint8Array>({
+        ...connection,
+        clientId: connection.clientId,
+        idempotent: options.idempotent,
+        acks: mod.ProduceAcks.ALL,
+        autocreateTopics: false,
+        serializers: {
+          key: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
+          value: (v?: Buffer) => v,
+          headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
+          headerValue: (v?: string | Uint8Array) => (v === undefined ? undefined : toBuffer(v)),
+        },
+        partitioner: (message, key) => (key ? mod.compatibilityPartitioner(message, key) : next++ & 0x7fffffff),
+      });
+      try {
+        await producer.metadata({ topics: [] });
+      } catch (err) {
+        await producer.close().catch(() => undefined);
+        throw normalize(err);
+      }
+      return {
+        async send(topic, records) {
+          try {
+            await producer.send({
+              messages: records.map((r) => ({
+                topic,
+                ...(r.key !== undefined ? { key: r.key } : {}),
+                value: toBuffer(r.value),
+                headers: r.headers as Record<string, string | Uint8Array>,
+                ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
+              })),
+            });
+          } catch (err) {
+            throw normalize(err);
+          }
+        },
+        disconnect: () => producer.close(),
+      };
+    },
+
+    async admin(): Promise<AdminPort> {
+      const held = acquireAdmin();
+      return createPlatformaticAdmin(held.admin, () => held.release(), Math.max(options.requestTimeoutMs, 10_000));
+    },
+
+    groupConsumer(settings) {
+      return createPlatformaticGroupConsumer(mod, connection, settings, options.logger, acquireAdmin);
+    },
+
+    readRanges(topic, ranges, timeoutMs) {
+      return readRanges(mod, connection, topic, ranges, timeoutMs);
+    },
+  };
+}

@@ -1,0 +1,347 @@
+/**
+ * The {@link GroupConsumerPort} over `@platformatic/kafka` (part of the platformatic driver).
+ *
+ * Membership is the library's: `joinGroup` (classic protocol, round-robin assignment) and its
+ * heartbeat timer, which runs on its own connection whatever the handlers do (heartbeats during
+ * long handlers need nothing from us; {@link BatchControl.heartbeat} only reports a rebalance).
+ * The rest is ours, because the library's `MessagesStream` cannot pause one partition, moves its
+ * fetch position by itself, and its `commit` sends no metadata and rejoins and retries:
+ * - fetch loop: the assigned, not paused partitions at our own positions (moved only by
+ *   `advance`), one fetch at a time, batches handed over `partitionsConcurrently` at once; the
+ *   next fetch starts after they returned (as kafkajs: a batch waiting at the cap is the pause);
+ * - positions: on every assignment, the group's committed offset, else the earliest (new groups
+ *   start at the earliest offset); an out-of-range position restarts at the earliest retained;
+ * - commit: one OffsetCommit request with metadata, on a connection of its own (never queued
+ *   behind a long-polling fetch or a parked JoinGroup), with the generation the member had when it
+ *   learned of a rebalance (pinned until the next assignment) or else the current one;
+ * - rebalance: the library announces one (`consumer:group:rebalance`) and rejoins at once; we stop
+ *   fetching, call onRebalancing, then onRevoke (its commit still carries the old generation),
+ *   and hand over the next assignment only once onRevoke settled. A rejoin without announcement
+ *   (fenced member) is reported as a rebalance too, before the new assignment;
+ * - crash: a handler error or a failed rejoin stops the member for good (`restarting: false`); it
+ *   leaves the group at once and a new consumer brings it back (consumer-supervisor.ts).
+ */
+import type * as Plt from '@platformatic/kafka';
+import { describeError, UnavailableError } from '../../errors.js';
+import { groupCommitted, watermarks } from './platformatic-admin.js';
+import type { PltConnection, PltModule } from './platformatic-driver.js';
+import { hasProtocolError, normalize } from './platformatic-errors.js';
+import { closeForced, fetchPartitions, type FetchedPartition } from './platformatic-fetch.js';
+import type { KafkaBusLogger } from './options.js';
+import type { BatchControl, CommitOffset, GroupConsumerPort, GroupConsumerSettings, GroupHandlers } from './port.js';
+
+/** The shared admin client of the driver (one use). */
+export interface HeldAdmin {
+  readonly admin: Plt.Admin;
+  release(): Promise<void>;
+}
+
+/** Rejection of {@link BatchControl.heartbeat} once the group rebalances (or the member stopped). */
+class RebalancingError extends UnavailableError {}
+
+const key = (topic: string, partition: number): string => `${topic}:${partition}`;
+
+/** Run `fn` over `items`, at most `limit` at once. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** A group consumer over `@platformatic/kafka`. */
+export function createPlatformaticGroupConsumer(
+  mod: PltModule,
+  connection: PltConnection,
+  settings: GroupConsumerSettings,
+  logger: KafkaBusLogger | undefined,
+  acquireAdmin: () => HeldAdmin,
+): GroupConsumerPort {
+  const where = { groupId: settings.groupId };
+  const consumer = new mod.Consumer({
+    ...connection,
+    groupId: settings.groupId,
+    autocommit: false,
+    sessionTimeout: settings.sessionTimeoutMs,
+    rebalanceTimeout: settings.rebalanceTimeoutMs,
+    heartbeatInterval: settings.heartbeatIntervalMs,
+    maxWaitTime: settings.maxWaitTimeMs,
+    isolationLevel: 0,
+  });
+  const fetchPool = new mod.ConnectionPool(connection.clientId, { ...connection });
+  const commitPool = new mod.ConnectionPool(connection.clientId, { ...connection });
+  const admin = acquireAdmin();
+  let handlers: GroupHandlers | undefined;
+  let stopped = false;
+  let crashed = false;
+  let joined = false;
+  /** Bumped on every rebalance, assignment, crash and stop: batches of an older epoch are stale. */
+  let epoch = 0;
+  let generation = 0;
+  let assignment: Map<string, number[]> | undefined;
+  /** Generation and member of the last assignment, pinned while a rebalance is announced. */
+  let pinned: { generationId: number; memberId: string } | undefined;
+  let revoking: Promise<void> | undefined;
+  let joinChain: Promise<void> = Promise.resolve();
+  const positions = new Map<string, number>();
+  /** Bumped per partition when its position is reset (out of range): its batches are stale. */
+  const resets = new Map<string, number>();
+  const paused = new Set<string>();
+  const pausedTopics = new Set<string>();
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const idle = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        if (wake === done) wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+  const poke = (): void => wake?.();
+
+  const closeAll = (): Promise<void> => {
+    closing ??= (async () => {
+      epoch++;
+      poke();
+      await closeForced(consumer).catch((err: unknown) => logger?.debug?.({ ...where, err: describeError(err) }, 'kafka: leaving the group failed'));
+      await Promise.allSettled([fetchPool.close(), commitPool.close()]);
+    })();
+    return closing;
+  };
+
+  const crash = (err: unknown): void => {
+    if (stopped || crashed) return;
+    crashed = true;
+    assignment = undefined;
+    void closeAll();
+    handlers?.onCrash(normalize(err), false);
+  };
+
+  const onRebalance = (): void => {
+    if (stopped || crashed || !joined) return;
+    const wasAssigned = assignment !== undefined;
+    epoch++;
+    assignment = undefined;
+    if (!pinned && consumer.memberId) pinned = { generationId: consumer.generationId, memberId: consumer.memberId };
+    handlers?.onRebalancing();
+    if (wasAssigned && handlers?.onRevoke && !revoking) {
+      revoking = handlers
+        .onRevoke()
+        .catch((err: unknown) => logger?.warn({ ...where, err: describeError(err) }, 'kafka: draining before a rebalance failed'))
+        .finally(() => (revoking = undefined));
+    }
+  };
+
+  /** Fetch positions of a new assignment: the group's committed offsets, else the earliest. */
+  const positionsOf = async (topic: string, partitions: readonly number[]): Promise<Map<number, number>> => {
+    const committed = new Map((await groupCommitted(admin.admin, settings.groupId, topic)).map((c) => [c.partition, c.offset]));
+    const out = new Map<number, number>();
+    let lows: Map<number, number> | undefined;
+    for (const p of partitions) {
+      const c = committed.get(p);
+      if (c !== undefined && c >= 0) out.set(p, c);
+      else {
+        lows ??= new Map((await watermarks(admin.admin, topic)).map((w) => [w.partition, w.low]));
+        out.set(p, lows.get(p) ?? 0);
+      }
+    }
+    return out;
+  };
+
+  const onJoin = async (payload: Plt.ConsumerGroupJoinPayload): Promise<void> => {
+    if (revoking) await revoking;
+    if (stopped || crashed) return;
+    if (joined && (assignment !== undefined || !pinned)) {
+      // A rejoin nobody announced (fenced member): partitions may have moved meanwhile.
+      epoch++;
+      assignment = undefined;
+      handlers?.onRebalancing();
+    }
+    joined = true;
+    pinned = undefined;
+    const ep = ++epoch;
+    const map = new Map<string, number[]>();
+    for (const a of payload.assignments ?? consumer.assignments ?? []) if (settings.topics.includes(a.topic)) map.set(a.topic, [...a.partitions]);
+    generation++;
+    handlers?.onAssigned(map, generation);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        positions.clear();
+        for (const [topic, partitions] of map) for (const [p, o] of await positionsOf(topic, partitions)) positions.set(key(topic, p), o);
+        break;
+      } catch (err) {
+        if (ep !== epoch) return;
+        logger?.warn({ ...where, err: describeError(err) }, 'kafka: reading the committed offsets of a new assignment failed; trying again');
+        await idle(Math.min(5_000, 250 * 2 ** attempt));
+        if (ep !== epoch) return;
+      }
+    }
+    if (ep !== epoch) return;
+    assignment = map;
+    poke();
+  };
+
+  /** Hand one fetched partition to the handlers; false when the member must stop. */
+  const deliver = async (f: FetchedPartition, ep: number): Promise<void> => {
+    const k = key(f.topic, f.partition);
+    const reset = resets.get(k) ?? 0;
+    const active = (): boolean => !stopped && !crashed && ep === epoch && (resets.get(k) ?? 0) === reset;
+    if (f.outOfRange !== undefined) {
+      const low = f.outOfRange >= 0 ? f.outOfRange : ((await watermarks(admin.admin, f.topic)).find((w) => w.partition === f.partition)?.low ?? 0);
+      if (!active()) return;
+      logger?.warn({ ...where, topic: f.topic, partition: f.partition, from: positions.get(k), to: low }, 'kafka: fetch position out of range; restarting at the earliest retained offset');
+      resets.set(k, reset + 1);
+      positions.set(k, low);
+      return;
+    }
+    if (!active() || paused.has(k) || pausedTopics.has(f.topic)) return; // fetched again once resumed
+    if (f.records.length) {
+      const control: BatchControl = {
+        advance: (offset) => {
+          if (active()) positions.set(k, offset + 1);
+        },
+        heartbeat: () => (active() ? Promise.resolve() : Promise.reject(new RebalancingError(`group ${settings.groupId} is rebalancing`))),
+        isActive: active,
+      };
+      try {
+        await handlers!.onBatch({ topic: f.topic, partition: f.partition, records: f.records }, control);
+      } catch (err) {
+        if (err instanceof RebalancingError || !active()) return;
+        throw err;
+      }
+    }
+    // Control records (transaction markers) after the last data record are passed once every data record was.
+    const last = f.records[f.records.length - 1];
+    if (f.nextOffset !== undefined && active() && (last === undefined || (positions.get(k) ?? 0) > last.offset)) {
+      positions.set(k, Math.max(positions.get(k) ?? 0, f.nextOffset));
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    let failures = 0;
+    while (!stopped && !crashed) {
+      const ep = epoch;
+      const targets: { topic: string; partition: number; offset: number }[] = [];
+      for (const [topic, partitions] of assignment ?? []) {
+        if (pausedTopics.has(topic)) continue;
+        for (const partition of partitions) {
+          const offset = positions.get(key(topic, partition));
+          if (offset !== undefined && !paused.has(key(topic, partition))) targets.push({ topic, partition, offset });
+        }
+      }
+      if (!targets.length) {
+        await idle(settings.maxWaitTimeMs);
+        continue;
+      }
+      const errors: unknown[] = [];
+      let fetched: FetchedPartition[];
+      try {
+        fetched = await fetchPartitions(consumer, fetchPool, targets, settings, errors);
+      } catch (err) {
+        errors.push(normalize(err));
+        fetched = [];
+      }
+      if (errors.length) {
+        failures++;
+        logger?.debug?.({ ...where, err: describeError(errors[0]) }, 'kafka: fetch failed; trying again');
+        if (!fetched.length) await idle(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+      } else failures = 0;
+      if (ep !== epoch) continue;
+      try {
+        await eachLimited(fetched, settings.partitionsConcurrently, (f) => deliver(f, ep));
+      } catch (err) {
+        crash(err);
+      }
+    }
+  };
+
+  const listen = (h: GroupHandlers): void => {
+    handlers = h;
+    consumer.on('consumer:group:rebalance', onRebalance);
+    consumer.on('consumer:group:join', (payload) => {
+      joinChain = joinChain.then(() => onJoin(payload)).catch((err: unknown) => crash(err));
+    });
+    consumer.on('consumer:heartbeat:error', ({ error }) => logger?.debug?.({ ...where, err: describeError(error) }, 'kafka: heartbeat failed'));
+    // The library emits 'error' when rejoining the group failed for good.
+    consumer.on('error', (err: unknown) => crash(err));
+  };
+
+  /** Send one OffsetCommit request to the group coordinator. */
+  const sendCommit = async (offsets: readonly CommitOffset[], gen: { generationId: number; memberId: string }): Promise<void> => {
+    const coordinator = await consumer.findGroupCoordinator();
+    const meta = await consumer.metadata({ topics: [...settings.topics] });
+    const broker = meta.brokers.get(coordinator);
+    if (!broker) throw new UnavailableError(`group ${settings.groupId}: coordinator ${coordinator} is not in the metadata`);
+    const conn = await commitPool.get(broker);
+    const api = await new Promise<{ async(...args: unknown[]): Promise<unknown> }>((resolve, reject) =>
+      consumer[mod.kGetApi]<unknown[], unknown>('OffsetCommit', (err, a) => (err ? reject(err) : resolve(a as unknown as { async(...args: unknown[]): Promise<unknown> }))),
+    );
+    const topics = new Map<string, { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }[] }>();
+    for (const o of offsets) {
+      let t = topics.get(o.topic);
+      if (!t) topics.set(o.topic, (t = { name: o.topic, partitions: [] }));
+      t.partitions.push({ partitionIndex: o.partition, committedOffset: BigInt(o.offset), committedLeaderEpoch: -1, committedMetadata: o.metadata ?? null });
+    }
+    await api.async(conn, settings.groupId, gen.generationId, gen.memberId, null, [...topics.values()]);
+  };
+
+  return {
+    async start(h) {
+      listen(h);
+      consumer.topics.trackAll(...settings.topics);
+      try {
+        await consumer.metadata({ topics: [...settings.topics] });
+      } catch (err) {
+        throw normalize(err);
+      }
+      loop = run();
+      consumer.joinGroup({}).catch((err: unknown) => {
+        if (!stopped) crash(err);
+      });
+    },
+    pause(topic, partitions) {
+      if (!partitions) pausedTopics.add(topic);
+      else for (const p of partitions) paused.add(key(topic, p));
+    },
+    resume(topic, partitions) {
+      if (!partitions) {
+        pausedTopics.delete(topic);
+        for (const k of [...paused]) if (k.startsWith(`${topic}:`) && k.slice(topic.length + 1).match(/^\d+$/)) paused.delete(k);
+      } else for (const p of partitions) paused.delete(key(topic, p));
+      poke();
+    },
+    async commit(offsets) {
+      const gen = pinned ?? (consumer.memberId ? { generationId: consumer.generationId, memberId: consumer.memberId } : undefined);
+      if (!gen || stopped || crashed) throw new UnavailableError(`group ${settings.groupId}: not a member of the group, nothing can be committed`);
+      try {
+        await sendCommit(offsets, gen);
+      } catch (err) {
+        if (hasProtocolError(err, 'OFFSET_METADATA_TOO_LARGE')) {
+          throw Object.assign(new UnavailableError(`group ${settings.groupId}: the broker refused the commit metadata as too large`, { cause: normalize(err) }), {
+            metadataTooLarge: true,
+          });
+        }
+        throw normalize(err);
+      }
+    },
+    committed: (topic) => groupCommitted(admin.admin, settings.groupId, topic),
+    async stop() {
+      stopped = true;
+      epoch++;
+      poke();
+      try {
+        await closeAll();
+        // A batch still inside a handler sees isActive() false; wait for it, boundedly.
+        await Promise.race([loop, new Promise((r) => setTimeout(r, settings.sessionTimeoutMs).unref())]);
+      } finally {
+        await admin.release();
+      }
+    },
+  };
+}

@@ -18,9 +18,9 @@
  * - stopped: after close; nothing is read or written.
  */
 import type { Logger } from 'pino';
-import { ClosedError, InvalidArgumentError, NotInitializedError } from '../errors.js';
+import { ClosedError, ConflictError, InvalidArgumentError, NotInitializedError } from '../errors.js';
 import { isBrowsable, type EventBus } from '../eventbus/types.js';
-import { needsRefresh, type FoldedRecord } from './records.js';
+import { MAX_PAUSED, needsRefresh, type FoldedRecord } from './records.js';
 import { createControlStore, type ControlStore } from './store.js';
 import type { PausedQueue, QueueGate } from './types.js';
 
@@ -139,7 +139,11 @@ export function createQueueControl(options: QueueControlOptions): QueueControl {
 
   async function change(queue: string, paused: boolean): Promise<void> {
     const s = need();
-    const current = (await s.read()).get(queue);
+    const folded = await s.read();
+    const current = folded.get(queue);
+    if (paused && !current?.paused && pausedOf(folded).size >= MAX_PAUSED) {
+      throw new ConflictError(`group "${group}" has ${MAX_PAUSED} paused queues already, the most its control topic holds: resume one first`);
+    }
     const written = await s.write(queue, paused, current);
     writes++;
     const verb = paused ? 'paused' : 'resumed';

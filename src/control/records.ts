@@ -12,6 +12,7 @@
  * falls out of that window counts as running; the watchers re-publish a paused record once it
  * sits in the older half of the window or is older than {@link REFRESH_AFTER_MS} (so Kafka's
  * retention, 14 days by default, never deletes a pause while any worker of the group runs).
+ * At most {@link MAX_PAUSED} queues of a group are paused at once (a further pause is refused).
  * A pause is thus lost only if more than CONTROL_WINDOW / 2 records are written between two
  * polls of every watcher, or if no worker of the group runs for longer than the retention.
  */
@@ -19,6 +20,9 @@ import type { BrowsedMessage, Message } from '../eventbus/types.js';
 
 /** How many of the newest control records are folded. */
 export const CONTROL_WINDOW = 128;
+
+/** Most queues paused at once per group: all their records must fit the newer half of the window. */
+export const MAX_PAUSED = CONTROL_WINDOW / 2;
 
 /** A paused record older than this is re-published by a watcher, ms (one day). */
 export const REFRESH_AFTER_MS = 24 * 3_600_000;

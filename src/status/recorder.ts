@@ -26,7 +26,7 @@ export interface StatusRecorderOptions {
 export interface StatusRecorder {
   /** Queue `update` (synchronous, never throws). */
   push(update: JobStatus): void;
-  /** Resolves once the queue is empty and no write is in flight, or after `timeoutMs`. */
+  /** Resolves once the queue is empty and no write is in flight, or after `timeoutMs` (default the write timeout, at most 2 000). */
   flush(timeoutMs?: number): Promise<void>;
   /** What happened to the writes so far. */
   counters(): StatusWriteCounts;
@@ -97,7 +97,7 @@ export function createStatusRecorder(store: JobStatusStore, options: StatusRecor
       queued.set(update.jobId, update);
       pump();
     },
-    flush(ms = timeoutMs) {
+    flush(ms = Math.min(timeoutMs, 2_000)) {
       if (queued.size === 0 && writing.size === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, ms);

@@ -9,6 +9,8 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import { createMemoryEventBus } from '../../src/eventbus/memory/index.js';
 import { createMemoryStatusStore } from '../../src/index.js';
 import { createStatusRecorder } from '../../src/status/recorder.js';
+import { createStatusObserver, observeStatusEnqueue, observeStatusWorker } from '../../src/status/observe.js';
+import type { Worker } from '../../src/worker/types.js';
 import type { JobStatus, JobStatusStore } from '../../src/status/types.js';
 import { deferred, waitFor } from '../support/wait.js';
 import { statusFaceCases } from './face-cases.js';
@@ -135,6 +137,16 @@ describe('status writes are best effort', () => {
     expect(slow.writes.map((w) => `${w.jobId}:${w.state}:${w.attempt}`)).toEqual(['j:pending:0', 'k:pending:0', 'j:processing:1']);
     expect((await memory.get('j'))?.attempt).toBe(1);
     expect(recorder.counters()).toEqual({ recorded: 3, failed: 0, dropped: 0 });
+  });
+});
+
+describe('job status off (no store given)', () => {
+  it('wraps nothing: the enqueue target is returned as is and no worker hook is added', () => {
+    const target = { enqueue: async () => undefined, enqueueBatch: async () => undefined };
+    expect(observeStatusEnqueue(target, createStatusObserver(undefined, pino({ level: 'silent' })))).toBe(target);
+    let hooked = 0;
+    observeStatusWorker({ addHooks: () => void hooked++ } as unknown as Worker, undefined);
+    expect(hooked).toBe(0);
   });
 });
 

@@ -23,6 +23,7 @@
  * the stream's duplicate window (which otherwise drops the re-publish): that one entry runs
  * twice. Two replays of the same DLQ at once are not coordinated.
  */
+import { ValidationError } from '../errors.js';
 import type { DLQEntry, DLQFilter, DLQStore } from '../jobs/types.js';
 import { dlqNameOf, queueNamesOf, type QueueNames } from '../jobs/queue-names.js';
 import type { BrowsableBus, BrowsedMessage, EventBus } from '../eventbus/types.js';
@@ -83,10 +84,12 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
   const scanLimit = options.scanLimit ?? 100_000;
   const targetScan = options.targetScan ?? 1_000;
 
-  async function snapshot(queue: string): Promise<Snapshot> {
+  async function snapshot(queue: string, atLeast = 0): Promise<Snapshot> {
+    if (typeof queue !== 'string' || queue === '') throw new ValidationError('queue', 'must be a non-empty string');
     const dlq = dlqNameOf(names, queue);
     const ledger = replayLedger(bus, dlq);
-    const [messages, done] = await Promise.all([bus.browse(dlq, scanLimit), ledger.read(scanLimit)]);
+    const limit = Math.max(scanLimit, atLeast);
+    const [messages, done] = await Promise.all([bus.browse(dlq, limit), ledger.read(scanLimit)]);
     const seen = new Set<string>();
     const entries: Scanned[] = [];
     for (const message of messages) {
@@ -95,7 +98,7 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
       seen.add(entryId);
       entries.push({ message, entry: toEntry(message, queue, entryId) });
     }
-    return { dlq, ledger, entries, done, complete: messages.length < scanLimit };
+    return { dlq, ledger, entries, done, complete: messages.length < limit };
   }
 
   /**
@@ -137,7 +140,7 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
   const store: DLQStore = {
     async list(queue, listOptions) {
       const o = checkListOptions(listOptions);
-      const snap = await snapshot(queue);
+      const snap = await snapshot(queue, o.limit);
       const visible = snap.entries
         .map((s) => s.entry)
         .filter((e) => !snap.done.has(e.entryId) && matches(e, o.filter) && (!o.cursor || isAfter(e, o.cursor)))

@@ -93,6 +93,7 @@ export function dlqToolCases(ctx: ConformanceContext): void {
     await bad(s.store.replay(s.queue, { until: '2024-01-01' as unknown as Date }), 'until');
     await bad(s.store.replay(s.queue, {}, { ratePerSecond: 0 }), 'ratePerSecond');
     await bad(s.store.purge(s.queue, { names: 'a' as unknown as string[] }), 'names');
+    await bad(s.store.list(''), 'queue');
   });
 
   it('DLQ replay: by ids then by filter, oldest first, rate-limited, with the copy headers and a report', async () => {

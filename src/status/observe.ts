@@ -19,7 +19,9 @@ type Target = Pick<Runtime, 'enqueue' | 'enqueueBatch'>;
 
 /** A store plus this process's write queue. */
 export interface StatusObserver {
+  /** The store given to `createJobbus`. */
   readonly store: JobStatusStore;
+  /** The best-effort write queue in front of it. */
   readonly recorder: StatusRecorder;
 }
 

@@ -11,6 +11,7 @@ import type { JobStatus, JobStatusStore, StatusWriteCounts } from './types.js';
 
 /** Options of {@link createStatusRecorder}. */
 export interface StatusRecorderOptions {
+  /** Where failed and dropped writes are reported (one warning per `warnEveryMs`). */
   readonly logger: Logger;
   /** Jobs whose update waits at most; past it updates are dropped. Default 10 000. */
   readonly maxQueued?: number;

@@ -61,8 +61,11 @@ export interface StatusSnapshot {
 
 /** How a process's best-effort status writes went. */
 export interface StatusWriteCounts {
+  /** Writes the store answered (written, or refused as behind the stored record). */
   readonly recorded: number;
+  /** Writes that failed or were not answered within the write timeout. */
   readonly failed: number;
+  /** Updates never written because the bounded write queue was full. */
   readonly dropped: number;
 }
 

@@ -103,7 +103,7 @@ async function list(ctx: CommandContext): Promise<number> {
         { title: 'ENTRY', value: (e) => e.entryId },
         { title: 'JOB ID', value: (e) => e.job.id },
         { title: 'NAME', value: (e) => e.job.name },
-        { title: 'ATTEMPT', value: (e) => e.attempt, align: 'right' },
+        { title: 'ATTEMPTS', value: (e) => e.attempt + 1, align: 'right' },
         { title: 'REASON', value: (e) => clip(e.reason, 60) },
         { title: 'PAYLOAD', value: (e) => clip(e.payloadPreview, 40) },
       ]),

@@ -39,6 +39,8 @@ export default defineConfig({
             'test/interop/**/*.test.ts',
             'test/conformance/**/*.test.ts',
             'test/face/**/*.test.ts',
+            // The jobbus command, spawned as a user runs it.
+            'test/cli/**/*.test.ts',
             'test/security/**/*.test.ts',
             'test/scheduler/**/*.int.test.ts',
             'test/observability/*.int.test.ts',

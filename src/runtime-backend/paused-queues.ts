@@ -56,21 +56,11 @@ export function createPausedQueues(): PausedQueues {
   const paused = new Set<string>();
   let gating: Promise<void> | undefined;
   let wakeGate: (() => void) | undefined;
-  let resumed: { promise: Promise<void>; resolve: () => void } | undefined;
-
-  function resumedSignal(): Promise<void> {
-    if (!resumed) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      resumed = { promise, resolve };
-    }
-    return resumed.promise;
-  }
+  // One entry per waiting reserve, removed when it ends (a long pause accumulates nothing).
+  const resumeWaits = new Set<() => void>();
 
   function wakeResumeWaits(): void {
-    const r = resumed;
-    resumed = undefined;
-    r?.resolve();
+    for (const wake of [...resumeWaits]) wake();
   }
 
   return {
@@ -92,9 +82,17 @@ export function createPausedQueues(): PausedQueues {
     },
     waitForResume(timeoutMs, signal) {
       if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-      return untilSettledOrAborted(Promise.race([resumedSignal(), timeout]), signal).finally(() => clearTimeout(timer));
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          resumeWaits.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        resumeWaits.add(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
     },
     gateUntil(ready) {
       const opened = new Promise<void>((resolve) => (wakeGate = resolve));

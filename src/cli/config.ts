@@ -83,10 +83,10 @@ function readYaml(file: string, named: string): Tree {
   }
   const root: unknown = doc.toJS();
   if (!isTree(root) || !isTree(root.jobs)) {
-    throw new ValidationError('jobs', `${file}: expected a top-level \`jobs:\` mapping (jobs: { bus: kafka, kafka: { brokers: [...] } })`);
+    throw new ValidationError(named, `${file}: expected a top-level \`jobs:\` mapping (jobs: { bus: kafka, kafka: { brokers: [...] } })`);
   }
   const unknownTop = Object.keys(root).filter((k) => k !== 'jobs');
-  if (unknownTop.length > 0) throw new ValidationError(unknownTop[0]!, `${file}: unknown top-level key "${unknownTop[0]}" (only \`jobs:\` is read)`);
+  if (unknownTop.length > 0) throw new ValidationError(named, `${file}: unknown top-level key "${unknownTop[0]}" (only \`jobs:\` is read)`);
   return root.jobs;
 }
 

@@ -118,6 +118,18 @@ describe.each(installs)('installed from a $kind', ({ kind, spec, symlink }) => {
   });
 });
 
+// The package's `bin` as a user runs it, from the tarball install (no broker needed for --help).
+describe('the jobbus command of the tarball install', () => {
+  it('npx jobbus --help exits 0 and lists the commands', async () => {
+    const dir = installedAt.get('tarball');
+    expect(dir, 'the tarball install failed').toBeDefined();
+    const r = await run('npx', ['jobbus', '--help'], { cwd: dir!, timeoutMs: 30_000 });
+    timings['tarball: npx jobbus --help'] = r.ms;
+    expect(r.code, describeRun('npx jobbus --help', r)).toBe(0);
+    expect(r.stdout).toContain('Usage: jobbus <command>');
+  });
+});
+
 /** The NATS peers and Node's types at the versions the repo tests with (its devDependencies). */
 function typePackages(): string[] {
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };

@@ -118,8 +118,7 @@ export async function openJobbus(config: CliConfig, worker = false): Promise<Ope
     throw err;
   }
   const names = namesOf(config);
-  // `status` is typed by the face's JobStatusStore; the store is made by src/status's factories.
-  const options = {
+  const options: JobbusOptions = {
     ...(bus && { bus }),
     group: config.group,
     logger,
@@ -127,7 +126,7 @@ export async function openJobbus(config: CliConfig, worker = false): Promise<Ope
     ...(worker && config.prefetch !== undefined && { prefetch: config.prefetch }),
     ...(worker && config.ackTimeoutMs !== undefined && { ackTimeoutMs: config.ackTimeoutMs }),
     ...(store && { status: store.store }),
-  } as JobbusOptions;
+  };
   const jobs = createJobbus(options);
   return {
     jobs,

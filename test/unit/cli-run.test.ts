@@ -144,3 +144,24 @@ describe('scheduler (no broker needed to list)', () => {
     expect(missing.err).toMatch(/--tasks: no such file: .*nope\.js/);
   });
 });
+
+describe('the library does not load the command', () => {
+  it('nothing reachable from src/index.ts (or any other package entry) imports src/cli', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { dirname, resolve } = await import('node:path');
+    const src = resolve(new URL('../../src', import.meta.url).pathname);
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      const specs = [...text.matchAll(/(?:from\s+|import\(\s*)['"](\.[^'"]+)['"]/g)].map((m) => m[1]!);
+      for (const spec of specs) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+    };
+    for (const entry of ['index.ts', 'advanced.ts', 'eventbus/memory/index.ts', 'eventbus/kafka/index.ts', 'eventbus/nats/index.ts', 'scheduler/index.ts', 'testing/index.ts']) {
+      visit(resolve(src, entry));
+    }
+    expect(seen.size).toBeGreaterThan(50);
+    expect([...seen].filter((f) => f.includes('/src/cli/'))).toEqual([]);
+  });
+});

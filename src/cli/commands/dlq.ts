@@ -1,7 +1,7 @@
 /** `jobbus dlq list|replay|purge <queue>`: the dead-letter queue of a queue. */
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import { booleanFlag, intFlag, listFlag, stringFlag, type FlagSpecs, type ParsedArgs } from '../args.js';
-import { dlqApi, type DLQEntry, type DLQFilter } from '../api.js';
+import type { DLQEntry, DLQFilter } from '../../jobs/types.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit.js';
 import { clip, iso, printJson, progressLine, table } from '../output.js';
@@ -89,7 +89,7 @@ async function list(ctx: CommandContext): Promise<number> {
   const queue = ctx.args.positionals[0]!;
   const limit = intFlag(ctx.args, 'limit') ?? 50;
   const cursor = stringFlag(ctx.args, 'cursor');
-  const dlq = dlqApi(await ctx.open());
+  const { dlq } = await ctx.open();
   const page = await dlq.list(queue, { ...filterOf(ctx.args), limit, ...(cursor !== undefined && { cursor }) });
   if (ctx.json) {
     printJson(ctx.io, { queue, entries: page.entries, ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }) });
@@ -121,7 +121,7 @@ async function replay(ctx: CommandContext): Promise<number> {
     ctx.io.err('nothing replayed');
     return EXIT.failed;
   }
-  const dlq = dlqApi(await ctx.open());
+  const { dlq } = await ctx.open();
   const progress = progressLine(ctx.io, 'replaying', ctx.io.stderrIsTTY || booleanFlag(ctx.args, 'progress'));
   const report = await dlq
     .replay(queue, filter, { ...(ratePerSecond !== undefined && { ratePerSecond }), onProgress: (p) => progress.update(p), signal: ctx.signal })
@@ -143,7 +143,7 @@ async function purge(ctx: CommandContext): Promise<number> {
     ctx.io.err('nothing purged');
     return EXIT.failed;
   }
-  const dlq = dlqApi(await ctx.open());
+  const { dlq } = await ctx.open();
   const progress = progressLine(ctx.io, 'purging', ctx.io.stderrIsTTY || booleanFlag(ctx.args, 'progress'));
   const report = await dlq.purge(queue, filter, { onProgress: (p) => progress.update(p) }).finally(() => progress.end());
   if (ctx.json) printJson(ctx.io, { queue, ...report });

@@ -1,35 +1,21 @@
 /** `jobbus queues <queue…>` (stats), `jobbus pause <queue>`, `jobbus resume <queue>`. */
 import type { QueueStats } from '../../queue-stats.js';
-import { pauseApi, type PausedQueue } from '../api.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit.js';
 import { printJson, table } from '../output.js';
 import { formatDuration } from '../time.js';
 
-type Row = QueueStats & { readonly paused?: boolean };
-
-/** Which of `queues` are paused for the group, when the face can tell (else undefined). */
-async function pausedOf(ctx: CommandContext, jobs: Parameters<typeof pauseApi>[0]): Promise<ReadonlySet<string> | undefined> {
-  try {
-    const list: readonly PausedQueue[] = await pauseApi(jobs).paused();
-    return new Set(list.filter((p) => p.group === ctx.config().group).map((p) => p.queue));
-  } catch {
-    return undefined;
-  }
-}
-
 async function stats(ctx: CommandContext): Promise<number> {
   const queues = [...new Set(ctx.args.positionals)];
   const jobs = await ctx.open();
-  const [rows, paused] = await Promise.all([jobs.stats(queues), pausedOf(ctx, jobs)]);
-  const withPause: Row[] = rows.map((r) => ({ ...r, ...(paused && { paused: (r as Row).paused ?? paused.has(r.queue) }) }));
+  const rows = await jobs.stats(queues);
   if (ctx.json) {
-    printJson(ctx.io, { queues: withPause });
+    printJson(ctx.io, { queues: rows });
     return EXIT.ok;
   }
   const now = Date.now();
   ctx.io.out(
-    table<Row>(withPause, [
+    table<QueueStats>(rows, [
       { title: 'QUEUE', value: (r) => r.queue },
       { title: 'GROUP', value: (r) => r.group },
       { title: 'WAITING', value: (r) => r.waiting, align: 'right' },
@@ -56,8 +42,8 @@ function pauseCommand(verb: 'pause' | 'resume'): Command {
     positionals: { min: 1, max: 1, names: '<queue>' },
     async run(ctx) {
       const queue = ctx.args.positionals[0]!;
-      const api = pauseApi(await ctx.open());
-      await api[verb](queue);
+      const jobs = await ctx.open();
+      await jobs[verb](queue);
       const group = ctx.config().group;
       if (ctx.json) printJson(ctx.io, { queue, group, paused: verb === 'pause' });
       else ctx.io.out(`${verb === 'pause' ? 'paused' : 'resumed'} "${queue}" for group "${group}"`);

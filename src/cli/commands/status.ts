@@ -1,16 +1,16 @@
 /** `jobbus status <jobId>` and `jobbus status --snapshot`: the optional job-status store. */
 import { InvalidArgumentError, NotFoundError } from '../../errors.js';
 import { booleanFlag } from '../args.js';
-import { statusApi, type StatusSnapshot } from '../api.js';
+import { JOB_STATES, type JobState, type StateCounts, type StatusSnapshot } from '../../status/types.js';
 import type { Command, CommandContext } from '../command.js';
 import { EXIT } from '../exit.js';
 import { printJson, table } from '../output.js';
 
-function when(value: Date | string | number | undefined): string | undefined {
-  return value === undefined ? undefined : new Date(value).toISOString();
+function when(value: Date | undefined): string | undefined {
+  return value?.toISOString();
 }
 
-function countsTable(title: string, counts: Readonly<Record<string, Readonly<Record<string, number>>>>, states: readonly string[]): string {
+function countsTable(title: string, counts: Readonly<Record<string, StateCounts>>, states: readonly JobState[]): string {
   const rows = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
   return table(rows, [
     { title, value: ([k]) => k },
@@ -19,8 +19,8 @@ function countsTable(title: string, counts: Readonly<Record<string, Readonly<Rec
 }
 
 function printSnapshot(ctx: CommandContext, snap: StatusSnapshot): void {
-  const states = Object.keys(snap.byState);
-  ctx.io.out(`${snap.total} job(s) in the status store: ${states.map((s) => `${s} ${snap.byState[s]}`).join(', ') || 'none'}`);
+  const states = JOB_STATES;
+  ctx.io.out(`${snap.total} job(s) in the status store: ${states.map((s) => `${s} ${snap.byState[s]}`).join(', ')}`);
   if (Object.keys(snap.byQueue).length > 0) ctx.io.out(`\n${countsTable('QUEUE', snap.byQueue, states)}`);
   if (Object.keys(snap.byName).length > 0) ctx.io.out(`\n${countsTable('JOB NAME', snap.byName, states)}`);
 }
@@ -32,7 +32,7 @@ async function run(ctx: CommandContext): Promise<number> {
   if (!ctx.config().status) {
     throw new InvalidArgumentError('no job-status store configured: pass --status-store redis|nats-kv (and --status-url), or set `jobs.status` in the config file');
   }
-  const api = statusApi(await ctx.open());
+  const api = await ctx.open();
   if (snapshot) {
     const snap = await api.statusSnapshot();
     if (ctx.json) printJson(ctx.io, snap);

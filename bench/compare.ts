@@ -64,7 +64,7 @@ async function leg(figures: Figures, id: string, fn: () => Promise<number>): Pro
   if (!wanted(id)) return;
   const x = await fn();
   (figures.runs[id] ??= []).push(x);
-  say(`${id}: ${Math.round(x)}/s`);
+  say(`${id}: ${Math.round(x)}/s (load ${os.loadavg()[0]!.toFixed(2)})`);
 }
 
 /** Record a latency leg. */

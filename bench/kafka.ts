@@ -8,7 +8,9 @@
  * - e2e_jobs_per_s: 50 000 no-op jobs, enqueued in batches of 500, run by a worker with
  *   concurrency 64 on an 8-partition queue; clock from the first enqueue to the last ack.
  * - raw_msgs_per_s: the same encoded messages produced (batches of 500, acks = all) and consumed
- *   with plain kafkajs; clock from the first send to the last message consumed. ratio = e2e / raw.
+ *   with plain kafkajs after one warm-up message; clock from the first send to the last message
+ *   consumed (bench/workloads/kafka-raw.ts, shared with `npm run bench`). ratio = e2e / raw.
+ *   Jobs carry the 100-byte payload of bench/workloads/shared.ts.
  * - e2e_no_async_context_jobs_per_s (extra, for attribution): e2e with the worker option
  *   `asyncContext: false` (no AsyncLocalStorage, whose promise hooks cost every promise on Node 20).
  * - bus_msgs_per_s (extra, for attribution): the same encoded messages through the Kafka bus
@@ -24,30 +26,25 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 import pino from 'pino';
 import { createJob, type Job } from '../src/index.js';
 import { createEventBusBridge, createRuntimeBackend, createWorker } from '../src/advanced.js';
 import { createKafkaEventBus, type KafkaEventBus } from '../src/eventbus/kafka/index.js';
 import { encodeJob } from '../src/headers/index.js';
-import { waitFor } from '../src/testing/wait.js';
 import { BROKERS_DIR, ensureKafka, readUpState } from '../test/setup/brokers.js';
 import { benchReps, envNumber, median, percentile, printResult, printTable, progress, runMain, until } from './lib.js';
+import { kafkaTopics, rawKafkajs, type KafkaTopics } from './workloads/kafka-raw.js';
+import { BATCH, makeJobs } from './workloads/shared.js';
 
 const JOBS = envNumber('BENCH_JOBS', 50_000);
 const REPS = benchReps();
-const BATCH = 500;
 const silent = pino({ level: 'silent' });
 const say = progress('bench:kafka');
 
 let brokers: string[] = [];
-const createdTopics: string[] = [];
-let seq = 0;
-const topicName = (what: string): string => {
-  const t = `bench-${what}-${Date.now().toString(36)}-${seq++}`;
-  createdTopics.push(t);
-  return t;
-};
+/** Topic names and cleanup (set by main). */
+let topics: KafkaTopics;
+const topicName = (what: string): string => topics.name(what);
 
 async function newBus(partitions: number): Promise<KafkaEventBus> {
   return createKafkaEventBus({ brokers, clientId: 'jobbus-bench', topics: { partitions, replicationFactor: 1 } });
@@ -80,10 +77,6 @@ async function startWorker(
   };
 }
 
-function makeJobs(queue: string, n: number, extra: (i: number) => { partitionKey?: string; runAt?: Date } = () => ({})): Job[] {
-  return Array.from({ length: n }, (_, i) => createJob({ name: 'noop', queue, payload: { i, pad: 'x'.repeat(64) }, ...extra(i) }));
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function e2e(asyncContext = true): Promise<number> {
@@ -109,41 +102,6 @@ async function e2e(asyncContext = true): Promise<number> {
   const rate = JOBS / ((last - t0) / 1000);
   await w.stop();
   await bus.close();
-  return rate;
-}
-
-async function raw(admin: Admin, kafka: Kafka): Promise<number> {
-  const topic = topicName('raw');
-  await admin.createTopics({ topics: [{ topic, numPartitions: 8, replicationFactor: 1 }], waitForLeaders: false });
-  // kafkajs's leader wait gives up on KRaft's transient UNKNOWN_TOPIC_OR_PARTITION: poll.
-  await waitFor(async () => (await admin.fetchTopicOffsets(topic)).length === 8, `topic ${topic} to get serving leaders`, 30_000, 100);
-  const messages = makeJobs(topic, JOBS).map((j) => {
-    const m = encodeJob(j);
-    const headers: Record<string, Buffer> = {};
-    for (const [k, v] of Object.entries(m.headers)) headers[k] = Buffer.from(v);
-    return { key: m.key ?? null, value: Buffer.from(m.value), headers };
-  });
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  const consumer = kafka.consumer({ groupId: `${topic}-g`, maxWaitTimeInMs: 100 });
-  await Promise.all([producer.connect(), consumer.connect()]);
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let consumed = 0;
-  let last = 0;
-  await consumer.run({
-    partitionsConsumedConcurrently: 8,
-    eachBatch: async ({ batch, resolveOffset }) => {
-      for (const m of batch.messages) {
-        resolveOffset(m.offset);
-        if (++consumed === JOBS) last = Date.now();
-      }
-    },
-  });
-  const t0 = Date.now();
-  for (let i = 0; i < messages.length; i += BATCH) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + BATCH) });
-  await until(() => consumed >= JOBS, 300_000, 'all raw messages');
-  const rate = JOBS / ((last - t0) / 1000);
-  await consumer.disconnect();
-  await producer.disconnect();
   return rate;
 }
 
@@ -246,13 +204,13 @@ async function latency(): Promise<{ p50: number; p99: number; max: number }> {
 type Runs = Record<'e2e' | 'e2eNoCtx' | 'raw' | 'bus' | 'keys' | 'p99late' | 'early' | 'p50' | 'p99', number[]>;
 
 /** One repetition of every scenario, appended to `runs`. */
-async function repetition(rep: number, runs: Runs, admin: Admin, kafka: Kafka): Promise<void> {
+async function repetition(rep: number, runs: Runs): Promise<void> {
   // Alternate the order so neither side always runs on a warmer JIT / page cache.
   if (rep % 2) {
     runs.e2e.push(await e2e());
-    runs.raw.push(await raw(admin, kafka));
+    runs.raw.push(await rawKafkajs(topics, JOBS));
   } else {
-    runs.raw.push(await raw(admin, kafka));
+    runs.raw.push(await rawKafkajs(topics, JOBS));
     runs.e2e.push(await e2e());
   }
   runs.e2eNoCtx.push(await e2e(false));
@@ -322,18 +280,13 @@ async function main(): Promise<void> {
   const kafkaService = await ensureKafka({ runDir: path.join(BROKERS_DIR, 'bench'), reuse: readUpState(), log: say });
   brokers = kafkaService.address.split(',');
   say(`Kafka at ${kafkaService.address} (${kafkaService.origin}); ${JOBS} jobs, ${REPS} repetitions`);
-  const kafka = new Kafka({ clientId: 'jobbus-bench-raw', brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
+  topics = await kafkaTopics(brokers);
   const runs: Runs = { e2e: [], e2eNoCtx: [], raw: [], bus: [], keys: [], p99late: [], early: [], p50: [], p99: [] };
   try {
     if (await only()) return;
-    for (let rep = 1; rep <= REPS; rep++) await repetition(rep, runs, admin, kafka);
+    for (let rep = 1; rep <= REPS; rep++) await repetition(rep, runs);
   } finally {
-    const existing = new Set(await admin.listTopics());
-    const mine = [...existing].filter((t) => createdTopics.some((c) => t === c || t.startsWith(`${c}.`)));
-    if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
-    await admin.disconnect();
+    await topics.cleanup();
     await kafkaService.stop();
   }
   report(runs);

@@ -8,7 +8,8 @@
  *   clock from the first enqueue to the last job handled.
  * - raw_msgs_per_s: the same 50,000 messages (the encoded jobs: the 100-byte payload and the
  *   same job_* headers, built before the clock starts) with plain @nats-io/jetstream:
- *   pipelined publishes awaiting every PubAck, a pull consumer acking each message.
+ *   pipelined publishes awaiting every PubAck, a pull consumer acking each message
+ *   (bench/workloads/nats-raw.ts, shared with `npm run bench`).
  * - ratio = e2e / raw (target >= 0.6), from the medians; the table also shows each run's
  *   ratio (raw and e2e measured back to back), which is steadier on a shared machine.
  * - raw_notrace_msgs_per_s / ratio_vs_notrace: the raw client with `noAsyncTraces` (which
@@ -25,19 +26,15 @@
  * shape shared with the other benchmarks).
  */
 import pino from 'pino';
-import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createJob, type Job } from '../src/index.js';
 import { createEventBusBridge, createRuntimeBackend, createWorker } from '../src/advanced.js';
 import { createNatsEventBus } from '../src/eventbus/nats/index.js';
-import { encodeJob } from '../src/headers/index.js';
 import { benchReps, envNumber, median, percentile, printResult, printTable, progress, round, runMain, until } from './lib.js';
+import { deleteStreams, NATS_URL as URL, rawJetStream } from './workloads/nats-raw.js';
+import { BATCH, PAYLOAD } from './workloads/shared.js';
 
-const URL = process.env.JOBBUS_NATS_URL ?? 'nats://127.0.0.1:4222';
 const N = envNumber('BENCH_JOBS', 50_000);
-const BATCH = 500;
 const REPS = benchReps();
-const PAYLOAD = 'x'.repeat(100);
 const silent = pino({ level: 'silent' });
 const tag = `bench_${Date.now().toString(36)}`;
 const say = progress('bench:nats');
@@ -65,16 +62,6 @@ async function stack(run: string, onJob: (job: Job) => void) {
   };
 }
 
-async function deleteStreams(prefix: string): Promise<void> {
-  const nc = await connect({ servers: URL });
-  const jsm = await jetstreamManager(nc);
-  // The bus's streams, and the KV bucket of its group registry (stream KV_<prefix>_groups).
-  for await (const n of jsm.streams.names()) {
-    if (n.startsWith(prefix) || n.startsWith(`KV_${prefix}`)) await jsm.streams.delete(n).catch(() => undefined);
-  }
-  await nc.close();
-}
-
 async function e2e(run: number): Promise<number> {
   let done = 0;
   const s = await stack(`e${run}`, () => void done++);
@@ -88,41 +75,9 @@ async function e2e(run: number): Promise<number> {
   return rate;
 }
 
-async function raw(run: number, noAsyncTraces = false): Promise<number> {
-  const nc: NatsConnection = await connect({ servers: URL, noAsyncTraces });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const stream = `${tag}_RAW_${run}_${noAsyncTraces ? 'NT' : 'D'}`.toUpperCase();
-  const subject = `${tag}.raw.${run}.${noAsyncTraces ? 'nt' : 'd'}`;
-  await jsm.streams.add({ name: stream, subjects: [subject] });
-  await jsm.consumers.add(stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit });
-  const consumer = await js.consumers.get(stream, 'raw');
-  let got = 0;
-  const messages = await consumer.consume({ max_messages: 1_000 });
-  const consumed = (async () => {
-    for await (const m of messages) {
-      m.ack();
-      if (++got >= N) break;
-    }
-  })();
-  // The same messages the e2e run publishes: each job's payload and job_* headers.
-  const outgoing = Array.from({ length: N }, () => {
-    const m = encodeJob(createJob({ name: 'noop', queue: subject, payload: PAYLOAD }));
-    const h: MsgHdrs = natsHeaders();
-    for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
-    return { body: m.value, headers: h };
-  });
-  const t0 = performance.now();
-  for (let i = 0; i < N; i += BATCH) {
-    const acks = [];
-    for (let j = i; j < Math.min(N, i + BATCH); j++) acks.push(js.publish(subject, outgoing[j]!.body, { headers: outgoing[j]!.headers }));
-    await Promise.all(acks);
-  }
-  await consumed;
-  const rate = N / ((performance.now() - t0) / 1000);
-  await jsm.streams.delete(stream);
-  await nc.close();
-  return rate;
+/** Raw JetStream (bench/workloads/nats-raw.ts), connected by default or as the adapter connects. */
+function raw(run: number, noAsyncTraces = false): Promise<number> {
+  return rawJetStream(tag, String(run), N, noAsyncTraces);
 }
 
 async function delay(run: number): Promise<{ p99Late: number; early: number }> {

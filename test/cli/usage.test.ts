@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runJobbus } from './spawn.js';
+import { fixtures, runJobbus, startJobbus } from './spawn.js';
 
 describe('jobbus help and usage errors, spawned', () => {
   it('--help exits 0 with the commands and exit codes; a typo exits 2 with a suggestion; a bad config file names the YAML path', async () => {
@@ -24,5 +24,18 @@ describe('jobbus help and usage errors, spawned', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`jobs.kafka.brokers[0]: must be host:port, e.g. 127.0.0.1:9092 (in ${config})`);
     expect(typo.stdout + bad.stdout).toBe('');
+  }, 30_000);
+
+  it('a worker process (memory bus) stops on SIGINT and exits 0', async () => {
+    const worker = startJobbus(['worker', '--bus', 'memory', '--handlers', `${fixtures}handlers.ts`, '--queue', 'q']);
+    try {
+      await worker.waitFor(/worker started: queues q; group jobbus; bus memory/);
+      worker.child.kill('SIGINT');
+      const ran = await worker.exited;
+      expect(ran.code, ran.stderr).toBe(0);
+      expect(ran.stderr).toMatch(/stopping: taking no new jobs, waiting for 0 running job\(s\)[\s\S]*worker stopped/);
+    } finally {
+      worker.child.kill('SIGKILL');
+    }
   }, 30_000);
 });

@@ -1,5 +1,5 @@
 /** `jobbus status <jobId>` and `jobbus status --snapshot`: the optional job-status store. */
-import { InvalidArgumentError, NotFoundError } from '../../errors.js';
+import { InvalidArgumentError, NotFoundError, UnavailableError, isJobbusError } from '../../errors.js';
 import { booleanFlag } from '../args.js';
 import { JOB_STATES, type JobState, type StateCounts, type StatusSnapshot } from '../../status/types.js';
 import type { Command, CommandContext } from '../command.js';
@@ -25,6 +25,14 @@ function printSnapshot(ctx: CommandContext, snap: StatusSnapshot): void {
   if (Object.keys(snap.byName).length > 0) ctx.io.out(`\n${countsTable('JOB NAME', snap.byName, states)}`);
 }
 
+/** A store that does not answer: say which one and where its address is set. */
+function storeHint(ctx: CommandContext, err: unknown): unknown {
+  if (!isJobbusError(err) || !['UNAVAILABLE', 'TIMEOUT'].includes(err.code)) return err;
+  const s = ctx.config().status!;
+  const where = s.url ?? (s.store === 'nats-kv' ? 'the NATS connection of the bus' : 'no URL');
+  return new UnavailableError(`the ${s.store} status store at ${where} does not answer (${err.message}); check --status-url / JOBBUS_STATUS_URL / jobs.status.url`, { cause: err });
+}
+
 async function run(ctx: CommandContext): Promise<number> {
   const snapshot = booleanFlag(ctx.args, 'snapshot');
   const id = ctx.args.positionals[0];
@@ -32,7 +40,11 @@ async function run(ctx: CommandContext): Promise<number> {
   if (!ctx.config().status) {
     throw new InvalidArgumentError('no job-status store configured: pass --status-store redis|nats-kv (and --status-url), or set `jobs.status` in the config file');
   }
-  const api = await ctx.open();
+  const jobs = await ctx.open();
+  const api = {
+    status: (jobId: string) => jobs.status(jobId).catch((err: unknown) => Promise.reject(storeHint(ctx, err))),
+    statusSnapshot: () => jobs.statusSnapshot().catch((err: unknown) => Promise.reject(storeHint(ctx, err))),
+  };
   if (snapshot) {
     const snap = await api.statusSnapshot();
     if (ctx.json) printJson(ctx.io, snap);

@@ -44,9 +44,9 @@ export function processIo(): CliIo {
     stderrIsTTY: process.stderr.isTTY === true,
     env: process.env,
     cwd: process.cwd(),
-    flush: () =>
-      Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => (s.write('', () => resolve()) ? undefined : undefined)))).then(
-        () => undefined,
-      ),
+    async flush() {
+      // An empty write's callback runs once everything written before it was handed to the OS.
+      await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => void s.write('', () => resolve()))));
+    },
   };
 }

@@ -34,7 +34,7 @@ describe.sequential('jobbus on Kafka', () => {
     }
   }, 150_000);
 
-  it('dlq list and replay by id; queues shows the replayed job waiting and the DLQ empty', async () => {
+  it('dlq list and replay by id; queues shows the replayed job waiting and the DLQ empty; pause shows in queues', async () => {
     const listed = await runJson<{ entries: { entryId: string; job: { name: string } }[] }>(['dlq', 'list', queue], env());
     expect(listed.ran.code, listed.ran.stderr).toBe(0);
     expect(listed.json.entries.map((e) => e.job.name)).toEqual(['fail']);
@@ -43,7 +43,12 @@ describe.sequential('jobbus on Kafka', () => {
     const after = await runJson<{ entries: unknown[] }>(['dlq', 'list', queue], env());
     expect(after.json.entries).toEqual([]);
     const stats = await runJson<{ queues: Record<string, unknown>[] }>(['queues', queue], env());
-    expect(stats.json.queues).toEqual([expect.objectContaining({ queue, group: 'cli-test', waiting: 1, dlqSize: 0 })]);
+    expect(stats.json.queues).toEqual([expect.objectContaining({ queue, group: 'cli-test', waiting: 1, dlqSize: 0, paused: false })]);
+    const paused = await runJobbus(['pause', queue], env());
+    expect(paused.code, paused.stderr).toBe(0);
+    const seen = await runJson<{ queues: { paused?: boolean }[] }>(['queues', queue], env());
+    expect(seen.json.queues[0]!.paused).toBe(true);
+    expect((await runJobbus(['resume', queue], env())).code).toBe(0);
   }, 90_000);
 
   it('a wrong broker address: an actionable message within the connect timeout, exit 3', async () => {

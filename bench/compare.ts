@@ -26,7 +26,7 @@ import { jobbusLatency, jobbusThroughput } from './workloads/jobbus.js';
 import { kafkaTopics, platformaticAvailable, rawKafkajs, rawPlatformatic, type KafkaTopics } from './workloads/kafka-raw.js';
 import { deleteStreams, NATS_URL, rawJetStream } from './workloads/nats-raw.js';
 import { report, type Figures } from './workloads/report.js';
-import type { LatencyFigures } from './workloads/shared.js';
+import { lastWindowUs, type LatencyFigures } from './workloads/shared.js';
 
 const JOBS = envNumber('BENCH_JOBS', 50_000);
 const REPS = benchReps();
@@ -64,7 +64,7 @@ async function leg(figures: Figures, id: string, fn: () => Promise<number>): Pro
   if (!wanted(id)) return;
   const x = await fn();
   (figures.runs[id] ??= []).push(x);
-  say(`${id}: ${Math.round(x)}/s (load ${os.loadavg()[0]!.toFixed(2)})`);
+  say(`${id}: ${Math.round(x)}/s (load ${os.loadavg()[0]!.toFixed(2)}; clock window ${lastWindowUs.join('..')} monotonic µs)`);
 }
 
 /** Record a latency leg. */

@@ -34,8 +34,18 @@ export function* batches<T>(items: readonly T[], size = BATCH): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-/** A throughput leg's figure: items per second between the first enqueue and the last handled. */
+/** The monotonic clock (µs, the clock of V8 CPU profiles) at `performance.now()` 0. */
+const perfOriginUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+
+/** The last measured window in monotonic µs (to cut a `--cpu-prof` profile to it, bench/profile-summary.ts). */
+export let lastWindowUs: readonly [number, number] = [0, 0];
+
+/**
+ * A throughput leg's figure: items per second between the first enqueue and the last handled
+ * (`performance.now()` values). Also remembers the window as {@link lastWindowUs}.
+ */
 export function ratePerSecond(n: number, startMs: number, endMs: number): number {
+  lastWindowUs = [Math.round(perfOriginUs + startMs * 1000), Math.round(perfOriginUs + endMs * 1000)];
   return n / ((endMs - startMs) / 1000);
 }
 

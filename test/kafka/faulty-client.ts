@@ -5,7 +5,7 @@
  * consumer without restarting it). The broker is always the real one.
  */
 import type { GroupConsumerPort, KafkaClientPort } from '../../src/eventbus/kafka/port.js';
-import { loadTestDriver } from './helpers.js';
+import { loadTestDriver } from './driver.js';
 
 /** Switches of a {@link faultyClient}. */
 export interface Faults {

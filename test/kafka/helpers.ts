@@ -3,30 +3,13 @@
  * kafkajs client for admin/interop, and per-test topic cleanup.
  */
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { createKafkaEventBus, type KafkaClientPort, type KafkaDriverName, type KafkaEventBus, type KafkaEventBusOptions } from '../../src/eventbus/kafka/index.js';
-import { loadKafkaJsDriver } from '../../src/eventbus/kafka/kafkajs-driver.js';
-import { loadPlatformaticDriver } from '../../src/eventbus/kafka/platformatic-driver.js';
+import { createKafkaEventBus, type KafkaEventBus, type KafkaEventBusOptions } from '../../src/eventbus/kafka/index.js';
 import type { Message } from '../../src/eventbus/types.js';
 import { kafkaBrokers, uniqueName } from '../setup/env.js';
+import { testDriver } from './driver.js';
 
 export { uniqueName };
-
-/**
- * The client driver the Kafka tests run on: env `JOBBUS_KAFKA_DRIVER` (`kafkajs` or
- * `platformatic`; the `integration-platformatic` project sets it), default kafkajs.
- */
-export function testDriver(): KafkaDriverName {
-  const d = process.env.JOBBUS_KAFKA_DRIVER;
-  if (d === undefined || d === '') return 'kafkajs';
-  if (d !== 'kafkajs' && d !== 'platformatic') throw new Error(`JOBBUS_KAFKA_DRIVER must be kafkajs or platformatic, not ${d}`);
-  return d;
-}
-
-/** The test driver against the test broker, as the bus would load it (for tests that wrap the port). */
-export function loadTestDriver(clientId: string): Promise<KafkaClientPort> {
-  const options = { brokers: kafkaBrokers(), clientId, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000, idempotent: true };
-  return testDriver() === 'platformatic' ? loadPlatformaticDriver(options) : loadKafkaJsDriver(options);
-}
+export { loadTestDriver, testDriver } from './driver.js';
 
 /** Options for fast tests: short sessions/heartbeats, short delay tiers, 2 partitions, the test driver. */
 export function fastOptions(extra: Partial<KafkaEventBusOptions> = {}): KafkaEventBusOptions {

@@ -8,7 +8,7 @@ import { JobbusError, PublishRejectedError, UnavailableError } from '../../src/e
 import { createKafkaEventBus } from '../../src/eventbus/kafka/index.js';
 import { createEventBusBridge } from '../../src/bridge/bridge.js';
 import { createJob } from '../../src/jobs/job.js';
-import { cleanup, makeBus, msg, topicName } from './helpers.js';
+import { cleanup, makeBus, msg, testDriver, topicName } from './helpers.js';
 import { createSmallTopic } from './topic-config.js';
 
 afterEach(cleanup);
@@ -59,7 +59,7 @@ describe('kafka publish errors', () => {
   });
 
   it('D3: publish against an unreachable Kafka rejects with UnavailableError (no raw kafkajs error) within a bounded time', async () => {
-    const bus = await createKafkaEventBus({ brokers: ['127.0.0.1:1'], connectionTimeoutMs: 200, requestTimeoutMs: 1_000 });
+    const bus = await createKafkaEventBus({ driver: testDriver(), brokers: ['127.0.0.1:1'], connectionTimeoutMs: 200, requestTimeoutMs: 1_000 });
     try {
       const started = Date.now();
       const err = await bus.publish('nowhere', msg('x')).then(

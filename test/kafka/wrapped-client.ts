@@ -3,7 +3,7 @@
  * driver under test (kafkajs or platformatic, helpers.ts testDriver), with hooks around the group consumers and the producer.
  */
 import type { GroupConsumerPort, GroupConsumerSettings, KafkaClientPort, OffsetRange, PartitionRecord, ProduceRecord } from '../../src/eventbus/kafka/index.js';
-import { loadTestDriver } from './helpers.js';
+import { loadTestDriver } from './driver.js';
 
 /** Hooks of {@link wrappedClient}. */
 export interface ClientHooks {

@@ -17,6 +17,7 @@ import { AuthenticationError, createJob, isJobbusError } from '../../src/index.j
 import { createEventBusBridge, createRuntimeBackend, createWorker } from '../../src/advanced.js';
 import { createKafkaEventBus, type KafkaEventBus, type KafkaEventBusOptions } from '../../src/eventbus/kafka/index.js';
 import { startOwnKafka, type OwnKafka } from '../chaos/infra/own-kafka.js';
+import { testDriver } from '../kafka/driver.js';
 import { uniqueName } from '../setup/env.js';
 import { waitFor } from '../support/wait.js';
 import { makeTestPki, type TestPki } from './certs.js';
@@ -49,6 +50,7 @@ const buses: KafkaEventBus[] = [];
 /** The configuration the README shows: SASL/SCRAM over TLS trusting the test CA. */
 function busOptions(username: string, password: string, ca = pki.caPem): KafkaEventBusOptions {
   return {
+    driver: testDriver(),
     brokers: [kafka.address],
     ssl: { ca },
     sasl: { mechanism: 'scram-sha-512', username, password },

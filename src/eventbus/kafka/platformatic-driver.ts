@@ -161,8 +161,19 @@ function createPlatformaticDriver(mod: PltModule, options: PlatformaticDriverOpt
         await producer.close().catch(() => undefined);
         throw normalize(err);
       }
+      // The library's idempotent producer numbers the records of concurrent sends from the same
+      // sequence (seen with 1.35: 6 concurrent sends, all acknowledged, 2 stored — the broker
+      // took the rest as duplicates). Idempotent sends therefore go one at a time, as kafkajs'
+      // idempotent producer does (one request in flight).
+      let tail: Promise<unknown> = Promise.resolve();
+      const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+        if (!options.idempotent) return fn();
+        const run = tail.then(fn, fn);
+        tail = run.catch(() => undefined);
+        return run;
+      };
       return {
-        async send(topic, records) {
+        send: (topic, records) => serial(async () => {
           try {
             await producer.send({
               messages: records.map((r) => ({
@@ -176,7 +187,7 @@ function createPlatformaticDriver(mod: PltModule, options: PlatformaticDriverOpt
           } catch (err) {
             throw normalize(err);
           }
-        },
+        }),
         disconnect: () => producer.close(),
       };
     },

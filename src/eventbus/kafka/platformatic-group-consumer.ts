@@ -11,12 +11,12 @@
  *   next fetch starts after they returned (as kafkajs: a batch waiting at the cap is the pause);
  * - positions: on every assignment, the group's committed offset, else the earliest (new groups
  *   start at the earliest offset); an out-of-range position restarts at the earliest retained;
- * - commit: one OffsetCommit request with metadata, on a connection of its own (never queued
+ * - commit (platformatic-commit.ts): one OffsetCommit request with metadata, on a connection of its own (never queued
  *   behind a long-polling fetch or a parked JoinGroup), with the generation the member had when it
  *   learned of a rebalance (pinned until the next assignment) or else the current one;
  * - rebalance: the library announces one (`consumer:group:rebalance`) and rejoins at once; we stop
- *   fetching, call onRebalancing, then onRevoke (its commit still carries the old generation),
- *   and hand over the next assignment only once onRevoke settled. A rejoin without announcement
+ *   fetching, call onRebalancing, then onRevoke (its commit still carries the old generation);
+ *   the library's JoinGroup request waits until onRevoke settled (platformatic-commit.ts). A rejoin without announcement
  *   (fenced member) is reported as a rebalance too, before the new assignment;
  * - crash: a handler error or a failed rejoin stops the member for good (`restarting: false`); it
  *   leaves the group at once and a new consumer brings it back (consumer-supervisor.ts).
@@ -26,9 +26,10 @@ import { describeError, UnavailableError } from '../../errors.js';
 import { groupCommitted, watermarks } from './platformatic-admin.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import { hasProtocolError, normalize } from './platformatic-errors.js';
+import { holdJoinWhile, sendCommit } from './platformatic-commit.js';
 import { closeForced, fetchPartitions, type FetchedPartition } from './platformatic-fetch.js';
 import type { KafkaBusLogger } from './options.js';
-import type { BatchControl, CommitOffset, GroupConsumerPort, GroupConsumerSettings, GroupHandlers } from './port.js';
+import type { BatchControl, GroupConsumerPort, GroupConsumerSettings, GroupHandlers } from './port.js';
 
 /** The shared admin client of the driver (one use). */
 export interface HeldAdmin {
@@ -263,6 +264,7 @@ export function createPlatformaticGroupConsumer(
 
   const listen = (h: GroupHandlers): void => {
     handlers = h;
+    holdJoinWhile(mod, consumer, () => revoking);
     consumer.on('consumer:group:rebalance', onRebalance);
     consumer.on('consumer:group:join', (payload) => {
       joinChain = joinChain.then(() => onJoin(payload)).catch((err: unknown) => crash(err));
@@ -270,25 +272,6 @@ export function createPlatformaticGroupConsumer(
     consumer.on('consumer:heartbeat:error', ({ error }) => logger?.debug?.({ ...where, err: describeError(error) }, 'kafka: heartbeat failed'));
     // The library emits 'error' when rejoining the group failed for good.
     consumer.on('error', (err: unknown) => crash(err));
-  };
-
-  /** Send one OffsetCommit request to the group coordinator. */
-  const sendCommit = async (offsets: readonly CommitOffset[], gen: { generationId: number; memberId: string }): Promise<void> => {
-    const coordinator = await consumer.findGroupCoordinator();
-    const meta = await consumer.metadata({ topics: [...settings.topics] });
-    const broker = meta.brokers.get(coordinator);
-    if (!broker) throw new UnavailableError(`group ${settings.groupId}: coordinator ${coordinator} is not in the metadata`);
-    const conn = await commitPool.get(broker);
-    const api = await new Promise<{ async(...args: unknown[]): Promise<unknown> }>((resolve, reject) =>
-      consumer[mod.kGetApi]<unknown[], unknown>('OffsetCommit', (err, a) => (err ? reject(err) : resolve(a as unknown as { async(...args: unknown[]): Promise<unknown> }))),
-    );
-    const topics = new Map<string, { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }[] }>();
-    for (const o of offsets) {
-      let t = topics.get(o.topic);
-      if (!t) topics.set(o.topic, (t = { name: o.topic, partitions: [] }));
-      t.partitions.push({ partitionIndex: o.partition, committedOffset: BigInt(o.offset), committedLeaderEpoch: -1, committedMetadata: o.metadata ?? null });
-    }
-    await api.async(conn, settings.groupId, gen.generationId, gen.memberId, null, [...topics.values()]);
   };
 
   return {
@@ -300,10 +283,15 @@ export function createPlatformaticGroupConsumer(
       } catch (err) {
         throw normalize(err);
       }
+      // As kafkajs' run(): resolve once joined (the group may still rebalance for later members).
+      try {
+        await consumer.joinGroup({});
+      } catch (err) {
+        await closeAll();
+        await admin.release();
+        throw normalize(err);
+      }
       loop = run();
-      consumer.joinGroup({}).catch((err: unknown) => {
-        if (!stopped) crash(err);
-      });
     },
     pause(topic, partitions) {
       if (!partitions) pausedTopics.add(topic);
@@ -320,7 +308,7 @@ export function createPlatformaticGroupConsumer(
       const gen = pinned ?? (consumer.memberId ? { generationId: consumer.generationId, memberId: consumer.memberId } : undefined);
       if (!gen || stopped || crashed) throw new UnavailableError(`group ${settings.groupId}: not a member of the group, nothing can be committed`);
       try {
-        await sendCommit(offsets, gen);
+        await sendCommit(mod, consumer, commitPool, settings, offsets, gen);
       } catch (err) {
         if (hasProtocolError(err, 'OFFSET_METADATA_TOO_LARGE')) {
           throw Object.assign(new UnavailableError(`group ${settings.groupId}: the broker refused the commit metadata as too large`, { cause: normalize(err) }), {

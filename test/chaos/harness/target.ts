@@ -38,10 +38,11 @@ export interface KafkaTargetOptions {
 /** A Kafka target. */
 export async function kafkaTarget(o: KafkaTargetOptions): Promise<ChaosTarget> {
   const { createKafkaEventBus } = await import('../../../src/eventbus/kafka/index.js');
+  const { testDriver } = await import('../../kafka/driver.js');
   const opened: EventBusBridge[] = [];
   const partitions = o.partitions ?? 6;
   const makeBus = (brokers: readonly string[]): Promise<Bus> =>
-    createKafkaEventBus({ brokers, clientId: 'jobbus-chaos-producer', topics: { partitions } });
+    createKafkaEventBus({ driver: testDriver(), brokers, clientId: 'jobbus-chaos-producer', topics: { partitions } });
   let reader: Bus | undefined;
   return {
     kind: 'kafka',

@@ -32,7 +32,9 @@ async function makeBus(): Promise<EventBus> {
   // Each adapter is loaded only when used, as an application importing one subpath would.
   if (b.kind === 'kafka') {
     const { createKafkaEventBus } = await import('../../../src/eventbus/kafka/index.js');
+    const { testDriver } = await import('../../kafka/driver.js');
     return createKafkaEventBus({
+      driver: testDriver(),
       brokers: b.brokers,
       clientId: `jobbus-chaos-${process.pid}`,
       ...(b.sessionTimeoutMs !== undefined && { consumer: { sessionTimeoutMs: b.sessionTimeoutMs } }),

@@ -81,7 +81,9 @@ export async function openRig(target: PoisonTarget): Promise<PoisonRig> {
   if (target.kind === 'kafka') {
     const { createKafkaEventBus } = await import('../../../src/eventbus/kafka/index.js');
     const { Kafka, logLevel } = await import('kafkajs');
+    const { testDriver } = await import('../../kafka/driver.js');
     const bus = await createKafkaEventBus({
+      driver: testDriver(),
       brokers: target.brokers,
       clientId: 'jobbus-chaos-poison',
       topics: { partitions: 2, replicationFactor: 1 },

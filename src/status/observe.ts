@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { NotInitializedError } from '../errors.js';
+import { REPLAYED_AT_HEADER } from '../headers/names.js';
 import type { Job, Runtime } from '../jobs/types.js';
 import type { Worker } from '../worker/types.js';
 import { createStatusRecorder, type StatusRecorder } from './recorder.js';
@@ -37,7 +38,15 @@ function reasonOf(error: unknown): string {
   return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR - 1)}…` : text;
 }
 
+/** When the job was replayed from its DLQ (its header; a malformed one counts as none). */
+function replayedAtOf(job: Job): Date | undefined {
+  const raw = job.headers[REPLAYED_AT_HEADER];
+  const at = raw === undefined ? NaN : Date.parse(raw);
+  return Number.isNaN(at) ? undefined : new Date(at);
+}
+
 function update(job: Job, state: JobState, error?: unknown): JobStatus {
+  const replayedAt = replayedAtOf(job);
   return {
     jobId: job.id,
     name: job.name,
@@ -47,6 +56,7 @@ function update(job: Job, state: JobState, error?: unknown): JobStatus {
     updatedAt: new Date(),
     enqueuedAt: job.createdAt,
     ...(error !== undefined && { error: reasonOf(error) }),
+    ...(replayedAt && { replayedAt }),
   };
 }
 

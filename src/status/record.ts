@@ -21,6 +21,10 @@ export const STATE_RANK: Readonly<Record<JobState, number>> = Object.freeze({
 /** True when `next` may replace `current` (the rule of {@link JobStatusStore.record}). */
 export function supersedes(next: JobStatus, current: JobStatus | undefined): boolean {
   if (!current) return true;
+  // A replay from the DLQ is a new life of the job: its records win over those of earlier lives.
+  const nextLife = next.replayedAt?.getTime() ?? 0;
+  const currentLife = current.replayedAt?.getTime() ?? 0;
+  if (nextLife !== currentLife) return nextLife > currentLife;
   const was = STATE_RANK[current.state] ?? 0;
   const is = STATE_RANK[next.state];
   if (was === 2) return false;
@@ -40,6 +44,7 @@ interface StoredStatus {
   updatedAt: number;
   enqueuedAt?: number;
   error?: string;
+  replayedAt?: number;
 }
 
 /** JSON of a record (the value in Redis and NATS KV). */
@@ -53,6 +58,7 @@ export function encodeStatus(s: JobStatus): string {
     updatedAt: s.updatedAt.getTime(),
     ...(s.enqueuedAt && { enqueuedAt: s.enqueuedAt.getTime() }),
     ...(s.error !== undefined && { error: s.error }),
+    ...(s.replayedAt && { replayedAt: s.replayedAt.getTime() }),
   };
   return JSON.stringify(stored);
 }
@@ -76,6 +82,7 @@ export function decodeStatus(text: string): JobStatus | undefined {
     updatedAt: new Date(v.updatedAt),
     ...(typeof v.enqueuedAt === 'number' && { enqueuedAt: new Date(v.enqueuedAt) }),
     ...(typeof v.error === 'string' && { error: v.error }),
+    ...(typeof v.replayedAt === 'number' && { replayedAt: new Date(v.replayedAt) }),
   };
 }
 
@@ -86,6 +93,9 @@ export function checkUpdate(u: JobStatus): void {
   if (!JOB_STATES.includes(u.state)) throw new InvalidArgumentError(`unknown job state "${String(u.state)}"`);
   if (!Number.isSafeInteger(u.attempt) || u.attempt < 0) throw new InvalidArgumentError('attempt must be a whole number >= 0');
   if (!(u.updatedAt instanceof Date) || Number.isNaN(u.updatedAt.getTime())) throw new InvalidArgumentError('updatedAt must be a valid Date');
+  if (u.replayedAt !== undefined && (!(u.replayedAt instanceof Date) || Number.isNaN(u.replayedAt.getTime()))) {
+    throw new InvalidArgumentError('replayedAt must be a valid Date when given');
+  }
 }
 
 /** Throws an `InvalidArgumentError` unless `jobId` is a non-empty string of at most 512 characters. */

@@ -29,11 +29,15 @@ export interface RedisStatusSettings {
 }
 
 // The rule of JobStatusStore.record, atomic on the server (mirrors supersedes() in record.ts).
-// ARGV: json, ttl ms, rank of the new state, its attempt, its updatedAt ms.
+// ARGV: json, ttl ms, rank of the new state, its attempt, its updatedAt ms, its replayedAt ms (0: none).
 const RECORD = `local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, old = pcall(cjson.decode, cur)
-  if ok and type(old) == 'table' then
+  local oldLife = ok and type(old) == 'table' and tonumber(old.replayedAt) or 0
+  local newLife = tonumber(ARGV[6])
+  if ok and type(old) == 'table' and newLife ~= oldLife then
+    if newLife < oldLife then return 0 end
+  elseif ok and type(old) == 'table' then
     local ranks = { pending = 0, processing = 1, retrying = 1, completed = 2, failed = 2, dead = 2 }
     local was = ranks[old.state] or 0
     local is = tonumber(ARGV[3])
@@ -118,7 +122,7 @@ export function createRedisStatusStore(options: RedisStatusStoreOptions): JobSta
   return {
     async record(update) {
       checkUpdate(update);
-      const args = [encodeStatus(update), String(ttlMs), String(STATE_RANK[update.state]), String(update.attempt), String(update.updatedAt.getTime())];
+      const args = [encodeStatus(update), String(ttlMs), String(STATE_RANK[update.state]), String(update.attempt), String(update.updatedAt.getTime()), String(update.replayedAt?.getTime() ?? 0)];
       return Number(await run('record', ['EVAL', RECORD, '1', prefix + update.jobId, ...args])) === 1;
     },
     async get(jobId) {

@@ -37,6 +37,11 @@ export interface JobStatus {
   readonly enqueuedAt?: Date;
   /** Short reason of a `retrying`, `failed` or `dead` state (at most 200 characters). */
   readonly error?: string;
+  /**
+   * When the job was last replayed from its DLQ (its `job_replayed_at` header): a replay starts
+   * a new life, so a record of a later replay replaces any record of an earlier one, final too.
+   */
+  readonly replayedAt?: Date;
 }
 
 /** Counts of jobs per state (every state present, 0 when none). */

@@ -96,6 +96,22 @@ export function statusStoreCases(name: string, setup: StoreSetup): void {
       expect(await store.get(fin)).toMatchObject({ state: 'dead', attempt: 2, error: 'poison' });
     });
 
+    it('starts a new life on a replay from the DLQ: a later replay replaces even a final state, an earlier one never does', async () => {
+      const store = await make();
+      const jobId = id('replayed');
+      await store.record(status(jobId, 'dead', 4, { error: 'gave up' }));
+      const first = new Date(clockMs + 1_000);
+      expect(await store.record(status(jobId, 'processing', 0, { replayedAt: first }))).toBe(true);
+      expect(await store.get(jobId)).toMatchObject({ state: 'processing', attempt: 0, replayedAt: first });
+      // A late update of the life before the replay changes nothing.
+      expect(await store.record(status(jobId, 'dead', 4, { error: 'late' }))).toBe(false);
+      expect(await store.record(status(jobId, 'completed', 0, { replayedAt: first }))).toBe(true);
+      expect(await store.record(status(jobId, 'retrying', 1, { replayedAt: new Date(first.getTime() - 1) }))).toBe(false);
+      const second = new Date(first.getTime() + 1_000);
+      expect(await store.record(status(jobId, 'processing', 0, { replayedAt: second }))).toBe(true);
+      expect((await store.get(jobId))?.state).toBe('processing');
+    });
+
     it('within one attempt, processing and retrying follow updatedAt (a job put off runs again at the same attempt)', async () => {
       const store = await make();
       const jobId = id('putoff');

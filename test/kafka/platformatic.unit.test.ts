@@ -1,0 +1,70 @@
+/**
+ * The pure parts of the platformatic driver: option mapping (TLS, SASL), record conversion
+ * (control batches, repeated headers, offsets below the fetch position) and error shape.
+ */
+import { Buffer } from 'node:buffer';
+import type * as Plt from '@platformatic/kafka';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { createKafkaEventBus, type KafkaSaslOptions } from '../../src/eventbus/kafka/index.js';
+import { connectionOf } from '../../src/eventbus/kafka/platformatic-driver.js';
+import { normalize } from '../../src/eventbus/kafka/platformatic-errors.js';
+import { toRecords } from '../../src/eventbus/kafka/platformatic-fetch.js';
+import { classifyPublishError, kafkaAuthError } from '../../src/eventbus/kafka/publish-errors.js';
+import { PublishRejectedError } from '../../src/errors.js';
+
+const base = { brokers: ['b1:9092', 'b2:9092'], clientId: 'c', connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, idempotent: true };
+
+function batch(firstOffset: number, records: Partial<Plt.KafkaRecord>[], control = false): Plt.RecordsBatch {
+  return {
+    firstOffset: BigInt(firstOffset),
+    lastOffsetDelta: records.length - 1,
+    firstTimestamp: 1_000n,
+    attributes: control ? 1 << 5 : 0,
+    records: records.map((r, i) => ({ length: 0, attributes: 0, timestampDelta: BigInt(i), offsetDelta: i, key: null, value: null, headers: [], ...r })),
+  } as unknown as Plt.RecordsBatch;
+}
+
+describe('platformatic driver', () => {
+  it('maps ssl and sasl to the library options', () => {
+    expect(connectionOf(base)).toMatchObject({ clientId: 'c', bootstrapBrokers: ['b1:9092', 'b2:9092'], connectTimeout: 1_000, timeout: 2_000 });
+    expect(connectionOf(base).tls).toBeUndefined();
+    expect(connectionOf({ ...base, ssl: true }).tls).toEqual({});
+    const c = connectionOf({ ...base, ssl: { ca: ['A', 'B'], servername: 'kafka.local', rejectUnauthorized: true }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
+    expect(c.tls).toEqual({ ca: ['A', 'B'], servername: 'kafka.local', rejectUnauthorized: true });
+    expect(c.sasl).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' });
+    expect(connectionOf({ ...base, sasl: { mechanism: 'plain', username: 'u', password: 'p' } }).sasl?.mechanism).toBe('PLAIN');
+    expect(() => connectionOf({ ...base, sasl: { mechanism: 'oauthbearer', username: 'u', password: 'p' } as unknown as KafkaSaslOptions })).toThrow(InvalidArgumentError);
+  });
+
+  it('an unknown driver name is an InvalidArgumentError', async () => {
+    await expect(createKafkaEventBus({ brokers: ['127.0.0.1:1'], driver: 'rdkafka' as unknown as 'kafkajs' })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('converts records: control batches skipped but counted, repeated headers kept in order, offsets below the position left out', () => {
+    const h = (k: string, v: string): [Buffer, Buffer] => [Buffer.from(k), Buffer.from(v)];
+    const { records, nextOffset } = toRecords(
+      [
+        batch(10, [{ value: Buffer.from('a') }, { value: Buffer.from('b'), key: Buffer.from('k'), headers: [h('x', '1'), h('x', '2'), h('y', '3')] }]),
+        batch(12, [{ key: Buffer.from([0, 0, 0, 0]) }], true),
+      ],
+      11,
+    );
+    expect(nextOffset).toBe(13);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.offset).toBe(11);
+    expect(records[0]!.timestamp).toBe(1_001);
+    expect(Buffer.from(records[0]!.key!).toString()).toBe('k');
+    const headers = records[0]!.headers!;
+    expect((headers.x as Buffer[]).map((b) => b.toString())).toEqual(['1', '2']);
+    expect((headers.y as Buffer).toString()).toBe('3');
+  });
+
+  it('gives protocol errors their Kafka name as type, so publish errors classify as on kafkajs', () => {
+    const protocol = Object.assign(new Error('too large'), { apiId: 'MESSAGE_TOO_LARGE' });
+    const response = Object.assign(new AggregateError([protocol], 'Received response with error'), { code: 'PLT_KFK_RESPONSE' });
+    expect(classifyPublishError('t', normalize(response), { autoCreateTopics: true })).toBeInstanceOf(PublishRejectedError);
+    const auth = Object.assign(new Error('SASL authentication failed'), { code: 'PLT_KFK_AUTHENTICATION' });
+    expect(kafkaAuthError(normalize(new Error('connect failed', { cause: auth })), 'u')).toBeDefined();
+  });
+});

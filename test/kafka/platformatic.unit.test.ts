@@ -45,7 +45,7 @@ describe('platformatic driver', () => {
     const h = (k: string, v: string): [Buffer, Buffer] => [Buffer.from(k), Buffer.from(v)];
     const { records, nextOffset } = toRecords(
       [
-        batch(10, [{ value: Buffer.from('a') }, { value: Buffer.from('b'), key: Buffer.from('k'), headers: [h('x', '1'), h('x', '2'), h('y', '3')] }]),
+        batch(10, [{ value: Buffer.from('a') }, { value: Buffer.from('b'), key: Buffer.from('k'), headers: [h('x', '1'), h('x', '2'), h('y', '3'), h('__proto__', 'p')] }]),
         batch(12, [{ key: Buffer.from([0, 0, 0, 0]) }], true),
       ],
       11,
@@ -58,6 +58,8 @@ describe('platformatic driver', () => {
     const headers = records[0]!.headers!;
     expect((headers.x as Buffer[]).map((b) => b.toString())).toEqual(['1', '2']);
     expect((headers.y as Buffer).toString()).toBe('3');
+    expect(Object.keys(headers)).toEqual(['x', 'y', '__proto__']);
+    expect((headers['__proto__'] as Buffer).toString()).toBe('p');
   });
 
   it('gives protocol errors their Kafka name as type, so publish errors classify as on kafkajs', () => {

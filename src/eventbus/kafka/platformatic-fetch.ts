@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as Plt from '@platformatic/kafka';
 import { UnavailableError } from '../../errors.js';
+import { setHeader } from '../header-record.js';
 import { normalize } from './platformatic-errors.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import type { ConsumedRecord, OffsetRange, PartitionRecord } from './port.js';
@@ -54,9 +55,10 @@ function headersOf(raw: readonly (readonly [Buffer | null, Buffer | null])[]): R
   const out: Record<string, RawHeaderValue> = {};
   for (const [k, v] of raw) {
     const name = k ? k.toString('utf8') : '';
-    const prev = out[name];
-    if (prev === undefined) out[name] = v;
-    else out[name] = Array.isArray(prev) ? [...(prev as Buffer[]), v ?? Buffer.alloc(0)] : [prev as Buffer, v ?? Buffer.alloc(0)];
+    // Own properties only: any name can come from the wire, `__proto__` included.
+    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
+    if (prev === undefined) setHeader(out, name, v);
+    else setHeader(out, name, Array.isArray(prev) ? [...(prev as Buffer[]), v ?? Buffer.alloc(0)] : [prev as Buffer, v ?? Buffer.alloc(0)]);
   }
   return out;
 }

@@ -19,8 +19,8 @@ export interface ReplayLedger {
   readonly topic: string;
   /** Entry ids marked done (the newest `limit` marks). */
   read(limit: number): Promise<Set<string>>;
-  /** Mark `entryId` done; resolves once the bus stored the mark. */
-  mark(entryId: string): Promise<void>;
+  /** Mark `entryIds` done; resolves once the bus stored the marks. */
+  mark(entryIds: readonly string[]): Promise<void>;
   /** Drop the marks of `entryIds` (their entries are gone from the DLQ). */
   clear(entryIds: ReadonlySet<string>): Promise<void>;
 }
@@ -35,8 +35,10 @@ export function replayLedger(bus: EventBus & BrowsableBus, dlq: string): ReplayL
       const marks = await bus.browse(topic, limit);
       return new Set(marks.map((m) => m.headers[REPLAY_DONE_HEADER]).filter((id): id is string => !!id));
     },
-    async mark(entryId) {
-      await bus.publish(topic, { key: entryId, value: encoder.encode(entryId), headers: { [REPLAY_DONE_HEADER]: entryId } }, { retain: true });
+    async mark(entryIds) {
+      const marks = entryIds.map((id) => ({ key: id, value: encoder.encode(id), headers: { [REPLAY_DONE_HEADER]: id } }));
+      if (marks.length === 1) await bus.publish(topic, marks[0]!, { retain: true });
+      else if (marks.length > 1) await bus.publishBatch(topic, marks, { retain: true });
     },
     async clear(entryIds) {
       if (entryIds.size === 0) return;

@@ -39,6 +39,8 @@ export interface BusDLQStoreOptions {
   readonly scanLimit?: number;
   /** Newest messages of each target queue a replay reads to find copies of an interrupted run. Default 1 000. */
   readonly targetScan?: number;
+  /** Copies an unlimited replay publishes per batch (then their ledger marks in one batch); at most `targetScan`. Default 100. */
+  readonly batchSize?: number;
 }
 
 /** A DLQ message with its listing form. */
@@ -83,13 +85,16 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
   const names = queueNamesOf(options.names);
   const scanLimit = options.scanLimit ?? 100_000;
   const targetScan = options.targetScan ?? 1_000;
+  const batchSize = Math.max(1, Math.min(options.batchSize ?? 100, targetScan));
 
   async function snapshot(queue: string, atLeast = 0): Promise<Snapshot> {
     if (typeof queue !== 'string' || queue === '') throw new ValidationError('queue', 'must be a non-empty string');
     const dlq = dlqNameOf(names, queue);
     const ledger = replayLedger(bus, dlq);
     const limit = Math.max(scanLimit, atLeast);
-    const [messages, done] = await Promise.all([bus.browse(dlq, limit), ledger.read(scanLimit)]);
+    // One after the other: concurrent admin reads of fresh topics race in some clients (kafkajs).
+    const messages = await bus.browse(dlq, limit);
+    const done = await ledger.read(scanLimit);
     const seen = new Set<string>();
     const entries: Scanned[] = [];
     for (const message of messages) {
@@ -157,15 +162,17 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
       const pending = matched.filter((s) => !snap.done.has(s.entry.entryId));
       // Copies a run that died before its ledger mark left in the target queues: marked now.
       const found = await copiesFound(pending);
-      for (const id of found) await snap.ledger.mark(id);
+      if (found.size) await snap.ledger.mark([...found]);
       const already = matched.length - pending.length + found.size;
       const todo = pending.filter((s) => !found.has(s.entry.entryId)).sort((a, b) => newestFirst(b.entry, a.entry));
       const replayedIds: string[] = [];
       const total = matched.length;
       o.onProgress?.({ done: already, total });
+      // Rate-limited: one copy at a time. Unlimited: batches of copies to one queue, then their marks.
+      const batch = o.spacingMs > 0 ? 1 : batchSize;
       let next = Date.now();
       let aborted = false;
-      for (const { message, entry } of todo) {
+      for (let i = 0; i < todo.length; ) {
         if (o.signal?.aborted) {
           aborted = true;
           break;
@@ -180,10 +187,18 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
             break;
           }
         }
-        await bus.publish(entry.originalQueue, replayCopy(message, entry.entryId), { dedupId: entry.entryId });
-        await snap.ledger.mark(entry.entryId);
-        replayedIds.push(entry.entryId);
+        const target = todo[i]!.entry.originalQueue;
+        let j = i + 1;
+        while (j < todo.length && j - i < batch && todo[j]!.entry.originalQueue === target) j++;
+        const chunk = todo.slice(i, j);
+        const ids = chunk.map((s) => s.entry.entryId);
+        const copies = chunk.map((s) => replayCopy(s.message, s.entry.entryId));
+        if (copies.length === 1) await bus.publish(target, copies[0]!, { dedupId: ids[0]! });
+        else await bus.publishBatch(target, copies, { dedupIds: ids });
+        await snap.ledger.mark(ids);
+        replayedIds.push(...ids);
         o.onProgress?.({ done: already + replayedIds.length, total });
+        i = j;
       }
       const done = new Set([...replayedIds, ...found]);
       await removeAndSettle(snap, done, done);

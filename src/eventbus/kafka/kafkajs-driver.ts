@@ -166,7 +166,14 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
         async topicOffsets(topic) {
           let offsets: Awaited<ReturnType<KafkaJs.Admin['fetchTopicOffsets']>> = [];
           await untilSettled(`the offsets of topic ${topic} could not be read`, Math.max(options.requestTimeoutMs, 10_000), async () => {
-            offsets = await admin.fetchTopicOffsets(topic);
+            try {
+              offsets = await admin.fetchTopicOffsets(topic);
+            } catch (e) {
+              // kafkajs throws a TypeError ("low.pop(...) is undefined") when its cached metadata lacks
+              // the topic's partitions, e.g. a concurrent refresh overwrote it: not yet, read again.
+              if (e instanceof TypeError) return false;
+              throw e;
+            }
             return true;
           });
           return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));

@@ -1,6 +1,7 @@
 /**
  * A bus that delegates to another and simulates a crash: after a number of successful
- * publishes to chosen topics (or at a removal from one), every further call fails. For the
+ * publishes to chosen topics (a batch counts per message, and is stored up to the crash
+ * point), or at a removal from one, every further call fails. For the
  * interrupted-replay cases of the DLQ tools.
  */
 import { UnavailableError } from '../../errors.js';
@@ -47,6 +48,17 @@ export function faultyBus(inner: EventBus & BrowsableBus, plan: CrashPlan): Even
     },
     async publishBatch(topic, messages, options) {
       check(`publish to ${topic}`);
+      if (plan.publishesTo?.(topic)) {
+        // The messages before the crash point are stored, the rest are not (a batch cut short).
+        const room = Math.max(0, (plan.after ?? 0) - counted);
+        if (room < messages.length) {
+          const ids = options?.dedupIds?.slice(0, room);
+          if (room > 0) await inner.publishBatch(topic, messages.slice(0, room), { ...options, ...(ids && { dedupIds: ids }) });
+          counted += room;
+          crash(`publish to ${topic}`);
+        }
+        counted += messages.length;
+      }
       return inner.publishBatch(topic, messages, options);
     },
     subscribe: (topic, handler, options) => inner.subscribe(topic, handler, options),

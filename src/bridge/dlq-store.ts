@@ -9,19 +9,22 @@
  * A replay (1) reads the DLQ and the ledger once; (2) for the matched entries not marked done,
  * browses each target queue once (its newest `targetScan` messages) for copies carrying
  * `job_replay_of: <entryId>`, and marks those done in the ledger: they were published by a run
- * that died before its mark; (3) publishes the rest oldest first, rate-limited, each with
- * `dedupId` = entryId, appending the entry's ledger mark as soon as the copy is acknowledged;
+ * that died before its mark; (3) publishes the rest oldest first, each with `dedupId` = entryId,
+ * appending the ledger marks as soon as the copies are acknowledged (rate-limited: one copy at a
+ * time; unlimited: batches of `batchSize` copies to one queue, then their marks in one batch);
  * (4) removes every done entry from the DLQ in ONE `bus.remove` (Kafka: one pass over the
  * topic, whatever N is); (5) drops the ledger marks of what was removed. A run killed at any
  * point loses nothing (an entry leaves the DLQ only after its copy is stored), and a rerun
  * publishes no entry whose mark or copy it finds. Listings hide entries marked done, so an
  * entry replayed before the cut (Kafka) never shows again.
  *
- * Residual window: a crash after the broker stored a copy and before its ledger mark, when the
- * copy is no longer among the newest `targetScan` messages of its queue at the rerun (NATS
- * deletes consumed messages; any bus under heavy traffic) and, on NATS, the rerun comes after
- * the stream's duplicate window (which otherwise drops the re-publish): that one entry runs
- * twice. Two replays of the same DLQ at once are not coordinated.
+ * Residual window: a crash after the broker stored copies and before their ledger marks (one
+ * copy, or one batch), when a copy is no longer among the newest `targetScan` messages of its
+ * queue at the rerun (NATS deletes consumed messages; any bus under heavy traffic) and, on
+ * NATS, the rerun comes after the stream's duplicate window (which otherwise drops the
+ * re-publish; memory and Kafka have none): such an entry runs twice. Two replays of the same
+ * DLQ at once are not coordinated. An aborted replay removes what it replayed, then rejects
+ * with the signal's reason.
  */
 import { ValidationError } from '../errors.js';
 import type { DLQEntry, DLQFilter, DLQStore } from '../jobs/types.js';

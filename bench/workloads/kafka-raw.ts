@@ -20,7 +20,7 @@ export interface KafkaTopics {
   name(what: string): string;
   /** Create `topic` with `partitions` and wait until every partition has a serving leader. */
   create(topic: string, partitions: number): Promise<void>;
-  /** Delete every topic this run named (and the bus's `<name>.*` companions), then disconnect. */
+  /** Delete every topic this run named (and the bus's `<name>.*` and `*.<name>` companions), then disconnect. */
   cleanup(): Promise<void>;
 }
 
@@ -47,7 +47,8 @@ export async function kafkaTopics(brokers: readonly string[]): Promise<KafkaTopi
     },
     async cleanup() {
       const existing = await admin.listTopics();
-      const mine = existing.filter((t) => named.some((c) => t === c || t.startsWith(`${c}.`)));
+      // `<name>.*`: a queue's delay and DLQ topics; `*.<name>`: a group's control topic (jobbus.control.<group>).
+      const mine = existing.filter((t) => named.some((c) => t === c || t.startsWith(`${c}.`) || t.endsWith(`.${c}`)));
       if (mine.length) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
       await admin.disconnect();
     },

@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Four projects; `npm test` (vitest run) runs them all.
+// Five projects; `npm test` (vitest run) runs them all.
 // - unit: no services at all (`npm run test:unit`).
 // - integration: real brokers. Its globalSetup (test/setup/global.ts) starts Kafka and the
 //   schema registry (or reuses `npm run brokers:up`, or the JOBBUS_* addresses you set),
 //   checks NATS, Redis and PostgreSQL, and fails the run loudly if one is missing.
+// - integration-platformatic: the Kafka files of integration again, on the @platformatic/kafka driver.
 // - chaos: the short chaos scenarios (test/chaos), after the other two, one file at a time.
 // - package: the packed package installed as users install it (test/package), last.
 export default defineConfig({
@@ -50,6 +51,27 @@ export default defineConfig({
             'test/scheduler/*.int.test.ts',
           ],
           exclude: ['test/conformance/memory.test.ts', 'test/**/*.unit.test.ts', '**/node_modules/**'],
+          globalSetup: ['test/setup/global.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The Kafka suite again on the second client driver (@platformatic/kafka): every Kafka
+          // bus and wrapped client port in these files takes its driver from JOBBUS_KAFKA_DRIVER
+          // (test/kafka/driver.ts). Same brokers and globalSetup as integration.
+          name: 'integration-platformatic',
+          include: [
+            'test/kafka/**/*.test.ts',
+            'test/face/kafka*.test.ts',
+            'test/face/stats-kafka.test.ts',
+            'test/observability/kafka.int.test.ts',
+            'test/registry/jobs-kafka.test.ts',
+          ],
+          exclude: ['test/**/*.unit.test.ts', '**/node_modules/**'],
+          env: { JOBBUS_LOG_LEVEL: process.env.JOBBUS_LOG_LEVEL ?? 'silent', JOBBUS_KAFKA_DRIVER: 'platformatic' },
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -90,11 +90,11 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
   const targetScan = options.targetScan ?? 1_000;
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 100, targetScan));
 
-  async function snapshot(queue: string, atLeast = 0): Promise<Snapshot> {
+  /** The newest `limit` messages of the queue's DLQ (default `scanLimit`) and its ledger. */
+  async function snapshot(queue: string, limit = scanLimit): Promise<Snapshot> {
     if (typeof queue !== 'string' || queue === '') throw new ValidationError('queue', 'must be a non-empty string');
     const dlq = dlqNameOf(names, queue);
     const ledger = replayLedger(bus, dlq);
-    const limit = Math.max(scanLimit, atLeast);
     // One after the other: concurrent admin reads of fresh topics race in some clients (kafkajs).
     const messages = await bus.browse(dlq, limit);
     const done = await ledger.read(scanLimit);
@@ -148,13 +148,20 @@ export function createBusDLQStore(bus: EventBus & BrowsableBus, options: BusDLQS
   const store: DLQStore = {
     async list(queue, listOptions) {
       const o = checkListOptions(listOptions);
-      const snap = await snapshot(queue, o.limit);
-      const visible = snap.entries
-        .map((s) => s.entry)
-        .filter((e) => !snap.done.has(e.entryId) && matches(e, o.filter) && (!o.cursor || isAfter(e, o.cursor)))
-        .sort(newestFirst);
-      const entries = visible.slice(0, o.limit);
-      return visible.length > o.limit ? { entries, nextCursor: cursorAfter(entries[entries.length - 1]!) } : { entries };
+      // Read the newest messages only as far as the page needs: a window that grows fourfold
+      // until it holds one entry past the page or the whole DLQ (a first page of a large DLQ
+      // costs a few hundred reads, not the whole queue; every page at most ~1.3x its depth).
+      const most = Math.max(scanLimit, o.limit + 1);
+      for (let window = Math.min(most, Math.max(256, 2 * (o.limit + 1))); ; window = Math.min(most, window * 4)) {
+        const snap = await snapshot(queue, window);
+        const visible = snap.entries
+          .map((s) => s.entry)
+          .filter((e) => !snap.done.has(e.entryId) && matches(e, o.filter) && (!o.cursor || isAfter(e, o.cursor)))
+          .sort(newestFirst);
+        if (visible.length <= o.limit && !snap.complete && window < most) continue;
+        const entries = visible.slice(0, o.limit);
+        return visible.length > o.limit ? { entries, nextCursor: cursorAfter(entries[entries.length - 1]!) } : { entries };
+      }
     },
 
     async replay(queue, selection, replayOptions) {

@@ -69,6 +69,8 @@ export default defineConfig({
             'test/face/stats-kafka.test.ts',
             'test/observability/kafka.int.test.ts',
             'test/registry/jobs-kafka.test.ts',
+            // SASL/SCRAM over TLS with ACLs (a Kafka of its own).
+            'test/security/kafka-security.test.ts',
           ],
           exclude: ['test/**/*.unit.test.ts', '**/node_modules/**'],
           env: { JOBBUS_LOG_LEVEL: process.env.JOBBUS_LOG_LEVEL ?? 'silent', JOBBUS_KAFKA_DRIVER: 'platformatic' },

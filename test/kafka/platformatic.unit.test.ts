@@ -68,5 +68,9 @@ describe('platformatic driver', () => {
     expect(classifyPublishError('t', normalize(response), { autoCreateTopics: true })).toBeInstanceOf(PublishRejectedError);
     const auth = Object.assign(new Error('SASL authentication failed'), { code: 'PLT_KFK_AUTHENTICATION' });
     expect(kafkaAuthError(normalize(new Error('connect failed', { cause: auth })), 'u')).toBeDefined();
+    // A "failed N times" aggregate: its first attempt becomes the cause the classification reads.
+    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const retried = new AggregateError([new Error('network', { cause: tls }), new Error('Connection pool is closed.')], 'listTopics failed 2 times.');
+    expect(kafkaAuthError(normalize(retried), 'u')?.message).toMatch(/TLS certificate is not trusted/);
   });
 });

@@ -36,6 +36,16 @@ function walk(err: unknown, visit: (e: PltErrorLike) => void): void {
  */
 export function normalize<T>(err: T): T {
   walk(err, (x) => {
+    // "failed N times" aggregates keep their attempts in `errors` only: the first attempt's error
+    // (later ones can be follow-ups such as a closed pool) becomes the `cause`, which is what
+    // the adapter's classification (e.g. refused credentials, an untrusted certificate) reads.
+    if (x.cause === undefined && Array.isArray(x.errors) && x.errors.length > 0) {
+      try {
+        Object.defineProperty(x, 'cause', { value: x.errors[0], enumerable: false, configurable: true, writable: true });
+      } catch {
+        // a frozen error keeps its shape
+      }
+    }
     if (typeof x.type === 'string') return;
     let type: string | undefined;
     if (typeof x.apiId === 'string') type = x.apiId;

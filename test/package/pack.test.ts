@@ -5,7 +5,8 @@
  * installs its devDependencies and runs `prepare`). In each, an ESM and a CommonJS script
  * import every subpath and run one job through `createJobbus` on the memory bus; a TypeScript
  * file importing every subpath type-checks under NodeNext and Bundler resolution against the
- * tarball install. npm must print no EBADENGINE warning on this Node version.
+ * tarball install. npm must print no EBADENGINE warning on this Node version (the repo's own
+ * install: none but the known ones of the optional peer @platformatic/kafka's dependencies).
  *
  * Installs run one after the other (2-core machines) and share the user's npm cache.
  */
@@ -25,6 +26,19 @@ let tarball = '';
 
 function expectNoEngineWarning(what: string, r: RunResult): void {
   expect(`${r.stdout}\n${r.stderr}`, describeRun(what, r)).not.toMatch(/EBADENGINE|Unsupported engine/);
+}
+
+/**
+ * Dependencies of the optional peer `@platformatic/kafka` (a devDependency here, for the second
+ * Kafka driver's tests) that declare Node >= 22.19 while the library itself declares >= 20.19.4
+ * and the whole Kafka suite passes on Node 20 with them (src/eventbus/kafka/README.md). Their
+ * warnings are the only ones the repo's own install may print; any other package's fails.
+ */
+const KNOWN_ENGINE_WARNINGS = new Set(['@platformatic/dynamic-buffer', '@platformatic/wasm-utils']);
+
+/** Packages an install warned about (EBADENGINE), by name. */
+function engineWarnedPackages(r: RunResult): string[] {
+  return [...`${r.stdout}\n${r.stderr}`.matchAll(/EBADENGINE\s+package: '((?:@[^/']+\/)?[^@']+)@/g)].map((m) => m[1]!);
 }
 
 beforeAll(async () => {
@@ -66,7 +80,10 @@ describe("the repo's own install", () => {
     const r = await run('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: repoRoot });
     timings['npm ci --dry-run'] = r.ms;
     expect(r.code, describeRun('npm ci --dry-run', r)).toBe(0);
-    expectNoEngineWarning('npm ci --dry-run', r);
+    const warned = engineWarnedPackages(r);
+    expect(warned.filter((name) => !KNOWN_ENGINE_WARNINGS.has(name)), describeRun('npm ci --dry-run', r)).toEqual([]);
+    // Every warning names its package (a format npm changed would hide one from the filter above).
+    expect(`${r.stdout}\n${r.stderr}`.match(/Unsupported engine/g)?.length ?? 0).toBe(warned.length);
   });
 });
 

@@ -1,14 +1,21 @@
 /** "Did you mean …?" for a mistyped command or flag: the closest known word by edit distance. */
 
-/** Levenshtein distance between `a` and `b` (insertions, deletions, substitutions). */
+/**
+ * Edit distance between `a` and `b`: insertions, deletions, substitutions and swaps of two
+ * neighbouring letters (optimal string alignment), so `lsit` is one edit from `list`.
+ */
 export function editDistance(a: string, b: string): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
     }
+    before = prev;
     prev = row;
   }
   return prev[b.length]!;

@@ -39,6 +39,10 @@ describe('suggestions', () => {
     expect(closest('enqeue', ['enqueue', 'worker'])).toBe('enqueue');
     expect(closest('sched', ['scheduler', 'status'])).toBe('scheduler');
     expect(closest('zzz', ['enqueue', 'worker'])).toBeUndefined();
+    // Two neighbouring letters swapped are one edit: short words get their suggestion too.
+    expect(editDistance('lsit', 'list')).toBe(1);
+    expect(closest('lsit', ['list', 'replay', 'purge'])).toBe('list');
+    expect(closest('pasue', ['pause', 'resume'])).toBe('pause');
   });
 });
 

@@ -7,21 +7,11 @@ import type * as KafkaJs from 'kafkajs';
 import { NotInitializedError, UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
-import type { AdminPort, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
-import type { KafkaBusLogger, KafkaSaslOptions, KafkaTlsOptions } from './options.js';
+import type { AdminPort, DriverOptions, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
+import type { KafkaBusLogger } from './options.js';
 
-/** Connection settings of the kafkajs driver. */
-export interface KafkaJsDriverOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly ssl?: boolean | KafkaTlsOptions;
-  readonly sasl?: KafkaSaslOptions;
-  readonly connectionTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  /** Idempotent producer (kafkajs `idempotent: true`, one request in flight per broker). */
-  readonly idempotent: boolean;
-  readonly logger?: KafkaBusLogger;
-}
+/** Connection settings of the kafkajs driver (idempotent: kafkajs `idempotent: true`, one request in flight per broker). */
+export type KafkaJsDriverOptions = DriverOptions;
 
 type KafkaJsModule = typeof KafkaJs;
 

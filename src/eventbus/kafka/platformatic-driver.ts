@@ -17,24 +17,14 @@ import { createPlatformaticAdmin } from './platformatic-admin.js';
 import { normalize } from './platformatic-errors.js';
 import { readRanges } from './platformatic-fetch.js';
 import { createPlatformaticGroupConsumer } from './platformatic-group-consumer.js';
-import type { KafkaBusLogger, KafkaSaslOptions, KafkaTlsOptions } from './options.js';
-import type { AdminPort, KafkaClientPort, ProducerPort } from './port.js';
+import type { KafkaSaslOptions } from './options.js';
+import type { AdminPort, DriverOptions, KafkaClientPort, ProducerPort } from './port.js';
 
 /** The `@platformatic/kafka` module. */
 export type PltModule = typeof Plt;
 
-/** Connection settings of the `@platformatic/kafka` driver (as the kafkajs driver's). */
-export interface PlatformaticDriverOptions {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly ssl?: boolean | KafkaTlsOptions;
-  readonly sasl?: KafkaSaslOptions;
-  readonly connectionTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  /** Idempotent producer. */
-  readonly idempotent: boolean;
-  readonly logger?: KafkaBusLogger;
-}
+/** Connection settings of the `@platformatic/kafka` driver (the same as every driver's). */
+export type PlatformaticDriverOptions = DriverOptions;
 
 /** What every client of the driver is built with (the library's base and connection options). */
 export interface PltConnection {

@@ -4,7 +4,21 @@
  * driver (e.g. `@confluentinc/kafka-javascript`) would implement the same interfaces.
  * Offsets are JS numbers (exact up to 2^53, far beyond any real partition).
  */
+import type { KafkaBusLogger, KafkaSaslOptions, KafkaTlsOptions } from './options.js';
 import type { RawHeaderValue } from './wire.js';
+
+/** The connection settings every driver of the port is built with (from the bus options). */
+export interface DriverOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl?: boolean | KafkaTlsOptions;
+  readonly sasl?: KafkaSaslOptions;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  /** Idempotent producer: the broker stores a retried send once. */
+  readonly idempotent: boolean;
+  readonly logger?: KafkaBusLogger;
+}
 
 /** A record to produce. */
 export interface ProduceRecord {

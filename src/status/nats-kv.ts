@@ -1,8 +1,7 @@
 /** The job-status store on a NATS KV bucket (`@nats-io/kv`, an optional peer, loaded lazily). */
-import type { NatsConnection } from '@nats-io/nats-core';
-import type { KV, Kvm as KvmClass } from '@nats-io/kv';
 import { ConflictError, InvalidArgumentError, NotInitializedError, UnavailableError } from '../errors.js';
 import { encodeKvKey, isWrongSequence } from '../scheduler/locks/nats-kv-support.js';
+import { openKvBucket, type KV, type NatsConnection } from '../scheduler/locks/store-clients.js';
 import { checkJobId, checkTtl, DEFAULT_TTL_MS, checkUpdate, createTally, decodeStatus, encodeStatus, supersedes } from './record.js';
 import type { JobStatusStore } from './types.js';
 
@@ -123,16 +122,9 @@ function opener(options: NatsKvStatusStoreOptions): () => Promise<KV> {
   if (!o.connection) throw new InvalidArgumentError('pass kv (a bucket) or connection (a NATS connection)');
   if (!/^[-\w]{1,100}$/.test(name)) throw new InvalidArgumentError(`bucket must be letters, digits, - and _, got "${name}"`);
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) throw new InvalidArgumentError('replicas must be 1 to 5');
-  return async () => {
-    let Kvm: typeof KvmClass;
-    try {
-      ({ Kvm } = await import('@nats-io/kv'));
-    } catch (err) {
-      throw new NotInitializedError('the NATS KV status store needs the "@nats-io/kv" package: npm install @nats-io/kv', { cause: err });
-    }
-    // Opens the bucket when it exists (its own configuration), creates it otherwise.
-    return checked(await new Kvm(o.connection).create(name, { history: 1, ttl: o.ttlMs ?? DEFAULT_TTL_MS, replicas }), o.ttlMs);
-  };
+  // Opens the bucket when it exists (its own configuration), creates it otherwise.
+  return async () =>
+    checked(await openKvBucket(o.connection, name, { history: 1, ttl: o.ttlMs ?? DEFAULT_TTL_MS, replicas }, { name: 'NATS KV', kind: 'status store' }), o.ttlMs);
 }
 
 /** `kv`, once it is known to keep one value per key (the snapshot relies on it) and, when asked, to have max age `ttlMs`. */

@@ -1,6 +1,6 @@
 /** The job-status store on Redis, through a node-redis client you pass (connected by you). */
-import type { createClient as CreateClient } from 'redis';
-import { ClosedError, InvalidArgumentError, NotInitializedError, UnavailableError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, UnavailableError } from '../errors.js';
+import { openRedisClient, type RedisConnection } from '../scheduler/locks/store-clients.js';
 import { checkJobId, checkTtl, DEFAULT_TTL_MS, checkUpdate, createTally, decodeStatus, encodeStatus, STATE_RANK } from './record.js';
 import type { JobStatusStore } from './types.js';
 
@@ -80,9 +80,9 @@ export function createRedisStatusStore(options: RedisStatusStoreOptions): JobSta
   const scanCount = options.scanCount ?? 1_000;
   const timeoutMs = options.timeoutMs ?? 5_000;
   checkTtl(timeoutMs);
-  let connection: Promise<Connection> | undefined;
+  let connection: Promise<RedisConnection> | undefined;
   let closed = false;
-  let connect: () => Promise<Connection>;
+  let connect: () => Promise<RedisConnection>;
   if ('client' in options) {
     const { client } = options;
     if (typeof client?.sendCommand !== 'function') throw new InvalidArgumentError('client must be a node-redis client (with sendCommand)');
@@ -91,7 +91,7 @@ export function createRedisStatusStore(options: RedisStatusStoreOptions): JobSta
     if (typeof options.url !== 'string') throw new InvalidArgumentError('pass client (a node-redis client) or url');
     connect = () => {
       if (!connection) {
-        const attempt = openClient(options.url, timeoutMs);
+        const attempt = openRedisClient(options.url, timeoutMs, { name: 'Redis', kind: 'status store' });
         attempt.catch(() => {
           if (connection === attempt) connection = undefined;
         });
@@ -155,37 +155,6 @@ export function createRedisStatusStore(options: RedisStatusStoreOptions): JobSta
       const open = connection;
       connection = undefined;
       if (open) await open.then((c) => c.close()).catch(() => undefined);
-    },
-  };
-}
-
-interface Connection {
-  readonly client: RedisStatusClient;
-  readonly close: () => Promise<void>;
-}
-
-/** The store's own client: no offline queue, so a write while Redis is away fails at once. */
-async function openClient(url: string, timeoutMs: number): Promise<Connection> {
-  let createClient: typeof CreateClient;
-  try {
-    ({ createClient } = await import('redis'));
-  } catch (err) {
-    throw new NotInitializedError('the Redis status store needs the "redis" package: npm install redis', { cause: err });
-  }
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: timeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000) },
-  });
-  // Connection errors surface through the calls; without a listener node-redis would throw them.
-  client.on('error', () => undefined);
-  const ready = client.connect();
-  ready.catch(() => undefined);
-  return {
-    client: { sendCommand: (args) => ready.then(() => client.sendCommand(args)) },
-    close: async () => {
-      if (client.isReady) await client.close();
-      else client.destroy();
     },
   };
 }

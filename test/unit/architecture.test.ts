@@ -43,8 +43,8 @@ describe('architecture', () => {
     const owners: Record<string, readonly string[]> = {
       kafkajs: ['eventbus/kafka/'],
       '@platformatic/kafka': ['eventbus/kafka/'],
-      '@nats-io/': ['eventbus/nats/', 'scheduler/locks/', 'status/'],
-      redis: ['scheduler/locks/', 'status/'],
+      '@nats-io/': ['eventbus/nats/', 'scheduler/locks/'],
+      redis: ['scheduler/locks/'],
       pg: ['scheduler/locks/'],
       '@kafkajs/confluent-schema-registry': ['eventbus/schema/'],
       'prom-client': ['observability/'],

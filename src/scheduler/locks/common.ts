@@ -45,13 +45,13 @@ export function closedError(provider: string): ClosedError {
  * Loads an optional peer package; a missing one is a `NotInitializedError` saying what to
  * install. `load` is a literal `import('pkg')` at the call site so bundlers can see it.
  */
-export async function loadPeer<T>(pkg: string, provider: string, load: () => Promise<T>): Promise<T> {
+export async function loadPeer<T>(pkg: string, provider: string, load: () => Promise<T>, kind = 'lock provider'): Promise<T> {
   try {
     return await load();
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new NotInitializedError(`the ${provider} lock provider needs the "${pkg}" package: npm install ${pkg}`, { cause: err });
+      throw new NotInitializedError(`the ${provider} ${kind} needs the "${pkg}" package: npm install ${pkg}`, { cause: err });
     }
     throw err;
   }

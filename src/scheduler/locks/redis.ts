@@ -4,7 +4,8 @@
  */
 import { InvalidArgumentError, UnavailableError } from '../../errors.js';
 import type { LockHandle, LockProvider } from '../types.js';
-import { checkKey, checkTick, checkTtl, closedError, loadPeer, lostLock, newToken, withDeadline } from './common.js';
+import { checkKey, checkTick, checkTtl, closedError, lostLock, newToken, withDeadline } from './common.js';
+import { openRedisClient, type RedisConnection } from './store-clients.js';
 
 /**
  * The few node-redis client methods the provider uses; a node-redis v5 `createClient()` result
@@ -33,10 +34,6 @@ const RECORD = `local cur = redis.call('get', KEYS[1])
 if (not cur) or tonumber(cur) < tonumber(ARGV[1]) then redis.call('set', KEYS[1], ARGV[1]) return 1 end
 return 0`;
 
-interface Connection {
-  readonly client: RedisLockClient;
-  readonly close: () => Promise<void>;
-}
 
 /**
  * Locks as Redis keys: acquire is `SET key token NX PX ttl`; renew and release are Lua scripts
@@ -55,12 +52,12 @@ export function createRedisLockProvider(target: RedisLockTarget, options: RedisL
   const timeoutMs = options.timeoutMs ?? 5_000;
   if (typeof prefix !== 'string') throw new InvalidArgumentError('prefix must be a string');
   checkTtl(timeoutMs);
-  let connection: Promise<Connection> | undefined;
+  let connection: Promise<RedisConnection> | undefined;
   let closed = false;
 
-  const connect = (): Promise<Connection> => {
+  const connect = (): Promise<RedisConnection> => {
     if ('client' in target) return Promise.resolve({ client: target.client, close: async () => undefined });
-    connection ??= openClient(target.url, timeoutMs);
+    connection ??= openRedisClient(target.url, timeoutMs, { name: 'Redis', kind: 'lock provider' });
     return connection;
   };
   const run = async (what: string, args: string[]): Promise<unknown> => {
@@ -119,21 +116,3 @@ export function createRedisLockProvider(target: RedisLockTarget, options: RedisL
   };
 }
 
-/** Our own client: no offline queue (a call while disconnected fails at once instead of running late). */
-async function openClient(url: string, timeoutMs: number): Promise<Connection> {
-  const { createClient } = await loadPeer('redis', 'Redis', () => import('redis'));
-  const client = createClient({
-    url,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: timeoutMs, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000) },
-  });
-  // Connection errors surface through the calls; without a listener node-redis would throw them.
-  client.on('error', () => undefined);
-  const ready = client.connect();
-  ready.catch(() => undefined);
-  const close = async (): Promise<void> => {
-    if (client.isReady) await client.close();
-    else client.destroy();
-  };
-  return { client: { sendCommand: (args) => ready.then(() => client.sendCommand(args)) }, close };
-}

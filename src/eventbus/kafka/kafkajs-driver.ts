@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type * as KafkaJs from 'kafkajs';
 import { NotInitializedError, UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
+import { guardIdempotentProducer } from './idempotent-producer.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
 import type { AdminPort, DriverOptions, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
 import type { KafkaBusLogger } from './options.js';
@@ -97,30 +98,8 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
 
   return {
     async producer(): Promise<ProducerPort> {
-      const producer = kafka.producer({
-        // Java-compatible murmur2 over the key (kafkajs 2's default; named to silence its warning).
-        createPartitioner: mod.Partitioners.DefaultPartitioner,
-        allowAutoTopicCreation: false,
-        idempotent: options.idempotent,
-        ...(options.idempotent ? { maxInFlightRequests: 1 } : {}),
-      });
-      await producer.connect();
-      return {
-        async send(topic, records) {
-          await producer.send({
-            topic,
-            acks: -1,
-            timeout: options.requestTimeoutMs,
-            messages: records.map((r) => ({
-              key: r.key ?? null,
-              value: Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-              headers: toBufferHeaders(r.headers),
-              ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
-            })),
-          });
-        },
-        disconnect: () => producer.disconnect(),
-      };
+      const open = (): Promise<ProducerPort> => connectProducer(mod, kafka, options);
+      return options.idempotent ? guardIdempotentProducer(await open(), open) : open();
     },
 
     async admin(): Promise<AdminPort> {
@@ -188,6 +167,34 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
     readRanges(topic, ranges, timeoutMs) {
       return readRanges(kafka, topic, ranges, timeoutMs);
     },
+  };
+}
+
+/** A connected kafkajs producer behind the port (acks = all). */
+async function connectProducer(mod: KafkaJsModule, kafka: KafkaJs.Kafka, options: KafkaJsDriverOptions): Promise<ProducerPort> {
+  const producer = kafka.producer({
+    // Java-compatible murmur2 over the key (kafkajs 2's default; named to silence its warning).
+    createPartitioner: mod.Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    idempotent: options.idempotent,
+    ...(options.idempotent ? { maxInFlightRequests: 1 } : {}),
+  });
+  await producer.connect();
+  return {
+    async send(topic, records) {
+      await producer.send({
+        topic,
+        acks: -1,
+        timeout: options.requestTimeoutMs,
+        messages: records.map((r) => ({
+          key: r.key ?? null,
+          value: Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+          headers: toBufferHeaders(r.headers),
+          ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
+        })),
+      });
+    },
+    disconnect: () => producer.disconnect(),
   };
 }
 

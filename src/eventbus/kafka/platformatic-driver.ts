@@ -13,6 +13,7 @@
 import { Buffer } from 'node:buffer';
 import type * as Plt from '@platformatic/kafka';
 import { InvalidArgumentError, NotInitializedError } from '../../errors.js';
+import { guardIdempotentProducer } from './idempotent-producer.js';
 import { createPlatformaticAdmin } from './platformatic-admin.js';
 import { normalize } from './platformatic-errors.js';
 import { readRanges } from './platformatic-fetch.js';
@@ -98,6 +99,51 @@ export function connectionOf(options: PlatformaticDriverOptions): PltConnection 
 }
 
 /** Key and header serializers of the producer (values are already bytes). */
+/** A connected producer behind the port (acks = all); idempotent sends go through {@link guardIdempotentProducer}. */
+async function connectProducer(mod: PltModule, connection: PltConnection, options: PlatformaticDriverOptions): Promise<ProducerPort> {
+  // Keyed records: murmur2 & 0x7fffffff modulo the partitions (the Java client's and kafkajs'
+  // DefaultPartitioner); keyless ones round-robin (the library's default puts them all on 0).
+  let next = 0;
+  const producer = new mod.Producer<string, Buffer, string, string | Uint8Array>({
+    ...connection,
+    clientId: connection.clientId,
+    idempotent: options.idempotent,
+    acks: mod.ProduceAcks.ALL,
+    autocreateTopics: false,
+    serializers: {
+      key: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
+      value: (v?: Buffer) => v,
+      headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
+      headerValue: (v?: string | Uint8Array) => (v === undefined ? undefined : toBuffer(v)),
+    },
+    partitioner: (message, key) => (key ? mod.compatibilityPartitioner(message, key) : next++ & 0x7fffffff),
+  });
+  try {
+    await producer.metadata({ topics: [] });
+  } catch (err) {
+    await producer.close().catch(() => undefined);
+    throw normalize(err);
+  }
+  return {
+    async send(topic, records) {
+      try {
+        await producer.send({
+          messages: records.map((r) => ({
+            topic,
+            ...(r.key !== undefined ? { key: r.key } : {}),
+            value: toBuffer(r.value),
+            headers: r.headers as Record<string, string | Uint8Array>,
+            ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
+          })),
+        });
+      } catch (err) {
+        throw normalize(err);
+      }
+    },
+    disconnect: () => producer.close(),
+  };
+}
+
 function toBuffer(v: Uint8Array | string): Buffer {
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
@@ -128,58 +174,8 @@ function createPlatformaticDriver(mod: PltModule, options: PlatformaticDriverOpt
 
   return {
     async producer(): Promise<ProducerPort> {
-      // Keyed records: murmur2 & 0x7fffffff modulo the partitions (the Java client's and kafkajs'
-      // DefaultPartitioner); keyless ones round-robin (the library's default puts them all on 0).
-      let next = 0;
-      const producer = new mod.Producer<string, Buffer, string, string | Uint8Array>({
-        ...connection,
-        clientId: connection.clientId,
-        idempotent: options.idempotent,
-        acks: mod.ProduceAcks.ALL,
-        autocreateTopics: false,
-        serializers: {
-          key: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
-          value: (v?: Buffer) => v,
-          headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
-          headerValue: (v?: string | Uint8Array) => (v === undefined ? undefined : toBuffer(v)),
-        },
-        partitioner: (message, key) => (key ? mod.compatibilityPartitioner(message, key) : next++ & 0x7fffffff),
-      });
-      try {
-        await producer.metadata({ topics: [] });
-      } catch (err) {
-        await producer.close().catch(() => undefined);
-        throw normalize(err);
-      }
-      // The library's idempotent producer numbers the records of concurrent sends from the same
-      // sequence (seen with 1.35: 6 concurrent sends, all acknowledged, 2 stored — the broker
-      // took the rest as duplicates). Idempotent sends therefore go one at a time, as kafkajs'
-      // idempotent producer does (one request in flight).
-      let tail: Promise<unknown> = Promise.resolve();
-      const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-        if (!options.idempotent) return fn();
-        const run = tail.then(fn, fn);
-        tail = run.catch(() => undefined);
-        return run;
-      };
-      return {
-        send: (topic, records) => serial(async () => {
-          try {
-            await producer.send({
-              messages: records.map((r) => ({
-                topic,
-                ...(r.key !== undefined ? { key: r.key } : {}),
-                value: toBuffer(r.value),
-                headers: r.headers as Record<string, string | Uint8Array>,
-                ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
-              })),
-            });
-          } catch (err) {
-            throw normalize(err);
-          }
-        }),
-        disconnect: () => producer.close(),
-      };
+      const open = (): Promise<ProducerPort> => connectProducer(mod, connection, options);
+      return options.idempotent ? guardIdempotentProducer(await open(), open) : open();
     },
 
     async admin(): Promise<AdminPort> {

@@ -11,6 +11,10 @@
  *   buffers and the kernel's) are DELIVERED, in order, none dropped. A FIN or reset held
  *   during the stall is passed on after them.
  *
+ * - `dropReplies()`: requests are forwarded, replies discarded: the broker does the work, the
+ *   client never hears of it (a reply lost on the way). `heal()` resets the connections that
+ *   lost bytes (their framing is broken); clients reconnect.
+ *
  * Bytes the proxy had already handed to a socket before `stall()` was called may still be
  * flushed to the peer; nothing read after the call is forwarded.
  */
@@ -25,6 +29,8 @@ export interface TcpProxy {
   cut(): void;
   /** Keep connections open and accept new ones, but forward no byte either way until heal(). */
   stall(): void;
+  /** Forward what clients send, discard what the broker answers, until heal(). */
+  dropReplies(): void;
   /** Back to forwarding; bytes held during a stall are then delivered (none dropped). */
   heal(): void;
   /** Open client connections (each with its upstream). */
@@ -43,7 +49,7 @@ export interface TcpProxyOptions {
   port?: number;
 }
 
-type Mode = 'forward' | 'cut' | 'stall';
+type Mode = 'forward' | 'cut' | 'stall' | 'dropReplies';
 
 /** One client connection and its upstream connection. */
 class Pair {
@@ -53,6 +59,8 @@ class Pair {
    * held back here, not only the data.
    */
   private held: Array<() => void> = [];
+  /** Replies were discarded on this connection: its stream is no longer framed. */
+  dropped = false;
 
   constructor(
     readonly client: net.Socket,
@@ -72,6 +80,10 @@ class Pair {
 
   private wire(from: net.Socket, to: net.Socket): void {
     from.on('data', (chunk: Buffer) => {
+      if (from === this.upstream && this.mode() === 'dropReplies') {
+        this.dropped = true;
+        return;
+      }
       // Back-pressure: stop reading until the other side drains.
       if (!to.write(chunk)) from.pause();
     });
@@ -170,9 +182,13 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
       mode = 'stall';
       for (const pair of pairs) pair.pause();
     },
+    dropReplies() {
+      mode = 'dropReplies';
+    },
     heal() {
       const was = mode;
       mode = 'forward';
+      if (was === 'dropReplies') for (const pair of [...pairs]) if (pair.dropped) pair.reset();
       if (was === 'stall') for (const pair of [...pairs]) pair.resume();
     },
     async close() {

@@ -1,6 +1,6 @@
 /**
  * The chaos suite's TCP proxy against a local echo server that counts what reaches it:
- * forwarding, cut (reset, refuse), stall (nothing forwarded either way, new connections
+ * forwarding, cut (reset, refuse), dropReplies (requests only), stall (nothing forwarded either way, new connections
  * accepted) and heal (held bytes delivered in order).
  */
 import * as net from 'node:net';
@@ -156,6 +156,24 @@ describe('tcp proxy', () => {
     await until('held bytes delivered', () => a.data().length === 4 + big.length && b.data().length === 16, 15_000);
     expect(a.data().subarray(4).equals(big)).toBe(true);
     expect(b.data().toString()).toBe('new during stall');
+  });
+
+  it('dropReplies forwards requests, discards replies, and heal resets the connections that lost replies', async () => {
+    const a = await client();
+    a.socket.write('warm');
+    await until('echo', () => a.data().length === 4);
+    proxy.dropReplies();
+    a.socket.write('request');
+    await until('request reached the server', () => echo.received() === 4 + 7);
+    await observe(STALL_WINDOW_MS);
+    expect(a.data().length).toBe(4);
+
+    proxy.heal();
+    const end = await a.closed;
+    expect(end.error).toBe('ECONNRESET');
+    const b = await client();
+    b.socket.write('back');
+    await until('echo after heal', () => b.data().toString() === 'back');
   });
 
   it('a close during a stall reaches the other side only on heal', async () => {

@@ -7,13 +7,13 @@
  * the producer and admin connections; every call after it (and a subscribe that finishes
  * starting after it) fails with a ClosedError.
  */
-import { ClosedError, InvalidArgumentError, UnavailableError } from '../../errors.js';
+import { ClosedError, InvalidArgumentError, NotInitializedError, UnavailableError } from '../../errors.js';
 import type { BrowsableBus, EventBus, QueueStatsBus } from '../types.js';
 import { createBrowser } from './browse.js';
 import { loadKafkaJsDriver } from './kafkajs-driver.js';
 import { loadPlatformaticDriver } from './platformatic-driver.js';
-import { resolveConsumerOptions, type KafkaEventBusOptions, type ResolvedConsumerOptions } from './options.js';
-import type { AdminPort, KafkaClientPort, ProducerPort } from './port.js';
+import { resolveConsumerOptions, type KafkaDriverName, type KafkaEventBusOptions, type ResolvedConsumerOptions } from './options.js';
+import type { AdminPort, DriverOptions, KafkaClientPort, ProducerPort } from './port.js';
 import { createPublisher, type EnsureFn } from './publish.js';
 import { classifyPublishError, unavailable } from './publish-errors.js';
 import { createDelayRelay, type RelayCounters } from './relay.js';
@@ -37,6 +37,8 @@ export interface KafkaEventBus extends EventBus, BrowsableBus, QueueStatsBus {
   delayTopics(topic: string): string[];
   /** What the relays of this bus moved aside since it was created (S5). */
   relayCounters(): Readonly<RelayCounters>;
+  /** The client library behind the bus (`custom`: one given as `options.client`). */
+  readonly driver: KafkaDriverName | 'custom';
 }
 
 const BROWSE_TIMEOUT_MS = 30_000;
@@ -62,15 +64,24 @@ function lazy<T>(connect: () => Promise<T>): Lazy<T> {
   };
 }
 
-/** The client driver: the one in the options, else the chosen library's (an optional peer dependency). */
-async function clientOf(options: KafkaEventBusOptions): Promise<KafkaClientPort> {
-  if (options.client) return options.client;
-  const driver = options.driver ?? 'kafkajs';
-  if (driver !== 'kafkajs' && driver !== 'platformatic') {
+/** The client driver of a bus and which one it is (`custom`: `options.client`). */
+interface ChosenClient {
+  readonly client: KafkaClientPort;
+  readonly driver: KafkaDriverName | 'custom';
+}
+
+/**
+ * The client driver: `options.client`, else the library `options.driver` names, else the default:
+ * `@platformatic/kafka` when it can be loaded (measured faster on Node 20 and 24: bench/README.md),
+ * else kafkajs. Both are optional peer dependencies.
+ */
+async function clientOf(options: KafkaEventBusOptions): Promise<ChosenClient> {
+  if (options.client) return { client: options.client, driver: 'custom' };
+  const driver = options.driver;
+  if (driver !== undefined && driver !== 'kafkajs' && driver !== 'platformatic') {
     throw new InvalidArgumentError(`createKafkaEventBus: options.driver must be 'kafkajs' or 'platformatic' (got ${JSON.stringify(driver)})`);
   }
-  const load = driver === 'platformatic' ? loadPlatformaticDriver : loadKafkaJsDriver;
-  return load({
+  const settings: DriverOptions = {
     brokers: options.brokers,
     clientId: options.clientId ?? 'jobbus',
     ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
@@ -79,7 +90,23 @@ async function clientOf(options: KafkaEventBusOptions): Promise<KafkaClientPort>
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     idempotent: options.idempotent ?? true,
     ...(options.logger ? { logger: options.logger } : {}),
-  });
+  };
+  if (driver === 'kafkajs') return { client: await loadKafkaJsDriver(settings), driver };
+  if (driver === 'platformatic') return { client: await loadPlatformaticDriver(settings), driver };
+  try {
+    return { client: await loadPlatformaticDriver(settings), driver: 'platformatic' };
+  } catch (platformaticMissing) {
+    if (!(platformaticMissing instanceof NotInitializedError)) throw platformaticMissing;
+    try {
+      return { client: await loadKafkaJsDriver(settings), driver: 'kafkajs' };
+    } catch (kafkajsMissing) {
+      if (!(kafkajsMissing instanceof NotInitializedError)) throw kafkajsMissing;
+      throw new NotInitializedError(
+        'jobbus/kafka needs a Kafka client library, an optional peer dependency: install @platformatic/kafka (the default; ^1.35.0 on Node 20, ^2.0.0 on Node 22+) with `npm install @platformatic/kafka`, or kafkajs (^2.2.4) with `npm install kafkajs`',
+        { cause: kafkajsMissing },
+      );
+    }
+  }
 }
 
 function provisionerOf(options: KafkaEventBusOptions, tiers: readonly DelayTier[], admin: Lazy<AdminPort>): TopicProvisioner {
@@ -200,8 +227,9 @@ function healthCheckOf(
 }
 
 /**
- * Create a Kafka event bus. Loads the client library of `options.driver` (kafkajs by default;
- * an optional peer dependency) unless `options.client` supplies a driver. Connections are opened lazily, on first use.
+ * Create a Kafka event bus. Loads the client library of `options.driver` (default:
+ * `@platformatic/kafka` if installed, else kafkajs; both optional peer dependencies) unless
+ * `options.client` supplies a driver. Connections are opened lazily, on first use.
  */
 export async function createKafkaEventBus(options: KafkaEventBusOptions): Promise<KafkaEventBus> {
   if (!options || !Array.isArray(options.brokers) || options.brokers.length === 0) {
@@ -210,7 +238,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   const tiers = makeTiers(options.delayTiersMs);
   const consumerOpts = resolveConsumerOptions(options.consumer);
   const user = options.sasl?.username;
-  const client = await clientOf(options);
+  const { client, driver } = await clientOf(options);
   let closed = false;
   let closing: Promise<void> | undefined;
   const producer = lazy<ProducerPort>(() => client.producer());
@@ -257,6 +285,7 @@ export async function createKafkaEventBus(options: KafkaEventBusOptions): Promis
   };
 
   return {
+    driver,
     maxMessageBytes: options.maxMessageBytes ?? 1_000_000,
     publish: (topic, message, opts) => publish(topic, [message], opts),
     publishBatch: (topic, messages, opts) => publish(topic, messages, opts),

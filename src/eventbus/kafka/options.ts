@@ -161,9 +161,10 @@ export interface KafkaEventBusOptions {
   /** Where kafkajs and the bus log warnings and errors. Default: silent. */
   readonly logger?: KafkaBusLogger;
   /**
-   * The client library behind the bus (both are optional peer dependencies, loaded on first use):
-   * `'kafkajs'` (default) or `'platformatic'` (`@platformatic/kafka`, ^1.35 on Node 20, ^2 on
-   * Node 22+). Ignored when {@link client} is given.
+   * The client library behind the bus (both are optional peer dependencies, loaded when the bus
+   * is created): `'platformatic'` (`@platformatic/kafka`, ^1.35 on Node 20, ^2 on Node 22+) or
+   * `'kafkajs'`. Default: `'platformatic'` when that package can be loaded, else `'kafkajs'`
+   * (the README's *Kafka* section says why). Ignored when {@link client} is given.
    */
   readonly driver?: KafkaDriverName;
   /** Use this client driver instead of loading one (a second driver, or instrumentation). */

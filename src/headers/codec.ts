@@ -63,6 +63,17 @@ function userHeadersOf(headers: Readonly<Record<string, string>>): Record<string
 function parseCount(headers: Readonly<Record<string, string>>, name: string): number | undefined {
   const raw = headers[name];
   if (raw === undefined || raw === '') return undefined;
+  // Fast path for what encodeJob writes (a few digits): read them without trim, regex or Number.
+  if (raw.length <= 15) {
+    let n = 0;
+    let i = 0;
+    for (; i < raw.length; i++) {
+      const d = raw.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+    }
+    if (i === raw.length) return n;
+  }
   const text = raw.trim();
   // Up to 2^53-1: every count validateJob accepts must decode (D2).
   const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
@@ -121,20 +132,28 @@ export function decodeJob(message: Message, fallbackQueue: string, now: number =
     throw new DecodeError('value', 'payload is empty');
   }
   const userHeaders: Headers = userHeadersOf(h);
-  const tenantId = h[H.tenantId] || h[H.tenantIdAlias] || undefined;
-  const correlationId = h[H.correlationId] || h[H.correlationIdAlias] || undefined;
+  const contentType = h[H.contentType];
+  const tenantId = h[H.tenantId] || h[H.tenantIdAlias];
+  const correlationId = h[H.correlationId] || h[H.correlationIdAlias];
+  const idempotencyKey = h[H.idempotencyKey];
+  const partitionKey = h[H.partitionKey];
   const failure = failureOf(h, now);
+  // The common job (a content type, none of the optional fields) as one literal: spreading
+  // conditional objects costs an allocation and a copy per field per delivered job.
+  if (contentType && !tenantId && !correlationId && !idempotencyKey && !partitionKey && !failure) {
+    return { id, name, queue, payload: message.value, headers: userHeaders, contentType, runAt, attempt, maxAttempts, createdAt };
+  }
   const job: Job = {
     id,
     name,
     queue,
     payload: message.value,
     headers: userHeaders,
-    ...(h[H.contentType] ? { contentType: h[H.contentType] } : {}),
+    ...(contentType ? { contentType } : {}),
     ...(tenantId ? { tenantId } : {}),
     ...(correlationId ? { correlationId } : {}),
-    ...(h[H.idempotencyKey] ? { idempotencyKey: h[H.idempotencyKey] } : {}),
-    ...(h[H.partitionKey] ? { partitionKey: h[H.partitionKey] } : {}),
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+    ...(partitionKey ? { partitionKey } : {}),
     runAt,
     attempt,
     maxAttempts,

@@ -30,13 +30,20 @@ export interface JobInput {
 /** A JSON value. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-const textEncoder = new TextEncoder();
+/**
+ * UTF-8 bytes of `text`. `Buffer.from` (a Uint8Array) writes small strings into Node's shared
+ * pool instead of a new ArrayBuffer per payload as `TextEncoder` does, about twice as fast; the
+ * bytes are the same (a lone surrogate becomes U+FFFD either way).
+ */
+function utf8Bytes(text: string): Uint8Array {
+  return Buffer.from(text, 'utf8');
+}
 
 /** Turn a payload given as bytes, text or JSON into bytes plus its default content type. */
 export function encodePayload(payload: Uint8Array | string | JsonValue): { bytes: Uint8Array; contentType: string } {
   if (payload instanceof Uint8Array) return { bytes: payload, contentType: 'application/octet-stream' };
-  if (typeof payload === 'string') return { bytes: textEncoder.encode(payload), contentType: 'text/plain; charset=utf-8' };
-  return { bytes: textEncoder.encode(JSON.stringify(payload)), contentType: 'application/json' };
+  if (typeof payload === 'string') return { bytes: utf8Bytes(payload), contentType: 'text/plain; charset=utf-8' };
+  return { bytes: utf8Bytes(JSON.stringify(payload)), contentType: 'application/json' };
 }
 
 /** Build a complete, validated {@link Job} from the fields a caller cares about. */
@@ -48,7 +55,7 @@ export function createJob(input: JobInput): Job {
     name: input.name,
     queue: input.queue,
     payload: bytes,
-    headers: { ...(input.headers ?? {}) },
+    headers: input.headers ? { ...input.headers } : {},
     contentType: input.contentType ?? contentType,
     ...(input.tenantId !== undefined && { tenantId: input.tenantId }),
     ...(input.correlationId !== undefined && { correlationId: input.correlationId }),
@@ -63,11 +70,22 @@ export function createJob(input: JobInput): Job {
   return job;
 }
 
-/** A date the wire format can carry: RFC 3339 with a four-digit year. */
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the instants a four-digit year spans. */
+const FIRST_MS = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+/** A date the wire format can carry: RFC 3339 with a four-digit year (its time compared, not its year: cheaper). */
 function validDate(d: unknown): boolean {
-  if (!(d instanceof Date) || Number.isNaN(d.getTime())) return false;
-  const year = d.getUTCFullYear();
-  return year >= 0 && year <= 9999;
+  if (!(d instanceof Date)) return false;
+  const t = d.getTime();
+  return t >= FIRST_MS && t <= LAST_MS; // false for NaN
+}
+
+/** A non-blank string field, else a ValidationError naming it. */
+function requireText(field: 'id' | 'name' | 'queue', value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ValidationError(field, `is required (got ${JSON.stringify(value)})`);
+  }
 }
 
 /**
@@ -77,12 +95,9 @@ function validDate(d: unknown): boolean {
  * Throws a {@link ValidationError} naming the first bad field.
  */
 export function validateJob(job: Job): void {
-  for (const field of ['id', 'name', 'queue'] as const) {
-    const value: unknown = job[field];
-    if (typeof value !== 'string' || value.trim() === '') {
-      throw new ValidationError(field, `is required (got ${JSON.stringify(value)})`);
-    }
-  }
+  requireText('id', job.id);
+  requireText('name', job.name);
+  requireText('queue', job.queue);
   if (!(job.payload instanceof Uint8Array) || job.payload.byteLength === 0) {
     throw new ValidationError('payload', 'must be non-empty bytes');
   }
@@ -109,7 +124,9 @@ export function validateJob(job: Job): void {
   if (job.headers === null || typeof job.headers !== 'object') {
     throw new ValidationError('headers', 'must be an object of string values');
   }
-  for (const [k, v] of Object.entries(job.headers)) {
+  const headers: Readonly<Record<string, unknown>> = job.headers;
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
     if (typeof v !== 'string') throw new ValidationError(`headers.${k}`, `must be a string (got ${typeof v})`);
   }
 }

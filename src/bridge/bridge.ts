@@ -51,6 +51,11 @@ function busSignalOf(err: unknown): unknown {
   return err;
 }
 
+/** Reject with the bus signal of a runtime handler's rejection (see {@link busSignalOf}). */
+function rejectAsBusSignal(err: unknown): never {
+  throw busSignalOf(err);
+}
+
 /** At least {@link messageBytes} of `m`, without encoding anything. */
 function upperBoundBytes(m: Message): number {
   let n = m.value.byteLength + 3 * (m.key?.length ?? 0);
@@ -227,29 +232,35 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
         throw new InvalidArgumentError(`queue must be a non-empty string, got ${JSON.stringify(queue)}`);
       }
       if (subscriptions.has(queue)) throw new ConflictError(`queue "${queue}" is already subscribed by this runtime`);
+      // Not async: a delivered job costs the handler's promise and one `then`, not an async
+      // function's promise and an await on top (each also pays the promise hooks of currentJob).
+      const onDelivery = (delivery: Delivery): Promise<void> => {
+        let job: Job;
+        const at = now();
+        try {
+          const invalid = poisonReason(delivery.message);
+          if (invalid) throw invalid;
+          job = decodeJob(delivery.message, queue, at);
+          // A job belongs to the queue it was consumed from. A foreign `job_queue` naming another
+          // queue would send its retries and dead letter there: out of sight of this queue's
+          // workers and DLQ tools, or (a name the bus cannot map) refused forever.
+          if (job.queue !== queue) job = { ...job, queue };
+        } catch (err) {
+          return moveAsidePoison(queue, delivery, err);
+        }
+        const early = job.runAt.getTime() - at;
+        if (early > 0) return Promise.reject(new RedeliverAfter(early, `job ${job.id} is not due for ${early} ms`));
+        let handled: Promise<void>;
+        try {
+          handled = handler(job, delivery); // a Delivery is a DeliveryContext (deliveryCount, working, signal)
+        } catch (err) {
+          return Promise.reject(busSignalOf(err));
+        }
+        return Promise.resolve(handled).then(undefined, rejectAsBusSignal);
+      };
       const sub = await bus.subscribe(
         queue,
-        async (delivery) => {
-          let job: Job;
-          try {
-            const invalid = poisonReason(delivery.message);
-            if (invalid) throw invalid;
-            job = decodeJob(delivery.message, queue, now());
-            // A job belongs to the queue it was consumed from. A foreign `job_queue` naming another
-            // queue would send its retries and dead letter there: out of sight of this queue's
-            // workers and DLQ tools, or (a name the bus cannot map) refused forever.
-            if (job.queue !== queue) job = { ...job, queue };
-          } catch (err) {
-            return moveAsidePoison(queue, delivery, err);
-          }
-          const early = job.runAt.getTime() - now();
-          if (early > 0) throw new RedeliverAfter(early, `job ${job.id} is not due for ${early} ms`);
-          try {
-            await handler(job, delivery); // a Delivery is a DeliveryContext (deliveryCount, working, signal)
-          } catch (err) {
-            throw busSignalOf(err);
-          }
-        },
+        onDelivery,
         {
           group: opts.group ?? DEFAULTS.group,
           ...(opts.maxInFlight !== undefined && { maxInFlight: opts.maxInFlight }),

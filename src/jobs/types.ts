@@ -192,6 +192,13 @@ export interface PrefetchingBackend extends Backend {
    * later reserve fetches again. Returns the queues detached.
    */
   detach(queues: readonly string[]): Promise<string[]>;
+  /**
+   * A job already received for one of `queues` (the first queue in the list that has one),
+   * leased at once for `leaseForMs`; `undefined` when none is, or when a reserve would have to
+   * wait for anything (a start gate, a subscription, pauses). What {@link Backend.reserve}
+   * returns without waiting, without its promises: the worker tries this first. Optional.
+   */
+  reserveReady?(queues: readonly string[], leaseForMs: number): Lease | undefined;
 }
 
 /** True when the backend implements {@link PrefetchingBackend}. */

@@ -196,6 +196,15 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
       return leases.lease(held, leaseForMs);
     },
 
+    reserveReady(queues, leaseForMs) {
+      // Only what reserve would hand out without waiting: anything else is left to reserve.
+      if (closed || paused.gated() || !(leaseForMs > 0 && Number.isFinite(leaseForMs))) return undefined;
+      const active = paused.active(queues);
+      if (active.length === 0 || !subscriptions.subscribed(active)) return undefined;
+      const ready = intake.take(active);
+      return ready ? leases.lease(ready, leaseForMs) : undefined;
+    },
+
     ack(l) {
       // Not async: the hottest call of the backend needs no extra promise when it succeeds.
       try {

@@ -27,6 +27,8 @@ export interface PausedQueues {
   waitForResume(timeoutMs: number, signal: AbortSignal | undefined): Promise<void>;
   /** Hold reserves until `ready` settles. */
   gateUntil(ready: Promise<unknown>): void;
+  /** Whether the gate is closed (reserves wait). */
+  gated(): boolean;
   /** While the gate is closed, a promise resolving when it opens (or `signal` aborts); else undefined. */
   gate(signal: AbortSignal | undefined): Promise<void> | undefined;
   /** Open the gate and end every wait (close). */
@@ -101,6 +103,7 @@ export function createPausedQueues(): PausedQueues {
       });
       gating = p;
     },
+    gated: () => gating !== undefined,
     gate: (signal) => (gating ? untilSettledOrAborted(gating, signal) : undefined),
     release() {
       wakeGate?.();

@@ -16,6 +16,8 @@ export interface QueueSubscriptions {
    * `undefined` when all are already (the hot path of every reserve: no promise at all).
    */
   ensure(queues: readonly string[]): Promise<void> | undefined;
+  /** Whether every queue of `queues` is subscribed (what {@link ensure} returns `undefined` for). */
+  subscribed(queues: readonly string[]): boolean;
   /** Whether `queue` is subscribed or being subscribed. */
   has(queue: string): boolean;
   /** Whether `queue` is being detached (a delivery arriving now is to be refused). */
@@ -39,6 +41,11 @@ export function createQueueSubscriptions(
   const subscribed = new Set<string>();
   const detaching = new Map<string, Promise<void>>();
 
+  function allSubscribed(queues: readonly string[]): boolean {
+    for (const q of queues) if (!subscribed.has(q)) return false;
+    return true;
+  }
+
   async function ensureOne(queue: string): Promise<void> {
     let p = subscribing.get(queue);
     if (!p) {
@@ -55,8 +62,9 @@ export function createQueueSubscriptions(
   }
 
   return {
+    subscribed: (queues) => allSubscribed(queues),
     ensure(queues) {
-      if (queues.every((q) => subscribed.has(q))) return undefined;
+      if (allSubscribed(queues)) return undefined;
       return Promise.all(queues.map(ensureOne)).then(() => undefined);
     },
     has: (queue) => subscribing.has(queue),

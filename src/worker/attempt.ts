@@ -142,12 +142,27 @@ export interface AttemptRunnerDeps {
 }
 
 /**
- * Runs one attempt: arms its timeout and lease renewal, calls the middleware chain and the
- * handler (inside the async context that {@link currentJob} reads, unless turned off), and
- * says whether the attempt failed. A handler that resolves after its signal aborted (timeout,
- * lost lease) still failed, with the abort's reason.
+ * One attempt in two steps, so that the worker awaits the handler itself (one promise per job
+ * instead of an async function around it): {@link AttemptRunner.call} arms its timeout and
+ * lease renewal and calls the middleware chain and the handler; {@link AttemptRunner.end} says,
+ * once that settled, whether the attempt failed.
  */
-export function createAttemptRunner(deps: AttemptRunnerDeps): (running: Running, reg: Registered) => Promise<AttemptResult> {
+export interface AttemptRunner {
+  /**
+   * Arm the attempt and call the middleware chain and the handler (inside the async context
+   * that {@link currentJob} reads, unless turned off). Returns what the handler returned (a
+   * synchronous handler's throw is thrown): the caller awaits it, then calls {@link end}.
+   */
+  call(running: Running, reg: Registered): Promise<void> | void;
+  /**
+   * Disarm the attempt and say how it ended: `threw` with `err`, or not. A handler that
+   * resolved after its signal aborted (timeout, lost lease) still failed, with the abort's reason.
+   */
+  end(running: Running, threw: boolean, err?: unknown): AttemptResult;
+}
+
+/** Create the attempt runner of a worker. */
+export function createAttemptRunner(deps: AttemptRunnerDeps): AttemptRunner {
   const { sweep, retry, middleware, asyncContext, logger } = deps;
 
   function callChain(reg: Registered, job: Job, ctx: JobContext): Promise<void> | void {
@@ -160,21 +175,19 @@ export function createAttemptRunner(deps: AttemptRunnerDeps): (running: Running,
     return asyncContext ? currentJobStorage.run(ctx, chain, 0) : chain(0);
   }
 
-  return async (running, reg) => {
-    const job = running.lease.job;
-    const def = reg.definition;
-    sweep.arm(running, def?.timeoutMs ?? retry.attemptTimeoutMs);
-    const ctx = new AttemptContext(running, maxAttemptsOf(job, def, retry), logger, sweep.renew);
-    try {
-      await callChain(reg, job, ctx);
-      if (running.aborted) return { failed: true, error: running.abortReason };
-      return SUCCEEDED;
-    } catch (err) {
-      const reason: unknown = running.abortReason;
-      return { failed: true, error: running.aborted && reason instanceof JobbusError ? reason : err };
-    } finally {
+  return {
+    call(running, reg) {
+      const job = running.lease.job;
+      const def = reg.definition;
+      sweep.arm(running, def?.timeoutMs ?? retry.attemptTimeoutMs);
+      return callChain(reg, job, new AttemptContext(running, maxAttemptsOf(job, def, retry), logger, sweep.renew));
+    },
+    end(running, threw, err) {
       running.renewAt = 0;
       running.deadline = 0;
-    }
+      if (!threw) return running.aborted ? { failed: true, error: running.abortReason } : SUCCEEDED;
+      const reason: unknown = running.abortReason;
+      return { failed: true, error: running.aborted && reason instanceof JobbusError ? reason : err };
+    },
   };
 }

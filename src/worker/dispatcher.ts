@@ -22,6 +22,8 @@ const MAX_RESERVE_BACKOFF_MS = 5_000;
 export interface DispatcherDeps {
   readonly backend: Backend;
   readonly config: Pick<WorkerConfig, 'queues' | 'fairnessLimit' | 'concurrency' | 'leaseTtlMs' | 'reserveTimeoutMs'>;
+  /** A job ready to lease at once, without a promise (a prefetching backend's `reserveReady`), if the backend has that. */
+  readonly reserveReady?: (queues: readonly string[], leaseForMs: number) => Lease | undefined;
   /** Whether a queue has jobs waiting (for fairness); unknown = true. */
   readonly waiting: (queue: string) => boolean;
   /** Jobs running now. */
@@ -72,6 +74,18 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     return lease;
   }
 
+  /** {@link reserveFrom} without waiting: a job ready now, or undefined (a throw counts as none: the reserve call reports it). */
+  function readyFrom(order: readonly QueueSpec[]): Lease | undefined {
+    let lease: Lease | undefined;
+    try {
+      lease = deps.reserveReady!(queueOrder.namesOf(order), config.leaseTtlMs);
+    } catch {
+      return undefined;
+    }
+    if (lease) queueOrder.picked(order, lease.queue);
+    return lease;
+  }
+
   async function run(stop: AbortSignal): Promise<void> {
     let failures = 0;
     while (deps.isRunning()) {
@@ -80,9 +94,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         await deps.changed();
         continue;
       }
-      let lease: Lease | undefined;
+      // A job already buffered is leased without a promise; the reserve call waits for one.
+      let lease = deps.reserveReady ? readyFrom(order) : undefined;
       try {
-        lease = await reserveFrom(order, config.reserveTimeoutMs, stop);
+        lease ??= await reserveFrom(order, config.reserveTimeoutMs, stop);
         failures = 0;
       } catch (err) {
         if (err instanceof ClosedError) break;

@@ -74,25 +74,39 @@ export interface SettleDeps {
  * `onError`, returned as `released`.
  */
 export async function settleAttempt(deps: SettleDeps, lease: Lease, decision: Decision, startedAt: number, log: () => Logger): Promise<JobOutcome> {
-  const job = lease.job;
   try {
     return await carryOut(deps, lease, decision, startedAt, log);
   } catch (err) {
-    if (err instanceof LeaseExpiredError) log().warn('lease expired before the job was settled; it will be redelivered');
-    else log().error({ err }, 'settling the job failed; it will be redelivered');
-    await deps.emit('onError', err, job);
-    return { kind: 'released', job };
+    return settleFailed(deps, lease.job, err, log);
   }
 }
 
+/** A settle failed (a lost lease, a broker error): report it; the job is redelivered. */
+export async function settleFailed(deps: SettleDeps, job: Job, err: unknown, log: () => Logger): Promise<JobOutcome> {
+  if (err instanceof LeaseExpiredError) log().warn('lease expired before the job was settled; it will be redelivered');
+  else log().error({ err }, 'settling the job failed; it will be redelivered');
+  await deps.emit('onError', err, job);
+  return { kind: 'released', job };
+}
+
+/**
+ * Report a job acknowledged: the debug line and the `onCompleted` hooks (a promise only when a
+ * hook returned one). The worker's common path acks and calls this itself, without
+ * {@link settleAttempt}'s promises.
+ */
+export function completed(deps: SettleDeps, job: Job, startedAt: number, log: () => Logger): Promise<void> | undefined {
+  if (deps.logger.isLevelEnabled('debug')) log().debug('job completed');
+  return deps.emit('onCompleted', job, { durationMs: Date.now() - startedAt });
+}
+
+/** Carry out `decision` (see {@link settleAttempt}, which reports its failure). */
 async function carryOut(deps: SettleDeps, lease: Lease, decision: Decision, startedAt: number, log: () => Logger): Promise<JobOutcome> {
   const { backend, emit, logger } = deps;
   const job = lease.job;
   switch (decision.kind) {
     case 'ack': {
       await backend.ack(lease);
-      if (logger.isLevelEnabled('debug')) log().debug('job completed');
-      const hooked = emit('onCompleted', job, { durationMs: Date.now() - startedAt });
+      const hooked = completed(deps, job, startedAt, log);
       if (hooked) await hooked;
       return { kind: 'completed', job };
     }

@@ -4,13 +4,13 @@ import { parseWorkerConfig, type WorkerConfigInput } from '../jobs/config.js';
 import type { RegistrableJob } from '../jobs/define.js';
 import { isPrefetching, type Backend, type Lease } from '../jobs/types.js';
 import { defaultLogger } from '../jobs/logger.js';
-import { ACK, decide, settleAttempt, type Decision } from './outcome.js';
+import { ACK, completed, decide, settleAttempt, settleFailed, type Decision } from './outcome.js';
 import { createHookEmitter } from './hooks.js';
 import { createJobLimits } from './limits.js';
 import { createLeaseSweep } from './lease-sweep.js';
 import { createDispatcher, sleep } from './dispatcher.js';
 import { createHandlerRegistry } from './registry.js';
-import { abortRunning, createAttemptRunner, loggerOf, type Running } from './attempt.js';
+import { abortRunning, createAttemptRunner, loggerOf, type AttemptResult, type Registered, type Running } from './attempt.js';
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 
 export type { JobContext, JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
@@ -62,7 +62,7 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
   const prefetching = isPrefetching(backend) ? backend : undefined;
   const change = createChangeSignal();
   const sweep = createLeaseSweep(backend, config.leaseTtlMs, inFlight, logger);
-  const runAttempt = createAttemptRunner({ sweep, retry: config.retry, middleware, asyncContext: options.asyncContext ?? true, logger });
+  const attempts = createAttemptRunner({ sweep, retry: config.retry, middleware, asyncContext: options.asyncContext ?? true, logger });
   let state: WorkerState = 'idle';
   let stopReserving = new AbortController();
   let stopping: Promise<void> | undefined;
@@ -81,6 +81,7 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
     config,
     // Without a count of waiting jobs, every queue passed over counts as waiting (fair, never starved).
     waiting: prefetching ? (q) => prefetching.bufferedCount(q) > 0 : () => true,
+    ...(prefetching?.reserveReady && { reserveReady: prefetching.reserveReady.bind(prefetching) }),
     running: () => inFlight.size,
     changed: change.changed,
     isRunning,
@@ -89,13 +90,32 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
     logger,
   });
 
+  /**
+   * Run a reserved job: admit it under its name's limits, run its handler, decide what the
+   * outcome calls for and settle it. One async function on purpose: the common path (admitted,
+   * handler resolved, ack) costs this function's promise, the handler's and two awaits, not a
+   * promise per step (each one also costs the promise hooks of `currentJob`'s async context).
+   */
   async function startJob(lease: Lease): Promise<JobOutcome> {
     const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0 };
     inFlight.add(running);
     sweep.ensure();
     dispatcher.track(lease.queue, 1);
     try {
-      return await runJob(running);
+      const startedAt = Date.now();
+      const decision = await attempt(running);
+      if (running.released) return { kind: 'released', job: running.lease.job }; // stop() gave up on it; the bus redelivers it
+      const log = (): Logger => loggerOf(running, logger);
+      if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, log);
+      const job = running.lease.job;
+      try {
+        await backend.ack(running.lease);
+      } catch (err) {
+        return await settleFailed(settleDeps, job, err, log);
+      }
+      const hooked = completed(settleDeps, job, startedAt, log);
+      if (hooked) await hooked;
+      return { kind: 'completed', job };
     } catch (err) {
       logger.error({ err, jobId: lease.job.id }, 'unexpected worker error');
       await emit('onError', err, lease.job);
@@ -108,8 +128,12 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
     }
   }
 
-  /** Admit the job under its name's limits, run its handler, and decide what the outcome calls for. */
-  async function attempt(running: Running): Promise<Decision> {
+  /**
+   * Admit the job under its name's limits, run its handler, and decide what the outcome calls
+   * for. Not async: a job that is not run decides at once, and one that runs returns the
+   * promise of {@link runHandler}.
+   */
+  function attempt(running: Running): Decision | Promise<Decision> {
     const job = running.lease.job;
     const reg = handlers.get(job.name);
     if (!reg) {
@@ -118,22 +142,28 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
     }
     const admitted = limits.admit(job.name, reg.definition);
     if (!admitted.ok) return { kind: 'rescheduled', delayMs: admitted.delayMs, reason: admitted.reason };
+    return runHandler(running, reg);
+  }
+
+  /** Run an admitted job's attempt (counted against its name's limits while it runs). */
+  async function runHandler(running: Running, reg: Registered): Promise<Decision> {
+    const job = running.lease.job;
     limits.track(job.name, 1);
     try {
       const hooked = emit('onStarted', job);
       if (hooked) await hooked;
-      const result = await runAttempt(running, reg);
+      let result: AttemptResult;
+      try {
+        const pending = attempts.call(running, reg);
+        if (pending) await pending;
+        result = attempts.end(running, false);
+      } catch (err) {
+        result = attempts.end(running, true, err);
+      }
       return result.failed ? decide(job, result.error, reg.definition, decideSettings) : ACK;
     } finally {
       limits.track(job.name, -1);
     }
-  }
-
-  async function runJob(running: Running): Promise<JobOutcome> {
-    const startedAt = Date.now();
-    const decision = await attempt(running);
-    if (running.released) return { kind: 'released', job: running.lease.job }; // stop() gave up on it; the bus redelivers it
-    return settleAttempt(settleDeps, running.lease, decision, startedAt, (): Logger => loggerOf(running, logger));
   }
 
   /** Abort and release what is still running after the stop timeout (the bus redelivers it). */

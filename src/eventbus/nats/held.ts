@@ -16,7 +16,7 @@ import type { Msg } from '@nats-io/nats-core';
 import type { Delivery, Message } from '../types.js';
 import { settleOf, type Settle } from '../delivery.js';
 import { createLanes, laneOf } from '../lanes.js';
-import { rawHeaderBytes, readMessage } from './wire.js';
+import { readDelivered } from './wire.js';
 import { NAK, nanos, parseAckSubject, te, TERM, WPI } from './protocol.js';
 import type { Acker } from './acker.js';
 import { EARLY_HOLD_MS, RELAY_HOLD_MS } from './delay-tiers.js';
@@ -29,6 +29,8 @@ interface Held {
   /** Ordering lane (see lanes.ts); a stream is one partition. */
   readonly lane: string | undefined;
   readonly seq: number;
+  /** `<stream>#<seq>`, for the delivery and the logs. */
+  readonly position: string;
   readonly deliveryCount: number;
   /** When the handler last showed life (delivery or `working()`), epoch ms. */
   lastSign: number;
@@ -96,7 +98,7 @@ export function createHeldMessages(d: HeldDeps): HeldMessages {
       topic: cfg.topic,
       message: h.message,
       deliveryCount: h.deliveryCount,
-      position: `${cfg.stream}#${h.seq}`,
+      position: h.position,
       working: () => {
         if (h.done) return;
         h.lastSign = Date.now();
@@ -112,7 +114,7 @@ export function createHeldMessages(d: HeldDeps): HeldMessages {
     h.done = true;
     held.delete(h);
     if (s.kind === 'terminate') h.msg.respond(TERM);
-    else if (s.kind === 'ack') acker.ack(h.msg, `${cfg.stream}#${h.seq}`);
+    else if (s.kind === 'ack') acker.ack(h.msg, h.position);
     else if (s.delayMs > 0) h.msg.respond(te.encode(`-NAK {"delay":${nanos(s.delayMs)}}`));
     else h.msg.respond(NAK);
     const next = lanes.release(h.lane);
@@ -123,7 +125,7 @@ export function createHeldMessages(d: HeldDeps): HeldMessages {
   return {
     count: () => held.size,
     receive(msg) {
-      const { message, dueAt } = readMessage(msg.data, msg.headers, rawHeaderBytes(msg), cfg.keepDueAt);
+      const { message, dueAt } = readDelivered(msg, cfg.keepDueAt);
       const { deliveryCount, seq, storedAt } = parseAckSubject(msg.reply);
       const now = Date.now();
       const readyAt = cfg.readyAtOf ? cfg.readyAtOf(storedAt || now, dueAt) : (dueAt ?? now);
@@ -136,7 +138,17 @@ export function createHeldMessages(d: HeldDeps): HeldMessages {
         msg.respond(te.encode(`-NAK {"delay":${nanos(Math.ceil(back))}}`));
         return now + back;
       }
-      const h: Held = { msg, message, lane: laneOf(cfg.ordering, 0, message.key), seq, deliveryCount, lastSign: now, waiting: false, done: false };
+      const h: Held = {
+        msg,
+        message,
+        lane: laneOf(cfg.ordering, 0, message.key),
+        seq,
+        position: `${cfg.stream}#${seq}`,
+        deliveryCount,
+        lastSign: now,
+        waiting: false,
+        done: false,
+      };
       held.add(h);
       admitAt(h, readyAt);
       return undefined;

@@ -24,10 +24,23 @@ export const TERM = te.encode('+TERM');
  * form with `<domain>.<account hash>` after `$JS.ACK` (and a trailing token).
  */
 export function parseAckSubject(reply: string | undefined): { deliveryCount: number; seq: number; storedAt: number } {
-  const t = reply?.split('.') ?? [];
-  const at = t.length === 9 ? 4 : t.length >= 11 ? 6 : -1;
-  if (at < 0) return { deliveryCount: 1, seq: 0, storedAt: 0 };
-  return { deliveryCount: Number(t[at]) || 1, seq: Number(t[at + 1]) || 0, storedAt: Math.floor(Number(t[at + 3]) / 1_000_000) || 0 };
+  // By dot positions rather than split('.'): one per delivered message, and only three tokens matter.
+  let tokens = 1;
+  if (reply !== undefined) for (let i = reply.indexOf('.'); i >= 0; i = reply.indexOf('.', i + 1)) tokens++;
+  const at = tokens === 9 ? 4 : tokens >= 11 ? 6 : -1;
+  if (reply === undefined || at < 0) return { deliveryCount: 1, seq: 0, storedAt: 0 };
+  let start = 0;
+  for (let k = 0; k < at; k++) start = reply.indexOf('.', start) + 1;
+  const end1 = reply.indexOf('.', start);
+  const end2 = reply.indexOf('.', end1 + 1);
+  const end3 = reply.indexOf('.', end2 + 1);
+  const tsStart = end3 + 1;
+  const tsEnd = reply.indexOf('.', tsStart);
+  return {
+    deliveryCount: Number(reply.slice(start, end1)) || 1,
+    seq: Number(reply.slice(end1 + 1, end2)) || 0,
+    storedAt: Math.floor(Number(tsEnd < 0 ? reply.slice(tsStart) : reply.slice(tsStart, tsEnd)) / 1_000_000) || 0,
+  };
 }
 
 /** Milliseconds as nanoseconds (the API's durations). */

@@ -12,8 +12,8 @@ import { FORWARD_LEAD_MS, tierFor } from './delay-tiers.js';
 import type { ResolvedNatsOptions } from './options.js';
 import type { Provisioner } from './provision.js';
 import { notStoredError, publishError } from './publish-errors.js';
-import { PublishFailedError, type JsPublisher } from './publisher.js';
-import { writeHeaders } from './wire.js';
+import { PublishFailedError, type JsPublisher, type PubAck, type PublishItem } from './publisher.js';
+import { encodeHeaders, MSG_ID_HEADER, RELAY_ORIGIN_HEADER, type EncodedHeaders } from './wire.js';
 
 /** What {@link Publishing.publishOne} does with one message. */
 export interface PublishSpec {
@@ -45,6 +45,9 @@ export interface PublishDeps {
   isClosed(): boolean;
 }
 
+/** A value the client refuses in a header. */
+const CR_LF = /[\r\n]/;
+
 function checkMessage(message: Message): void {
   if (!message || !(message.value instanceof Uint8Array)) throw new InvalidArgumentError('message value must be a Uint8Array');
 }
@@ -68,26 +71,83 @@ export function createPublishing(d: PublishDeps): Publishing {
     return (await prov.delayStreamFor(topic)).subjects.get(tierFor(spec.dueAt! - Date.now()).name)!;
   }
 
+  /**
+   * The encoded headers of one message (see wire.ts `encodeHeaders`). A dedup id or relay
+   * origin with CR or LF goes through the client's header set, which refuses it with its own
+   * error, as it always did.
+   */
+  function headersOf(topic: string, message: Message, spec: PublishSpec): { headers: EncodedHeaders; dedupId: string | undefined } {
+    const dedupId = spec.dedupId ?? d.msgIdOf?.(topic, message);
+    if (dedupId !== undefined && CR_LF.test(dedupId)) d.newHeaders().set(MSG_ID_HEADER, dedupId);
+    if (spec.relayOrigin !== undefined && CR_LF.test(spec.relayOrigin)) d.newHeaders().set(RELAY_ORIGIN_HEADER, spec.relayOrigin);
+    return { headers: encodeHeaders(message, spec.dueAt, spec.relayOrigin, dedupId), dedupId };
+  }
+
+  /** What a publish's answer means for the caller: undefined when it is done, else the error to throw. */
+  function outcome(topic: string, subject: string, r: PubAck | PublishFailedError, spec: PublishSpec, dedupId: string | undefined): Error | undefined {
+    if (r instanceof PublishFailedError) {
+      if (r.failure.kind === 'closed' && d.isClosed()) return new ClosedError('NATS event bus is closed', { cause: r });
+      return publishError(topic, subject, r);
+    }
+    return r.duplicate && spec.mustStore ? notStoredError(topic, dedupId ?? '') : undefined;
+  }
+
+  /** The stream may have been deleted under us (or lost by a memory-storage restart): provision again once. */
+  const mayReprovision = (r: unknown): boolean => opts.provision === 'create' && r instanceof PublishFailedError && r.failure.kind === 'no-stream';
+
   async function publishOne(topic: string, message: Message, spec: PublishSpec, retry = true): Promise<void> {
     const subject = await subjectFor(topic, spec);
-    const h = d.newHeaders();
-    writeHeaders(h, message, spec.dueAt, spec.relayOrigin);
-    const dedupId = spec.dedupId ?? d.msgIdOf?.(topic, message);
-    if (dedupId !== undefined) h.set('Nats-Msg-Id', dedupId);
-    let duplicate: boolean;
+    const { headers, dedupId } = headersOf(topic, message, spec);
+    let ack: PubAck | PublishFailedError;
     try {
-      duplicate = (await d.publisher.publish(subject, message.value, h, opts.publishTimeoutMs)).duplicate;
+      ack = await d.publisher.publish(subject, message.value, headers, opts.publishTimeoutMs);
     } catch (err) {
-      const failure = err instanceof PublishFailedError ? err.failure : undefined;
-      if (retry && opts.provision === 'create' && failure?.kind === 'no-stream') {
-        // The stream was deleted under us (or lost by a memory-storage restart): provision again once.
-        prov.forgetStream(topic);
-        return publishOne(topic, message, spec, false);
-      }
-      if (failure?.kind === 'closed' && d.isClosed()) throw new ClosedError('NATS event bus is closed', { cause: err });
-      throw publishError(topic, subject, err);
+      if (!(err instanceof PublishFailedError)) throw publishError(topic, subject, err);
+      ack = err;
     }
-    if (duplicate && spec.mustStore) throw notStoredError(topic, dedupId ?? '');
+    if (retry && mayReprovision(ack)) {
+      prov.forgetStream(topic);
+      return publishOne(topic, message, spec, false);
+    }
+    const err = outcome(topic, subject, ack, spec, dedupId);
+    if (err) throw err;
+  }
+
+  /**
+   * A batch due now, to one subject: encoded and written in one synchronous pass, one promise for
+   * all the PubAcks. What each message meets is what {@link publishOne} of it would meet (a
+   * message it would reject, e.g. a bad header name, is not sent; the others are); the error of
+   * the first message that failed is thrown.
+   */
+  async function publishNow(topic: string, subject: string, messages: readonly Message[], spec: PublishSpec, ids: readonly (string | undefined)[] | undefined): Promise<void> {
+    const errors: unknown[] = new Array(messages.length);
+    const dedupIds: (string | undefined)[] = new Array(messages.length);
+    const items: PublishItem[] = [];
+    const sent: number[] = [];
+    messages.forEach((m, i) => {
+      try {
+        const h = headersOf(topic, m, { ...spec, dedupId: ids?.[i] });
+        dedupIds[i] = h.dedupId;
+        items.push({ data: m.value, headers: h.headers });
+        sent.push(i);
+      } catch (err) {
+        errors[i] = err;
+      }
+    });
+    const acks = await d.publisher.publishMany(subject, items, opts.publishTimeoutMs);
+    const again: Promise<void>[] = [];
+    acks.forEach((r, k) => {
+      const i = sent[k]!;
+      if (mayReprovision(r)) {
+        if (again.length === 0) prov.forgetStream(topic);
+        again.push(publishOne(topic, messages[i]!, { ...spec, dedupId: ids?.[i] }, false).catch((err: unknown) => void (errors[i] = err)));
+      } else {
+        errors[i] = outcome(topic, subject, r, spec, dedupIds[i]);
+      }
+    });
+    await Promise.all(again);
+    const failed = errors.find((e) => e !== undefined);
+    if (failed !== undefined) throw failed;
   }
 
   return {
@@ -108,11 +168,12 @@ export function createPublishing(d: PublishDeps): Publishing {
       if (ids !== undefined && (!Array.isArray(ids) || ids.length > messages.length)) {
         throw new InvalidArgumentError('dedupIds must be an array with at most one id per message');
       }
-      if (dueAt === undefined || o?.retain) await prov.streamFor(topic, o?.retain);
+      const ref = dueAt === undefined || o?.retain ? await prov.streamFor(topic, o?.retain) : undefined;
       if (dueAt !== undefined) await prov.delayStreamFor(topic);
-      // Pipelined: every publish is on the wire before the first PubAck is awaited, and
-      // one connection keeps their order.
       const spec = { dueAt, mustStore: o?.mustStore, retain: o?.retain };
+      if (dueAt === undefined && ref) return publishNow(topic, ref.subject, messages, spec, ids);
+      // Delayed: each to the tier of its delay. Pipelined: every publish is on the wire before
+      // the first PubAck is awaited, and one connection keeps their order.
       const results = await Promise.allSettled(messages.map((m, i) => publishOne(topic, m, { ...spec, dedupId: ids?.[i] })));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;

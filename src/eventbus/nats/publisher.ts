@@ -49,16 +49,33 @@ export interface PubAck {
 export interface JsPublisher {
   /** Publish; resolves with the PubAck once the stream stored it (or dropped it as a duplicate of one it stored). */
   publish(subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs: number): Promise<PubAck>;
+  /**
+   * Publish every item, pipelined, and resolve once each has its answer: the PubAck, or the
+   * failure at the item's index (never rejects). One promise for the whole batch.
+   */
+  publishMany(subject: string, items: readonly PublishItem[], timeoutMs: number): Promise<(PubAck | PublishFailedError)[]>;
   /** Fail every pending publish to `subject` (the server refused it, e.g. a permissions violation). */
   failSubject(subject: string, failure: PublishFailure, message: string): void;
   /** Fail everything pending and stop listening. */
   close(): void;
 }
 
+/** One message of {@link JsPublisher.publishMany}. */
+export interface PublishItem {
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs;
+}
+
+/** Who waits for a publish: a single one, or an item of a batch. */
+interface Waiter {
+  settle(index: number, result: PubAck | PublishFailedError): void;
+}
+
 interface Pending {
   readonly subject: string;
-  readonly resolve: (ack: PubAck) => void;
-  readonly reject: (err: PublishFailedError) => void;
+  readonly waiter: Waiter;
+  /** Index of the item in its batch (0 for a single publish). */
+  readonly index: number;
   readonly deadline: number;
 }
 
@@ -74,7 +91,22 @@ export function createJsPublisher(nc: NatsConnection, inboxPrefix: string): JsPu
     const p = pending.get(token);
     if (!p) return;
     pending.delete(token);
-    p.reject(err);
+    p.waiter.settle(p.index, err);
+  }
+
+  /** Send one message awaiting its PubAck under a fresh token; a send the client refuses settles at once. */
+  function send(subject: string, data: Uint8Array, headers: MsgHdrs, waiter: Waiter, index: number, deadline: number): void {
+    const token = (next++).toString(36);
+    pending.set(token, { subject, waiter, index, deadline });
+    try {
+      nc.publish(subject, data, { headers, reply: `${inboxPrefix}.${token}` });
+    } catch (err) {
+      pending.delete(token);
+      const text = err instanceof Error ? err.message : String(err);
+      // The client checks the size against the server's max_payload before sending.
+      const failure: PublishFailure = /max_payload/i.test(text) ? { kind: 'too-large', description: text } : { kind: 'closed' };
+      waiter.settle(index, new PublishFailedError(failure, `publish failed: ${text}`));
+    }
   }
 
   const sub: Subscription = nc.subscribe(`${inboxPrefix}.*`, {
@@ -102,7 +134,7 @@ export function createJsPublisher(nc: NatsConnection, inboxPrefix: string): JsPu
         return;
       }
       pending.delete(token);
-      p.resolve({ seq: body.seq ?? 0, duplicate: body.duplicate === true });
+      p.waiter.settle(p.index, { seq: body.seq ?? 0, duplicate: body.duplicate === true });
     },
   });
 
@@ -118,18 +150,28 @@ export function createJsPublisher(nc: NatsConnection, inboxPrefix: string): JsPu
   return {
     publish(subject, data, headers, timeoutMs) {
       if (closed) return Promise.reject(new PublishFailedError({ kind: 'closed' }, 'publisher is closed'));
-      const token = (next++).toString(36);
       return new Promise<PubAck>((resolve, reject) => {
-        pending.set(token, { subject, resolve, reject, deadline: Date.now() + timeoutMs });
-        try {
-          nc.publish(subject, data, { headers, reply: `${inboxPrefix}.${token}` });
-        } catch (err) {
-          pending.delete(token);
-          const text = err instanceof Error ? err.message : String(err);
-          // The client checks the size against the server's max_payload before sending.
-          const failure: PublishFailure = /max_payload/i.test(text) ? { kind: 'too-large', description: text } : { kind: 'closed' };
-          reject(new PublishFailedError(failure, `publish failed: ${text}`));
-        }
+        const waiter: Waiter = { settle: (_, r) => (r instanceof PublishFailedError ? reject(r) : resolve(r)) };
+        send(subject, data, headers, waiter, 0, Date.now() + timeoutMs);
+      });
+    },
+    publishMany(subject, items, timeoutMs) {
+      const results = new Array<PubAck | PublishFailedError>(items.length);
+      if (closed) {
+        results.fill(new PublishFailedError({ kind: 'closed' }, 'publisher is closed'));
+        return Promise.resolve(results);
+      }
+      if (items.length === 0) return Promise.resolve(results);
+      return new Promise((resolve) => {
+        let left = items.length;
+        const waiter: Waiter = {
+          settle(index, r) {
+            results[index] = r;
+            if (--left === 0) resolve(results);
+          },
+        };
+        const deadline = Date.now() + timeoutMs;
+        for (let i = 0; i < items.length; i++) send(subject, items[i]!.data, items[i]!.headers, waiter, i, deadline);
       });
     },
     failSubject(subject, failure, message) {

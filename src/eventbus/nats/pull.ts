@@ -16,6 +16,7 @@
  */
 import type { Msg, Subscription as NatsSubscription } from '@nats-io/nats-core';
 import { NAK, nanos, te } from './protocol.js';
+import { payloadLength } from './wire.js';
 import type { SubscriberConfig } from './subscriber-config.js';
 
 /** Most pull requests outstanding at once per subscriber. */
@@ -77,8 +78,10 @@ export function startPullLoop(d: PullDeps): PullLoop {
         return;
       }
       lastHeard = Date.now();
-      const code = msg.headers?.code ?? 0;
-      if (code !== 0 && msg.data.length === 0) onStatus(code, msg.headers?.description ?? '');
+      // A status (heartbeat, 408…) has headers and no payload; a job's headers are read once,
+      // later (held.ts), so they are not decoded here.
+      const code = payloadLength(msg) === 0 ? (msg.headers?.code ?? 0) : 0;
+      if (code !== 0) onStatus(code, msg.headers?.description ?? '');
       else onMessage(msg);
     },
   });

@@ -10,6 +10,7 @@ import { createKafkaEventBus, type KafkaSaslOptions } from '../../src/eventbus/k
 import { connectionOf } from '../../src/eventbus/kafka/platformatic-driver.js';
 import { normalize } from '../../src/eventbus/kafka/platformatic-errors.js';
 import { toRecords } from '../../src/eventbus/kafka/platformatic-fetch.js';
+import { decodeHeaderPairs, decodeHeaderValues, headersOfPairs, INVALID_HEADERS_HEADER, recordToMessage, toMessage, type HeaderPairs } from '../../src/eventbus/kafka/wire.js';
 import { classifyPublishError, kafkaAuthError } from '../../src/eventbus/kafka/publish-errors.js';
 import { PublishRejectedError } from '../../src/errors.js';
 
@@ -72,5 +73,33 @@ describe('platformatic driver', () => {
     const tls = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
     const retried = new AggregateError([new Error('network', { cause: tls }), new Error('Connection pool is closed.')], 'listTopics failed 2 times.');
     expect(kafkaAuthError(normalize(retried), 'u')?.message).toMatch(/TLS certificate is not trusted/);
+  });
+
+  it('decodes header pairs straight into message headers exactly as the general path does', () => {
+    const b = (x: string): Buffer => Buffer.from(x);
+    const bad = Buffer.from([0x61, 0xff, 0x62]);
+    const cases: HeaderPairs[] = [
+      [],
+      [[b('job_id'), b('1')], [b('job_type'), b('t')], [b('empty'), null], [null, b('no name')]],
+      [[b('x'), bad], [b('y'), b('ok \uFFFD real replacement char')]],
+      [[b('x'), b('1')], [b('y'), b('2')], [b('x'), b('3')]], // repeated: last value, first position
+      [[b('x'), bad], [b('x'), b('fine')]], // repeated: only the last value's validity counts
+      [[b('x'), b('fine')], [b('x'), bad]],
+      [[b('__proto__'), b('p')], [b('a'), b('1')]],
+      [[b('constructor'), b('c')], [b('toString'), b('s')]],
+      [[b('a'), bad], [b(INVALID_HEADERS_HEADER), b('b,c')], [b('b'), b('lossy copy')]],
+      [[b('k'), null], [b('k'), null]],
+    ];
+    for (const pairs of cases) {
+      const fast = decodeHeaderPairs(pairs);
+      const general = decodeHeaderValues(headersOfPairs(pairs));
+      expect(fast, JSON.stringify(pairs.map(([k, v]) => [k && Buffer.from(k).toString(), v && Buffer.from(v).toString()]))).toEqual(general);
+      expect(Object.keys(fast.headers)).toEqual(Object.keys(general.headers));
+      expect(Object.getPrototypeOf(fast.headers)).toBe(Object.prototype);
+    }
+    // A fetched record's message is the one built from its raw headers.
+    const [record] = toRecords([batch(0, [{ key: b('k'), value: b('v'), headers: [[b('a'), bad], [b('job_id'), b('7')]] }])], 0).records;
+    expect(recordToMessage(record!)).toEqual(toMessage(record!.key, record!.value, record!.headers));
+    expect(recordToMessage(record!).invalidHeaders).toEqual(['a']);
   });
 });

@@ -13,7 +13,7 @@ import { createLanes, laneOf, type Lanes } from '../lanes.js';
 import type { KafkaBusLogger } from './options.js';
 import type { Entry, PartitionState } from './partition.js';
 import type { ConsumedRecord } from './port.js';
-import { DUE_AT_HEADER, toMessage } from './wire.js';
+import { DUE_AT_HEADER, recordToMessage } from './wire.js';
 
 /** What the dispatcher needs. */
 export interface DispatcherDeps {
@@ -215,7 +215,9 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
       get position() {
         return position(e); // built on demand: most handlers never read it
       },
-      working: () => {
+      // A method, not an arrow property: no per-delivery name definition under esbuild's keepNames
+      // (tsx); it reads no `this`, so a destructured `working` still works.
+      working() {
         if (e.run === run && e.state === 'running') e.ackDeadline = Date.now() + d.ackTimeoutMs;
       },
       get signal() {
@@ -261,7 +263,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
     admit(ps, r) {
       let message: Message;
       try {
-        message = toMessage(r.key, r.value, r.headers);
+        message = recordToMessage(r);
       } catch {
         message = { value: new Uint8Array(0), headers: {} }; // unreachable in practice; never block the partition
       }

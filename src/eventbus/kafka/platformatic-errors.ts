@@ -83,3 +83,16 @@ export async function normalized<T>(p: Promise<T>): Promise<T> {
     throw normalize(err);
   }
 }
+
+/**
+ * True when `err` says this client may not do what it asked (an ACL refused it, or its
+ * credentials were refused): waiting does not make it pass, unlike a broker that is away.
+ */
+export function isAccessDenied(err: unknown): boolean {
+  let denied = false;
+  walk(err, (x) => {
+    if (typeof x.apiId === 'string' && (x.apiId.endsWith('_AUTHORIZATION_FAILED') || x.apiId === 'SASL_AUTHENTICATION_FAILED')) denied = true;
+    else if (x.code === 'PLT_KFK_AUTHENTICATION') denied = true;
+  });
+  return denied;
+}

@@ -7,11 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type * as Plt from '@platformatic/kafka';
 import { UnavailableError } from '../../errors.js';
-import { setHeader } from '../header-record.js';
-import { normalize } from './platformatic-errors.js';
+import { isAccessDenied, normalize } from './platformatic-errors.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import type { ConsumedRecord, OffsetRange, PartitionRecord } from './port.js';
-import type { RawHeaderValue } from './wire.js';
+import { decodeHeaderPairs, headersOfPairs, type DecodedHeaders, type HeaderPairs, type RawHeaderValue } from './wire.js';
 
 /** A partition to fetch at `offset`. */
 export interface FetchTarget {
@@ -24,6 +23,8 @@ export interface FetchTarget {
 export interface FetchedPartition {
   readonly topic: string;
   readonly partition: number;
+  /** The offset it was fetched at. */
+  readonly from: number;
   /** Data records (control records left out), in offset order, none below the requested offset. */
   readonly records: ConsumedRecord[];
   /** One past the last offset of the fetched batches (control batches included); undefined when nothing came. */
@@ -49,18 +50,36 @@ interface FetchResponseLike {
   }[];
 }
 
-/** The headers of a record as the adapter reads them (a repeated name keeps every value). */
-function headersOf(raw: readonly (readonly [Buffer | null, Buffer | null])[]): Record<string, RawHeaderValue> | undefined {
-  if (raw.length === 0) return undefined;
-  const out: Record<string, RawHeaderValue> = {};
-  for (const [k, v] of raw) {
-    const name = k ? k.toString('utf8') : '';
-    // Own properties only: any name can come from the wire, `__proto__` included.
-    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
-    if (prev === undefined) setHeader(out, name, v);
-    else setHeader(out, name, Array.isArray(prev) ? [...(prev as Buffer[]), v ?? Buffer.alloc(0)] : [prev as Buffer, v ?? Buffer.alloc(0)]);
+/**
+ * A fetched record. Header pairs are kept as the library parsed them and decoded only when read:
+ * the consumer decodes them once, straight into the message's headers ({@link decodeHeaderPairs});
+ * the raw record form ({@link headers}) and the timestamp are built only for those who ask
+ * (browse, the delay relays).
+ */
+class FetchedRecord implements ConsumedRecord {
+  #headers: Record<string, RawHeaderValue> | undefined | null = null;
+
+  constructor(
+    readonly offset: number,
+    readonly key: Uint8Array | null,
+    readonly value: Uint8Array | null,
+    private readonly pairs: HeaderPairs,
+    private readonly firstTimestamp: bigint,
+    private readonly timestampDelta: bigint,
+  ) {}
+
+  get headers(): Record<string, RawHeaderValue> | undefined {
+    if (this.#headers === null) this.#headers = headersOfPairs(this.pairs);
+    return this.#headers;
   }
-  return out;
+
+  get timestamp(): number {
+    return Number(this.firstTimestamp + this.timestampDelta);
+  }
+
+  decodeHeaders(): DecodedHeaders {
+    return decodeHeaderPairs(this.pairs);
+  }
 }
 
 /** Convert the batches of one partition, leaving out control records and offsets below `from`. */
@@ -75,16 +94,63 @@ export function toRecords(batches: readonly Plt.RecordsBatch[], from: number): {
     for (const r of batch.records) {
       const offset = first + r.offsetDelta;
       if (offset < from) continue;
-      records.push({
-        offset,
-        key: r.key,
-        value: r.value,
-        headers: headersOf(r.headers as readonly (readonly [Buffer | null, Buffer | null])[]),
-        timestamp: Number(firstTimestamp + r.timestampDelta),
-      });
+      records.push(new FetchedRecord(offset, r.key, r.value, r.headers as HeaderPairs, firstTimestamp, r.timestampDelta));
     }
   }
   return { records, nextOffset };
+}
+
+/**
+ * The error of one failed partition of a fetch response: the library's protocol error for its
+ * code out of the response's error (so it classifies as any other), else a plain one.
+ */
+function partitionError(responseError: unknown, code: number, topic: string, partition: number): unknown {
+  const inner = (responseError as { errors?: unknown } | undefined)?.errors;
+  const found = Array.isArray(inner) ? inner.find((e: unknown) => (e as { apiCode?: unknown } | null)?.apiCode === code) : undefined;
+  return found !== undefined ? normalize(found) : new UnavailableError(`kafka: fetching ${topic}/${partition} failed with Kafka error code ${code}`);
+}
+
+/** Fewest failed fetches in a row before fetching counts as failing for good. */
+export const FETCH_FAILURE_MIN_ATTEMPTS = 3;
+
+/**
+ * Fetches in a row that failed for every partition, and when that becomes a crash: access
+ * denied after {@link FETCH_FAILURE_MIN_ATTEMPTS} attempts, any other error once it has lasted
+ * `lastingMs` too (the session timeout: by then the group has dropped the member anyway).
+ */
+export interface FetchFailures {
+  /** A fetch failed for every partition with `errors`; returns the error to crash with, if it is time. */
+  failed(errors: readonly unknown[]): Error | undefined;
+  /** A fetch brought something (or nothing, cleanly): the streak ends. */
+  succeeded(): void;
+  /** Failed fetches in the current streak. */
+  attempts(): number;
+  /** How long to wait before the next attempt, ms (exponential, at most 5 s). */
+  backoffMs(): number;
+}
+
+/** Track failed fetches (see {@link FetchFailures}); `now` is the clock (tests). */
+export function createFetchFailures(lastingMs: number, now: () => number = Date.now): FetchFailures {
+  let attempts = 0;
+  let since = 0;
+  return {
+    failed(errors) {
+      const t = now();
+      if (attempts === 0) since = t;
+      attempts++;
+      if (attempts < FETCH_FAILURE_MIN_ATTEMPTS) return undefined;
+      const denied = errors.find(isAccessDenied);
+      if (denied === undefined && t - since < lastingMs) return undefined;
+      const cause = denied ?? errors[0];
+      const why = cause instanceof Error ? cause.message : String(cause);
+      return new UnavailableError(`kafka: fetching has failed for ${t - since} ms (${attempts} attempts in a row): ${why}`, { cause });
+    },
+    succeeded() {
+      attempts = 0;
+    },
+    attempts: () => attempts,
+    backoffMs: () => Math.min(5_000, 100 * 2 ** Math.min(attempts, 6)),
+  };
 }
 
 /** Close a consumer, leaving its group if it joined one (`close(true)` has only a callback form in the types). */
@@ -119,6 +185,7 @@ export async function fetchPartitions(
     const tm = meta.topics.get(t.topic);
     const pm = tm?.partitions[t.partition];
     if (!tm || !pm || pm.leader < 0) {
+      failures.push(new UnavailableError(`kafka: no leader known for ${t.topic}/${t.partition}`));
       client.clearMetadata();
       continue;
     }
@@ -136,6 +203,8 @@ export async function fetchPartitions(
       lastFetchedEpoch: -1,
     });
   }
+  /** The error a partial response came with (its protocol errors name each failed partition's). */
+  const partialErrors = new Map<FetchResponseLike, unknown>();
   const responses = await Promise.all(
     [...byLeader].map(async ([node, topicsOfLeader]) => {
       try {
@@ -156,6 +225,7 @@ export async function fetchPartitions(
           client.clearMetadata();
           return undefined;
         }
+        partialErrors.set(partial, err);
         return partial;
       }
     }),
@@ -169,15 +239,18 @@ export async function fetchPartitions(
       for (const p of t.partitions) {
         const from = requested.get(`${topic}:${p.partitionIndex}`) ?? 0;
         if (p.errorCode === OFFSET_OUT_OF_RANGE) {
-          out.push({ topic, partition: p.partitionIndex, records: [], nextOffset: undefined, outOfRange: Number(p.logStartOffset) });
+          out.push({ topic, partition: p.partitionIndex, from, records: [], nextOffset: undefined, outOfRange: Number(p.logStartOffset) });
           continue;
         }
         if (p.errorCode !== 0) {
-          client.clearMetadata(); // leader moved or not ready: fetched again with fresh metadata
+          // Leader moved or not ready (fetched again with fresh metadata), or a lasting error
+          // such as access denied: the caller decides from `failures` how long to keep trying.
+          failures.push(partitionError(partialErrors.get(response), p.errorCode, topic, p.partitionIndex));
+          client.clearMetadata();
           continue;
         }
         const { records, nextOffset } = toRecords(p.records ?? [], from);
-        out.push({ topic, partition: p.partitionIndex, records, nextOffset });
+        out.push({ topic, partition: p.partitionIndex, from, records, nextOffset });
       }
     }
   }
@@ -217,7 +290,9 @@ export async function readRanges(
           if (f.outOfRange > p.at) p.at = f.outOfRange;
           else position.delete(f.partition);
         }
-        for (const r of f.records) if (r.offset >= p.from && r.offset < p.to) out.push({ ...r, partition: f.partition });
+        for (const r of f.records) {
+          if (r.offset >= p.from && r.offset < p.to) out.push({ offset: r.offset, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, partition: f.partition });
+        }
         if (f.nextOffset !== undefined) p.at = Math.max(p.at, f.nextOffset);
         if (p.at >= p.to) position.delete(f.partition);
       }

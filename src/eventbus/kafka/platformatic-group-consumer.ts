@@ -7,8 +7,12 @@
  * The rest is ours, because the library's `MessagesStream` cannot pause one partition, moves its
  * fetch position by itself, and its `commit` sends no metadata and rejoins and retries:
  * - fetch loop: the assigned, not paused partitions at our own positions (moved only by
- *   `advance`), one fetch at a time, batches handed over `partitionsConcurrently` at once; the
- *   next fetch starts after they returned (as kafkajs: a batch waiting at the cap is the pause);
+ *   `advance`), batches handed over `partitionsConcurrently` at once. While they are delivered
+ *   the next fetch is already under way, at the positions they will leave (one fetch in flight,
+ *   at most two fetched in memory); a partition whose delivery stops short has its prefetched
+ *   records dropped and fetched again (a batch waiting at the cap still holds the loop: the pause);
+ * - fetch errors: retried with backoff; when every partition keeps failing (access denied
+ *   after a few attempts, anything else for a session timeout) the member crashes (below);
  * - positions: on every assignment, the group's committed offset, else the earliest (new groups
  *   start at the earliest offset); an out-of-range position restarts at the earliest retained;
  * - commit (platformatic-commit.ts): one OffsetCommit request with metadata, on a connection of its own (never queued
@@ -18,7 +22,7 @@
  *   fetching, call onRebalancing, then onRevoke (its commit still carries the old generation);
  *   the library's JoinGroup request waits until onRevoke settled (platformatic-commit.ts). A rejoin without announcement
  *   (fenced member) is reported as a rebalance too, before the new assignment;
- * - crash: a handler error or a failed rejoin stops the member for good (`restarting: false`); it
+ * - crash: a handler error, a failed rejoin or a lasting fetch failure stops the member for good (`restarting: false`); it
  *   leaves the group at once and a new consumer brings it back (consumer-supervisor.ts).
  */
 import type * as Plt from '@platformatic/kafka';
@@ -27,7 +31,7 @@ import { groupCommitted, watermarks } from './platformatic-admin.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import { hasProtocolError, normalize } from './platformatic-errors.js';
 import { holdJoinWhile, sendCommit } from './platformatic-commit.js';
-import { closeForced, fetchPartitions, type FetchedPartition } from './platformatic-fetch.js';
+import { closeForced, createFetchFailures, fetchPartitions, type FetchedPartition, type FetchTarget } from './platformatic-fetch.js';
 import type { KafkaBusLogger } from './options.js';
 import type { BatchControl, GroupConsumerPort, GroupConsumerSettings, GroupHandlers } from './port.js';
 
@@ -41,6 +45,12 @@ export interface HeldAdmin {
 class RebalancingError extends UnavailableError {}
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`;
+
+/** A fetch under way, and the epoch it was started in (its records are stale in any other). */
+interface Fetching {
+  readonly ep: number;
+  readonly result: Promise<{ readonly fetched: FetchedPartition[]; readonly errors: unknown[] }>;
+}
 
 /** Run `fn` over `items`, at most `limit` at once. */
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -193,6 +203,8 @@ export function createPlatformaticGroupConsumer(
     const k = key(f.topic, f.partition);
     const reset = resets.get(k) ?? 0;
     const active = (): boolean => !stopped && !crashed && ep === epoch && (resets.get(k) ?? 0) === reset;
+    // Fetched for another position (a prefetch behind a batch that stopped short): not these records.
+    if (positions.get(k) !== f.from) return;
     if (f.outOfRange !== undefined) {
       const low = f.outOfRange >= 0 ? f.outOfRange : ((await watermarks(admin.admin, f.topic)).find((w) => w.partition === f.partition)?.low ?? 0);
       if (!active()) return;
@@ -224,36 +236,84 @@ export function createPlatformaticGroupConsumer(
     }
   };
 
+  /** The fetch positions to ask for: assigned, not paused partitions, at `at` (default: their positions). */
+  const targetsAt = (at: (k: string) => number | undefined): FetchTarget[] => {
+    const targets: FetchTarget[] = [];
+    for (const [topic, partitions] of assignment ?? []) {
+      if (pausedTopics.has(topic)) continue;
+      for (const partition of partitions) {
+        const k = key(topic, partition);
+        const offset = at(k);
+        if (offset !== undefined && !paused.has(k)) targets.push({ topic, partition, offset });
+      }
+    }
+    return targets;
+  };
+
+  /** Start a fetch of `targets`; its result never rejects (errors are in `errors`). */
+  const startFetch = (targets: readonly FetchTarget[]): Fetching => {
+    const ep = epoch;
+    const errors: unknown[] = [];
+    const result = fetchPartitions(consumer, fetchPool, targets, settings, errors).then(
+      (fetched) => ({ fetched, errors }),
+      (err: unknown) => ({ fetched: [] as FetchedPartition[], errors: [...errors, normalize(err)] }),
+    );
+    return { ep, result };
+  };
+
+  /**
+   * The fetch that follows `fetched` once it is delivered, started now (pipelining: the broker
+   * reads the next records while these are dispatched). It asks for each partition at the
+   * position delivering `fetched` will leave it at if every record is admitted; a partition whose
+   * delivery stops short (span pause, cap, pause, reset) ends elsewhere, and {@link deliver} drops
+   * the prefetched records of a partition whose position is not where they start. Positions move
+   * only through advance, so a dropped prefetch is simply fetched again.
+   */
+  const prefetchAfter = (fetched: readonly FetchedPartition[]): Fetching | undefined => {
+    const after = new Map<string, number>();
+    for (const f of fetched) {
+      const k = key(f.topic, f.partition);
+      // Only a batch that continues the current position will be delivered and move it.
+      if (f.outOfRange === undefined && f.nextOffset !== undefined && positions.get(k) === f.from) after.set(k, f.nextOffset);
+    }
+    if (!after.size) return undefined;
+    const targets = targetsAt((k) => after.get(k) ?? positions.get(k));
+    return targets.length ? startFetch(targets) : undefined;
+  };
+
   const run = async (): Promise<void> => {
-    let failures = 0;
+    const failing = createFetchFailures(settings.sessionTimeoutMs);
+    let next: Fetching | undefined;
     while (!stopped && !crashed) {
-      const ep = epoch;
-      const targets: { topic: string; partition: number; offset: number }[] = [];
-      for (const [topic, partitions] of assignment ?? []) {
-        if (pausedTopics.has(topic)) continue;
-        for (const partition of partitions) {
-          const offset = positions.get(key(topic, partition));
-          if (offset !== undefined && !paused.has(key(topic, partition))) targets.push({ topic, partition, offset });
+      let current = next;
+      next = undefined;
+      if (!current || current.ep !== epoch) {
+        const targets = targetsAt((k) => positions.get(k));
+        if (!targets.length) {
+          await idle(settings.maxWaitTimeMs);
+          continue;
         }
+        current = startFetch(targets);
       }
-      if (!targets.length) {
-        await idle(settings.maxWaitTimeMs);
-        continue;
+      const { fetched, errors } = await current.result;
+      if (stopped || crashed) break;
+      if (errors.length) logger?.debug?.({ ...where, err: describeError(errors[0]) }, 'kafka: fetch failed; trying again');
+      if (fetched.length) failing.succeeded();
+      else if (errors.length) {
+        // Every partition failed. A failure that lasts (the broker gone for longer than the
+        // session, access denied) stops the member as a crash (the supervisor reports it down
+        // and re-creates it) instead of being retried unseen for ever.
+        const failure = failing.failed(errors);
+        if (failure) {
+          logger?.warn({ ...where, err: describeError(failure), attempts: failing.attempts() }, 'kafka: fetching keeps failing; stopping the member');
+          crash(failure);
+          break;
+        }
+        await idle(failing.backoffMs());
       }
-      const errors: unknown[] = [];
-      let fetched: FetchedPartition[];
-      try {
-        fetched = await fetchPartitions(consumer, fetchPool, targets, settings, errors);
-      } catch (err) {
-        errors.push(normalize(err));
-        fetched = [];
-      }
-      if (errors.length) {
-        failures++;
-        logger?.debug?.({ ...where, err: describeError(errors[0]) }, 'kafka: fetch failed; trying again');
-        if (!fetched.length) await idle(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
-      } else failures = 0;
-      if (ep !== epoch) continue;
+      if (current.ep !== epoch) continue;
+      const ep = current.ep;
+      if (!errors.length) next = prefetchAfter(fetched);
       try {
         await eachLimited(fetched, settings.partitionsConcurrently, (f) => deliver(f, ep));
       } catch (err) {

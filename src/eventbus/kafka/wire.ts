@@ -8,6 +8,7 @@
 import { Buffer, isUtf8 } from 'node:buffer';
 import { setHeader } from '../header-record.js';
 import type { Message } from '../types.js';
+import type { ConsumedRecord } from './port.js';
 
 /** Delay header: absolute due time, epoch milliseconds (decimal); shared by every bus. */
 export { DUE_AT_HEADER } from '../delivery.js';
@@ -44,7 +45,11 @@ export function decodeHeaderValues(raw: Readonly<Record<string, RawHeaderValue>>
   const headers: Record<string, string> = {};
   const invalid: string[] = [];
   if (!raw) return { headers, invalid };
-  for (const [name, value] of Object.entries(raw)) {
+  // Object.keys, not Object.entries: no [name, value] array per header (the consume hot path).
+  const names = Object.keys(raw);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const value = raw[name];
     let v: Uint8Array | string | null | undefined;
     if (Array.isArray(value)) v = value.length ? (value[value.length - 1] as Uint8Array | string) : undefined;
     else v = value as Uint8Array | string | null | undefined;
@@ -65,6 +70,51 @@ export function decodeHeaderValues(raw: Readonly<Record<string, RawHeaderValue>>
     setHeader(headers, name, text); // setHeader: a header named __proto__ stays an ordinary header
   }
   return { headers, invalid };
+}
+
+/** Record headers as they come off the wire: (name, value) byte pairs in record order. */
+export type HeaderPairs = readonly (readonly [Uint8Array | null, Uint8Array | null])[];
+
+/**
+ * Header pairs as a record of raw values: a repeated name keeps every value (an array, in
+ * order), a null name is ''. Undefined when there are none.
+ */
+export function headersOfPairs(pairs: HeaderPairs): Record<string, RawHeaderValue> | undefined {
+  if (pairs.length === 0) return undefined;
+  const out: Record<string, RawHeaderValue> = {};
+  for (const [k, v] of pairs) {
+    const name = k ? asBuffer(k).toString('utf8') : '';
+    // Own properties only: any name can come from the wire, `__proto__` included.
+    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
+    if (prev === undefined) setHeader(out, name, v);
+    else setHeader(out, name, Array.isArray(prev) ? [...(prev as Uint8Array[]), v ?? new Uint8Array(0)] : [prev as Uint8Array, v ?? new Uint8Array(0)]);
+  }
+  return out;
+}
+
+/**
+ * {@link decodeHeaderValues} of {@link headersOfPairs}, straight from the pairs: one record
+ * built instead of two, no entry arrays (the consume hot path). A repeated name, an inherited
+ * one (`__proto__`, `constructor`…) or the invalid-headers list takes the general path, so the
+ * result is the same in every case.
+ */
+export function decodeHeaderPairs(pairs: HeaderPairs): DecodedHeaders {
+  const headers: Record<string, string> = {};
+  let invalid: string[] | undefined;
+  for (let i = 0; i < pairs.length; i++) {
+    const [k, v] = pairs[i]!;
+    const name = k ? asBuffer(k).toString('utf8') : '';
+    if (headers[name] !== undefined || name === INVALID_HEADERS_HEADER) return decodeHeaderValues(headersOfPairs(pairs));
+    let text: string;
+    if (v === null) text = '';
+    else {
+      const buf = asBuffer(v);
+      text = buf.toString('utf8'); // lossy: U+FFFD per invalid sequence; keeps a leading BOM
+      if (text.includes('\uFFFD') && !isUtf8(buf)) (invalid ??= []).push(name);
+    }
+    headers[name] = text; // not `__proto__`: that name reads as defined above
+  }
+  return { headers, invalid: invalid ?? [] };
 }
 
 /** {@link decodeHeaderValues} without the list of invalid names. */
@@ -102,14 +152,22 @@ export function decodeKey(key: Uint8Array | string | null | undefined): string |
   return typeof key === 'string' ? key : asBuffer(key).toString('utf8');
 }
 
-/** Build a bus message from a consumed record. Never throws on odd input. */
+/** Build a bus message from a consumed record (its driver's header decoding when it has one). Never throws on odd input. */
+export function recordToMessage(r: ConsumedRecord): Message {
+  return messageOf(r.key, r.value, r.decodeHeaders ? r.decodeHeaders() : decodeHeaderValues(r.headers));
+}
+
+/** Build a bus message from a consumed record's parts. Never throws on odd input. */
 export function toMessage(
   key: Uint8Array | string | null | undefined,
   value: Uint8Array | null | undefined,
   headers: Readonly<Record<string, RawHeaderValue>> | undefined,
 ): Message {
+  return messageOf(key, value, decodeHeaderValues(headers));
+}
+
+function messageOf(key: Uint8Array | string | null | undefined, value: Uint8Array | null | undefined, decoded: DecodedHeaders): Message {
   const k = decodeKey(key);
-  const decoded = decodeHeaderValues(headers);
   const m: { key?: string; value: Uint8Array; headers: Record<string, string>; invalidHeaders?: readonly string[] } = {
     value: toBytes(value),
     headers: decoded.headers,

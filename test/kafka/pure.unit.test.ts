@@ -16,6 +16,7 @@ import {
   targetOfDelayTopic,
   tierName,
 } from '../../src/eventbus/kafka/tiers.js';
+import { keyHash, murmur2, stringKeyHash } from '../../src/eventbus/kafka/murmur2.js';
 import { createPartitionTracker } from '../../src/eventbus/kafka/tracker.js';
 import { decodeHeaders, encodeHeaders, toMessage } from '../../src/eventbus/kafka/wire.js';
 
@@ -253,6 +254,36 @@ describe('murmur2 partitioner (kafkajs DefaultPartitioner vs the Java client)', 
       const partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1 }));
       const got = partition({ topic: 't', partitionMetadata, message: { key, value: Buffer.from('') } });
       expect(got).toBe((hash & 0x7fffffff) % n);
+    }
+  });
+});
+
+describe('murmur2 key hash', () => {
+  it('is bit for bit the hash of kafkajs and @platformatic/kafka (same partition for every key)', async () => {
+    const kafkajsMurmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2') as (key: Buffer | string) => number;
+    const plt = await import('@platformatic/kafka');
+    const keys: string[] = ['', 'a', 'ab', 'abc', 'abcd', 'abcde', 'job-1', 'order:42', 'ü', '日本語のキー', '\u{1F600}x', 'x'.repeat(300), '日'.repeat(200)];
+    let seed = 12345;
+    for (let i = 0; i < 500; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const len = seed % 40;
+      let k = '';
+      for (let j = 0; j < len; j++) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        k += String.fromCharCode(32 + (seed % 0x3000));
+      }
+      keys.push(k);
+    }
+    // The Java client's own vectors (UtilsTest#testMurmur2).
+    for (const [k, h] of [['21', -973932308], ['foobar', -790332482], ['a-little-bit-longer-string', -1486304829], ['abc', 479470107]] as const) {
+      expect(murmur2(Buffer.from(k))).toBe(h);
+    }
+    for (const k of keys) {
+      const bytes = Buffer.from(k, 'utf8');
+      expect(murmur2(bytes), k).toBe(kafkajsMurmur2(bytes));
+      expect(murmur2(bytes), k).toBe(plt.murmur2(bytes));
+      expect(keyHash(bytes)).toBe(plt.compatibilityPartitioner(undefined as never, bytes));
+      expect(stringKeyHash(k)).toBe(kafkajsMurmur2(k) & 0x7fffffff);
     }
   });
 });

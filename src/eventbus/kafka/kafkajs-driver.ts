@@ -7,6 +7,7 @@ import type * as KafkaJs from 'kafkajs';
 import { NotInitializedError, UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
 import { guardIdempotentProducer } from './idempotent-producer.js';
+import { stringKeyHash } from './murmur2.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
 import type { AdminPort, DriverOptions, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
 import type { KafkaBusLogger } from './options.js';
@@ -173,8 +174,8 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
 /** A connected kafkajs producer behind the port (acks = all). */
 async function connectProducer(mod: KafkaJsModule, kafka: KafkaJs.Kafka, options: KafkaJsDriverOptions): Promise<ProducerPort> {
   const producer = kafka.producer({
-    // Java-compatible murmur2 over the key (kafkajs 2's default; named to silence its warning).
-    createPartitioner: mod.Partitioners.DefaultPartitioner,
+    // Java-compatible murmur2 over the key (kafkajs 2's default), computed in 32-bit arithmetic.
+    createPartitioner: () => keyedPartitioner(mod.Partitioners.DefaultPartitioner()),
     allowAutoTopicCreation: false,
     idempotent: options.idempotent,
     ...(options.idempotent ? { maxInFlightRequests: 1 } : {}),
@@ -195,6 +196,22 @@ async function connectProducer(mod: KafkaJsModule, kafka: KafkaJs.Kafka, options
       });
     },
     disconnect: () => producer.disconnect(),
+  };
+}
+
+/**
+ * kafkajs' DefaultPartitioner with the keyed case computed here: the same partition
+ * (`toPositive(murmur2(key)) % partitions`, over all partitions as kafkajs does), without its
+ * long.js arithmetic and its per-message filtering of the partition list. Keyless messages and
+ * explicit partitions go to kafkajs' own (its round-robin state stays its own).
+ */
+function keyedPartitioner(fallback: (args: KafkaJs.PartitionerArgs) => number): (args: KafkaJs.PartitionerArgs) => number {
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if ((message.partition === null || message.partition === undefined) && typeof message.key === 'string' && partitionMetadata.length > 0) {
+      return stringKeyHash(message.key) % partitionMetadata.length;
+    }
+    return fallback(args);
   };
 }
 

@@ -14,6 +14,7 @@ import { Buffer } from 'node:buffer';
 import type * as Plt from '@platformatic/kafka';
 import { InvalidArgumentError, NotInitializedError } from '../../errors.js';
 import { guardIdempotentProducer } from './idempotent-producer.js';
+import { keyHash } from './murmur2.js';
 import { createPlatformaticAdmin } from './platformatic-admin.js';
 import { normalize } from './platformatic-errors.js';
 import { readRanges } from './platformatic-fetch.js';
@@ -98,13 +99,38 @@ export function connectionOf(options: PlatformaticDriverOptions): PltConnection 
   };
 }
 
-/** Key and header serializers of the producer (values are already bytes). */
+/**
+ * Header names as bytes, by name: a bus writes the same few names on every record (`job_*`),
+ * so each is encoded once. Bounded: past {@link NAME_CACHE_MAX} names it starts over.
+ */
+const headerNames = new Map<string, Buffer>();
+const NAME_CACHE_MAX = 1_024;
+
+function headerNameBytes(name: string): Buffer {
+  let b = headerNames.get(name);
+  if (b === undefined) {
+    if (headerNames.size >= NAME_CACHE_MAX) headerNames.clear();
+    b = Buffer.from(name, 'utf8');
+    headerNames.set(name, b);
+  }
+  return b;
+}
+
+/** A record's headers as the library writes them: a Map of name and value bytes (it would build one from the entries). */
+function headerMap(headers: Readonly<Record<string, string | Uint8Array>>): Map<Buffer, Buffer> {
+  const out = new Map<Buffer, Buffer>();
+  for (const name in headers) out.set(headerNameBytes(name), toBuffer(headers[name]!));
+  return out;
+}
+
 /** A connected producer behind the port (acks = all); idempotent sends go through {@link guardIdempotentProducer}. */
 async function connectProducer(mod: PltModule, connection: PltConnection, options: PlatformaticDriverOptions): Promise<ProducerPort> {
   // Keyed records: murmur2 & 0x7fffffff modulo the partitions (the Java client's and kafkajs'
-  // DefaultPartitioner); keyless ones round-robin (the library's default puts them all on 0).
+  // DefaultPartitioner; murmur2.ts computes the library's compatibilityPartitioner without its
+  // BigInt arithmetic); keyless ones round-robin (the library's default puts them all on 0).
   let next = 0;
-  const producer = new mod.Producer<string, Buffer, string, string | Uint8Array>({
+  const same = <T>(v: T): T => v;
+  const producer = new mod.Producer<string, Buffer, Buffer, Buffer>({
     ...connection,
     clientId: connection.clientId,
     idempotent: options.idempotent,
@@ -112,11 +138,12 @@ async function connectProducer(mod: PltModule, connection: PltConnection, option
     autocreateTopics: false,
     serializers: {
       key: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
-      value: (v?: Buffer) => v,
-      headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k, 'utf8')),
-      headerValue: (v?: string | Uint8Array) => (v === undefined ? undefined : toBuffer(v)),
+      value: same,
+      // Headers arrive as bytes already (headerMap).
+      headerKey: same,
+      headerValue: same,
     },
-    partitioner: (message, key) => (key ? mod.compatibilityPartitioner(message, key) : next++ & 0x7fffffff),
+    partitioner: (_message, key) => (key ? keyHash(key) : next++ & 0x7fffffff),
   });
   try {
     await producer.metadata({ topics: [] });
@@ -126,16 +153,19 @@ async function connectProducer(mod: PltModule, connection: PltConnection, option
   }
   return {
     async send(topic, records) {
+      const messages = new Array<Plt.MessageToProduce<string, Buffer, Buffer, Buffer>>(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        messages[i] = {
+          topic,
+          ...(r.key !== undefined ? { key: r.key } : {}),
+          value: toBuffer(r.value),
+          headers: headerMap(r.headers),
+          ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
+        };
+      }
       try {
-        await producer.send({
-          messages: records.map((r) => ({
-            topic,
-            ...(r.key !== undefined ? { key: r.key } : {}),
-            value: toBuffer(r.value),
-            headers: r.headers as Record<string, string | Uint8Array>,
-            ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
-          })),
-        });
+        await producer.send({ messages });
       } catch (err) {
         throw normalize(err);
       }

@@ -44,13 +44,16 @@ export interface FlowControl {
 /** Park until `waiters` wakes us or `timeoutMs` passes. */
 function park(waiters: Set<() => void>, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    const done = (): void => {
+    // Anonymous functions only: a named closure costs a name definition per park under
+    // esbuild's keepNames (tsx), and this runs for every refill at the in-flight cap.
+    const waiter: { wake?: () => void } = {};
+    const timer = setTimeout(() => waiter.wake!(), timeoutMs);
+    const wake = (waiter.wake = () => {
       clearTimeout(timer);
-      waiters.delete(done);
+      waiters.delete(wake);
       resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    waiters.add(done);
+    });
+    waiters.add(wake);
   });
 }
 

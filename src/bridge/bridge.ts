@@ -198,12 +198,19 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
     async enqueueBatch(jobs) {
       assertOpen();
       // One batch per (queue, due time): the bus delays a whole batch by one deliverAt.
-      const batches = new Map<string, { queue: string; deliverAt: Date | undefined; messages: Message[]; ids: string[] }>();
+      type Batch = { queue: string; deliverAt: Date | undefined; messages: Message[]; ids: string[] };
+      const batches = new Map<string, Batch>();
+      let last: Batch | undefined;
       for (const job of jobs) {
         const deliverAt = deliverAtOf(job);
-        const k = `${job.queue}\u0000${deliverAt?.getTime() ?? ''}`;
-        let b = batches.get(k);
-        if (!b) batches.set(k, (b = { queue: job.queue, deliverAt, messages: [], ids: [] }));
+        // Jobs of a bulk enqueue mostly share queue and due time: the previous batch is tried first, without a key.
+        let b = last && last.queue === job.queue && last.deliverAt === undefined && deliverAt === undefined ? last : undefined;
+        if (!b) {
+          const k = `${job.queue}\u0000${deliverAt?.getTime() ?? ''}`;
+          b = batches.get(k);
+          if (!b) batches.set(k, (b = { queue: job.queue, deliverAt, messages: [], ids: [] }));
+        }
+        last = b;
         b.messages.push(encodeForEnqueue(job));
         b.ids.push(enqueueDedupId(job));
       }

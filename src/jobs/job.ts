@@ -83,7 +83,11 @@ function validDate(d: unknown): boolean {
 
 /** A non-blank string field, else a ValidationError naming it. */
 function requireText(field: 'id' | 'name' | 'queue', value: unknown): void {
-  if (typeof value !== 'string' || value.trim() === '') {
+  if (typeof value !== 'string') throw new ValidationError(field, `is required (got ${JSON.stringify(value)})`);
+  // A printable ASCII first character is not white space: no trim needed (ids, names, queues).
+  const first = value.charCodeAt(0);
+  if (first > 32 && first < 127) return;
+  if (value.trim() === '') {
     throw new ValidationError(field, `is required (got ${JSON.stringify(value)})`);
   }
 }

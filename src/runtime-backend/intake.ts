@@ -33,34 +33,29 @@ export interface Intake {
 export function createIntake(dropped: (held: Held) => void, paused: (queue: string) => boolean = () => false): Intake {
   const buffers = new Map<string, Held[]>();
   const waiters = new Set<Waiter>();
-  // Buses share one signal among many deliveries: one listener per signal, not per job.
-  const watched = new WeakMap<AbortSignal, Set<Held>>();
+  // Buses share one signal among many deliveries: one listener per signal, not per job. An
+  // abort is rare, so it scans the buffers for that signal's jobs rather than every buffered
+  // job being added to and removed from a set of its signal's.
+  const watched = new WeakSet<AbortSignal>();
+  let lastWatched: AbortSignal | undefined;
 
   function watch(held: Held): void {
     const signal = held.signal;
-    if (!signal) return;
-    let set = watched.get(signal);
-    if (!set) {
-      const helds = (set = new Set());
-      watched.set(signal, helds);
-      signal.addEventListener('abort', () => takenBack(helds), { once: true });
-    }
-    set.add(held);
+    if (!signal || signal === lastWatched) return;
+    lastWatched = signal;
+    if (watched.has(signal)) return;
+    watched.add(signal);
+    signal.addEventListener('abort', () => takenBack(signal), { once: true });
   }
 
-  function unwatch(held: Held): void {
-    if (held.signal) watched.get(held.signal)?.delete(held);
-  }
-
-  function takenBack(helds: Set<Held>): void {
-    for (const held of helds) {
-      const buf = buffers.get(held.queue);
-      const i = buf ? buf.indexOf(held) : -1;
-      if (i < 0) continue;
-      buf!.splice(i, 1);
-      dropped(held);
+  function takenBack(signal: AbortSignal): void {
+    for (const buf of buffers.values()) {
+      const kept = buf.filter((held) => held.signal !== signal);
+      if (kept.length === buf.length) continue;
+      const gone = buf.filter((held) => held.signal === signal);
+      buf.splice(0, buf.length, ...kept);
+      for (const held of gone) dropped(held);
     }
-    helds.clear();
   }
 
   return {
@@ -83,7 +78,6 @@ export function createIntake(dropped: (held: Held) => void, paused: (queue: stri
         const buf = buffers.get(q);
         while (buf && buf.length > 0) {
           const held = buf.shift()!;
-          unwatch(held);
           if (!held.signal?.aborted) return held;
           dropped(held);
         }
@@ -112,9 +106,7 @@ export function createIntake(dropped: (held: Held) => void, paused: (queue: stri
     bufferedCount: (queue) => buffers.get(queue)?.length ?? 0,
 
     drain(queue) {
-      const taken = queue === undefined ? [...buffers.values()].flatMap((b) => b.splice(0)) : (buffers.get(queue)?.splice(0) ?? []);
-      for (const held of taken) unwatch(held);
-      return taken;
+      return queue === undefined ? [...buffers.values()].flatMap((b) => b.splice(0)) : (buffers.get(queue)?.splice(0) ?? []);
     },
 
     *buffered() {

@@ -10,6 +10,8 @@ const LIMIT_RESCHEDULE_MS = 250;
 /** The admission verdict for one job. */
 export type Admission = { ok: true } | { ok: false; delayMs: number; reason: string };
 
+const ADMITTED: Admission = Object.freeze({ ok: true });
+
 /** Limits by job name: configured ones win over a definition's. */
 export interface JobLimits {
   /** Whether a job of `name` may start now, else how long to put it off. */
@@ -33,6 +35,8 @@ export function createJobLimits(configured: WorkerConfig['limits']): JobLimits {
 
   return {
     admit(name, def) {
+      // No limit configured or defined (the common case): no limit object to build.
+      if (def?.concurrency === undefined && def?.rateLimit === undefined && configured[name] === undefined) return ADMITTED;
       const limit = limitOf(name, def);
       if (limit.concurrency !== undefined && (running.get(name) ?? 0) >= limit.concurrency) {
         return { ok: false, delayMs: LIMIT_RESCHEDULE_MS, reason: `concurrency limit ${limit.concurrency} of "${name}" reached` };
@@ -43,7 +47,7 @@ export function createJobLimits(configured: WorkerConfig['limits']): JobLimits {
         const wait = w.tryTake(Date.now());
         if (wait > 0) return { ok: false, delayMs: wait, reason: `rate limit ${limit.rateLimit.max}/${limit.rateLimit.perMs} ms of "${name}" reached` };
       }
-      return { ok: true };
+      return ADMITTED;
     },
     track: (name, by) => bump(running, name, by),
   };

@@ -90,12 +90,11 @@ export async function settleFailed(deps: SettleDeps, job: Job, err: unknown, log
 }
 
 /**
- * Report a job acknowledged: the debug line and the `onCompleted` hooks (a promise only when a
- * hook returned one). The worker's common path acks and calls this itself, without
- * {@link settleAttempt}'s promises.
+ * Report a job acknowledged through the `onCompleted` hooks (a promise only when a hook returned
+ * one). The worker's common path acks and calls this itself, without {@link settleAttempt}'s
+ * promises.
  */
-export function completed(deps: SettleDeps, job: Job, startedAt: number, log: () => Logger): Promise<void> | undefined {
-  if (deps.logger.isLevelEnabled('debug')) log().debug('job completed');
+export function completed(deps: SettleDeps, job: Job, startedAt: number): Promise<void> | undefined {
   return deps.emit('onCompleted', job, { durationMs: Date.now() - startedAt });
 }
 
@@ -106,7 +105,8 @@ async function carryOut(deps: SettleDeps, lease: Lease, decision: Decision, star
   switch (decision.kind) {
     case 'ack': {
       await backend.ack(lease);
-      const hooked = completed(deps, job, startedAt, log);
+      if (logger.isLevelEnabled('debug')) log().debug('job completed');
+      const hooked = completed(deps, job, startedAt);
       if (hooked) await hooked;
       return { kind: 'completed', job };
     }

@@ -52,6 +52,9 @@ export function createQueueOrder(queues: readonly QueueSpec[], fairnessLimit: nu
         if (!before && waiting(q.name)) bump(passedOver, q.name, 1);
       }
     },
-    track: (queue, by) => bump(running, queue, by),
+    // Only order() reads the counts, and the single uncapped queue's order needs none.
+    track(queue, by) {
+      if (!singleQueue) bump(running, queue, by);
+    },
   };
 }

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import { ClosedError, ConflictError, describeError, InvalidArgumentError, NoHandlerError, NotInitializedError } from '../errors.js';
 import { parseWorkerConfig, type WorkerConfigInput } from '../jobs/config.js';
 import type { RegistrableJob } from '../jobs/define.js';
@@ -105,15 +104,15 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
       const startedAt = Date.now();
       const decision = await attempt(running);
       if (running.released) return { kind: 'released', job: running.lease.job }; // stop() gave up on it; the bus redelivers it
-      const log = (): Logger => loggerOf(running, logger);
-      if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, log);
+      if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, () => loggerOf(running, logger));
       const job = running.lease.job;
       try {
         await backend.ack(running.lease);
       } catch (err) {
-        return await settleFailed(settleDeps, job, err, log);
+        return await settleFailed(settleDeps, job, err, () => loggerOf(running, logger));
       }
-      const hooked = completed(settleDeps, job, startedAt, log);
+      if (logger.isLevelEnabled('debug')) loggerOf(running, logger).debug('job completed');
+      const hooked = completed(settleDeps, job, startedAt);
       if (hooked) await hooked;
       return { kind: 'completed', job };
     } catch (err) {

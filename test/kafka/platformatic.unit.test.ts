@@ -89,8 +89,13 @@ describe('platformatic driver', () => {
       [[b('constructor'), b('c')], [b('toString'), b('s')]],
       [[b('a'), bad], [b(INVALID_HEADERS_HEADER), b('b,c')], [b('b'), b('lossy copy')]],
       [[b('k'), null], [b('k'), null]],
+      // Names remembered per position: the same layout again, then same-length other names.
+      [[b('job_id'), b('1')], [b('job_type'), b('t')], [b('empty'), null], [null, b('no name')]],
+      [[b('job_ix'), b('1')], [b('job_typf'), b('t')], [b('emptz'), b('')], [b('x'), b('y')]],
+      [[Buffer.from([0x6e, 0xff]), b('bad name')], [b('job_type'), b('t')]],
+      [[Buffer.from([0x6e, 0xfe]), b('other bad name')], [b('job_type'), b('t')]],
     ];
-    for (const pairs of cases) {
+    for (const pairs of [...cases, ...cases]) {
       const fast = decodeHeaderPairs(pairs);
       const general = decodeHeaderValues(headersOfPairs(pairs));
       expect(fast, JSON.stringify(pairs.map(([k, v]) => [k && Buffer.from(k).toString(), v && Buffer.from(v).toString()]))).toEqual(general);

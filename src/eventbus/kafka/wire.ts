@@ -63,7 +63,7 @@ export function decodeHeaderValues(raw: Readonly<Record<string, RawHeaderValue>>
     else if (typeof v === 'string') text = v;
     else {
       const buf = asBuffer(v);
-      text = buf.toString('utf8'); // lossy: U+FFFD per invalid sequence; keeps a leading BOM
+      text = buf.toString(); // UTF-8 (the no-argument fast path), lossy: U+FFFD per invalid sequence; keeps a leading BOM
       // Strict check (as TextDecoder fatal) only when a U+FFFD shows up: a real U+FFFD is valid.
       if (text.includes('\uFFFD') && !isUtf8(buf)) invalid.push(name);
     }
@@ -93,23 +93,50 @@ export function headersOfPairs(pairs: HeaderPairs): Record<string, RawHeaderValu
 }
 
 /**
+ * Header names seen last at each position of a record, as bytes (a copy) and text. Records of
+ * one producer carry the same names in the same order (`job_*`), so a name is usually its
+ * predecessor's at the same position: comparing a few bytes is cheaper than decoding them, and
+ * the same string each time makes the header record's property adds cheaper too.
+ */
+const seenNameBytes: Uint8Array[] = [];
+const seenNames: string[] = [];
+/** Positions remembered (records with more headers decode the rest each time). */
+const SEEN_NAMES_MAX = 64;
+
+/** The name of the header at `position` whose name bytes are `k`. */
+function headerName(k: Uint8Array, position: number): string {
+  const seen = position < SEEN_NAMES_MAX ? seenNameBytes[position] : undefined;
+  if (seen !== undefined && seen.length === k.length) {
+    let i = 0;
+    while (i < k.length && seen[i] === k[i]) i++;
+    if (i === k.length) return seenNames[position]!;
+  }
+  const name = asBuffer(k).toString();
+  if (position < SEEN_NAMES_MAX && k.length <= 256) {
+    seenNameBytes[position] = Uint8Array.from(k); // a copy: never hold on to a fetch response's buffer
+    seenNames[position] = name;
+  }
+  return name;
+}
+
+/**
  * {@link decodeHeaderValues} of {@link headersOfPairs}, straight from the pairs: one record
- * built instead of two, no entry arrays (the consume hot path). A repeated name, an inherited
- * one (`__proto__`, `constructor`…) or the invalid-headers list takes the general path, so the
- * result is the same in every case.
+ * built instead of two, no entry arrays, names recognised instead of decoded (the consume hot
+ * path). A repeated name, an inherited one (`__proto__`, `constructor`…) or the invalid-headers
+ * list takes the general path, so the result is the same in every case.
  */
 export function decodeHeaderPairs(pairs: HeaderPairs): DecodedHeaders {
   const headers: Record<string, string> = {};
   let invalid: string[] | undefined;
   for (let i = 0; i < pairs.length; i++) {
     const [k, v] = pairs[i]!;
-    const name = k ? asBuffer(k).toString('utf8') : '';
+    const name = k ? headerName(k, i) : '';
     if (headers[name] !== undefined || name === INVALID_HEADERS_HEADER) return decodeHeaderValues(headersOfPairs(pairs));
     let text: string;
     if (v === null) text = '';
     else {
       const buf = asBuffer(v);
-      text = buf.toString('utf8'); // lossy: U+FFFD per invalid sequence; keeps a leading BOM
+      text = buf.toString(); // UTF-8, lossy: U+FFFD per invalid sequence; keeps a leading BOM
       if (text.includes('\uFFFD') && !isUtf8(buf)) (invalid ??= []).push(name);
     }
     headers[name] = text; // not `__proto__`: that name reads as defined above
@@ -149,7 +176,7 @@ export function toBytes(v: Uint8Array | null | undefined): Uint8Array {
 /** Decode a record key. Non-UTF-8 key bytes are decoded lossily (the contract has string keys). */
 export function decodeKey(key: Uint8Array | string | null | undefined): string | undefined {
   if (key === null || key === undefined) return undefined;
-  return typeof key === 'string' ? key : asBuffer(key).toString('utf8');
+  return typeof key === 'string' ? key : asBuffer(key).toString();
 }
 
 /** Build a bus message from a consumed record (its driver's header decoding when it has one). Never throws on odd input. */

@@ -99,12 +99,30 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The Kafka half of the worker and broker fault scenarios again on the second driver
+          // (@platformatic/kafka, the default when installed), after the chaos project.
+          name: 'chaos-platformatic',
+          include: ['test/chaos/broker-faults.test.ts', 'test/chaos/worker-faults.test.ts'],
+          env: {
+            JOBBUS_PG_URL: process.env.JOBBUS_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+            JOBBUS_KAFKA_DRIVER: 'platformatic',
+            JOBBUS_CHAOS_BUSES: 'kafka',
+          },
+          sequence: { groupOrder: 2 },
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           // The package as users install it (test/package): npm pack, installs from the
           // tarball, the folder and a git URL, scripts and tsc in scratch projects. No brokers.
           // Last, alone: its npm installs and builds would slow the timing-sensitive tests.
           name: 'package',
           include: ['test/package/**/*.test.ts'],
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,

@@ -4,13 +4,13 @@
  * a TCP proxy between the worker processes and it. `npm run chaos` runs the full sizes.
  */
 import { afterEach, describe, it } from 'vitest';
-import { expectChecksPass, useOwnTarget } from './harness/expect.js';
+import { chaosBuses, expectChecksPass, useOwnTarget } from './harness/expect.js';
 import { killAllWorkers } from './harness/processes.js';
 import { brokerOutage, networkFaults } from './scenarios/broker-faults.js';
 
 afterEach(killAllWorkers);
 
-for (const kind of ['kafka', 'nats'] as const) {
+for (const kind of chaosBuses()) {
   describe(`chaos (short): broker and network faults on ${kind}`, () => {
     const own = useOwnTarget(kind, { proxied: true });
 

@@ -5,7 +5,7 @@
  * the PostgreSQL ledger. `npm run chaos` runs the full sizes. Each test prints its account.
  */
 import { afterEach, describe, it } from 'vitest';
-import { expectChecksPass, targetOf, useOwnTarget } from './harness/expect.js';
+import { chaosBuses, expectChecksPass, targetOf, useOwnTarget } from './harness/expect.js';
 import { killAllWorkers } from './harness/processes.js';
 import { crashDelayed } from './scenarios/crash-delayed.js';
 import { rollingRestart } from './scenarios/rolling-restart.js';
@@ -13,7 +13,7 @@ import { workerCrash } from './scenarios/worker-crash.js';
 
 afterEach(killAllWorkers);
 
-for (const kind of ['kafka', 'nats'] as const) {
+for (const kind of chaosBuses()) {
   describe(`chaos (short): worker faults on ${kind}`, () => {
     const get = targetOf(useOwnTarget(kind));
 

@@ -18,6 +18,17 @@ export function useOwnTarget(kind: 'kafka' | 'nats', o: { proxied?: boolean } = 
   };
 }
 
+/**
+ * The buses a chaos test file runs on: env `JOBBUS_CHAOS_BUSES` (comma-separated, e.g. `kafka`
+ * for the `chaos-platformatic` project), default both.
+ */
+export function chaosBuses(): ('kafka' | 'nats')[] {
+  const named = process.env.JOBBUS_CHAOS_BUSES?.split(',').map((b) => b.trim()).filter(Boolean);
+  if (!named?.length) return ['kafka', 'nats'];
+  for (const b of named) if (b !== 'kafka' && b !== 'nats') throw new Error(`JOBBUS_CHAOS_BUSES lists kafka and/or nats, not ${b}`);
+  return named as ('kafka' | 'nats')[];
+}
+
 /** The chaos target of {@link useOwnTarget}'s broker. */
 export const targetOf = (get: () => OwnTarget) => (): ChaosTarget => get().target;
 

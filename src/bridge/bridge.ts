@@ -51,6 +51,13 @@ function busSignalOf(err: unknown): unknown {
   return err;
 }
 
+/** At least {@link headerBytes} of `m`, without encoding anything. */
+function upperBoundHeaderBytes(m: Message): number {
+  let n = 3 * (m.key?.length ?? 0);
+  for (const k in m.headers) n += 3 * (k.length + m.headers[k]!.length) + 4;
+  return n;
+}
+
 /** Reject with the bus signal of a runtime handler's rejection (see {@link busSignalOf}). */
 function rejectAsBusSignal(err: unknown): never {
   throw busSignalOf(err);
@@ -117,7 +124,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
       }
     }
     const maxHeaders = bus.maxHeaderBytes;
-    if (maxHeaders !== undefined) {
+    if (maxHeaders !== undefined && upperBoundHeaderBytes(message) + failureHeadroomBytes(3 * job.queue.length) > maxHeaders) {
       const size = headerBytes(message);
       const headroom = failureHeadroomBytes(Buffer.byteLength(job.queue));
       if (size + headroom > maxHeaders) {

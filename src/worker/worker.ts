@@ -91,9 +91,10 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
 
   /**
    * Run a reserved job: admit it under its name's limits, run its handler, decide what the
-   * outcome calls for and settle it. One async function on purpose: the common path (admitted,
-   * handler resolved, ack) costs this function's promise, the handler's and two awaits, not a
-   * promise per step (each one also costs the promise hooks of `currentJob`'s async context).
+   * outcome calls for and settle it. Few async functions on purpose: the common path (admitted,
+   * handler resolved, ack) costs this function's promise, runHandler's, the handler's and their
+   * awaits, not a promise per step (each one also pays the promise hooks of `currentJob`'s
+   * async context).
    */
   async function startJob(lease: Lease): Promise<JobOutcome> {
     const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0 };

@@ -13,14 +13,28 @@ import type { MsgHdrs } from '@nats-io/nats-core';
  * checks the bytes against the client's own encoding.
  */
 export class EncodedHeaders implements MsgHdrs {
-  /** The encoded block (`NATS/1.0\r\n…\r\n\r\n`). */
+  /** The block as text (`NATS/1.0\r\n…\r\n\r\n`, or empty for no headers). */
+  private readonly text: string;
+  /** The block as bytes. */
   private readonly bytes: Uint8Array;
-  /** Names and values, in order (names are unique). */
-  private readonly pairs: readonly (readonly [string, string])[];
+  /** Names and values in order, read from `text` when first asked (never on the publish path). */
+  private parsed: (readonly [string, string])[] | undefined;
 
-  constructor(pairs: readonly (readonly [string, string])[], bytes: Uint8Array) {
-    this.pairs = pairs;
+  constructor(text: string, bytes: Uint8Array) {
+    this.text = text;
     this.bytes = bytes;
+  }
+
+  private get pairs(): readonly (readonly [string, string])[] {
+    this.parsed ??= this.text
+      .split('\r\n')
+      .slice(1)
+      .filter((line) => line !== '')
+      .map((line) => {
+        const colon = line.indexOf(':');
+        return [line.slice(0, colon), line.slice(colon + 2)] as const;
+      });
+    return this.parsed;
   }
 
   /** The block as the client writes it to the socket. */

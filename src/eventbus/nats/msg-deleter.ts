@@ -18,7 +18,6 @@ export interface DeleteRangeResult {
   readonly through: number;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
@@ -72,7 +71,8 @@ export async function deleteRange(
       while (!failed && next <= to && outstanding < window) {
         const seq = next++;
         outstanding++;
-        nc.publish(subject, encoder.encode(`{"seq":${seq},"no_erase":true}`), { reply: `${inbox}.${seq}` });
+        // Buffer.from: a slice of Node's shared pool, not an ArrayBuffer of its own per request.
+        nc.publish(subject, Buffer.from(`{"seq":${seq},"no_erase":true}`), { reply: `${inbox}.${seq}` });
       }
       if (failed || outstanding === 0) continue;
       const progressed = await new Promise<boolean>((resolve) => {

@@ -72,12 +72,13 @@ export function createPublishing(d: PublishDeps): Publishing {
   }
 
   /**
-   * The encoded headers of one message (see wire.ts `encodeHeaders`). A dedup id or relay
+   * The encoded headers of one message (see wire.ts `encodeHeaders`), with `givenId` for its
+   * dedup id (default: the spec's; else `msgIdOf`). A dedup id or relay
    * origin with CR or LF goes through the client's header set, which refuses it with its own
    * error, as it always did.
    */
-  function headersOf(topic: string, message: Message, spec: PublishSpec): { headers: EncodedHeaders; dedupId: string | undefined } {
-    const dedupId = spec.dedupId ?? d.msgIdOf?.(topic, message);
+  function headersOf(topic: string, message: Message, spec: PublishSpec, givenId = spec.dedupId): { headers: EncodedHeaders; dedupId: string | undefined } {
+    const dedupId = givenId ?? d.msgIdOf?.(topic, message);
     if (dedupId !== undefined && CR_LF.test(dedupId)) d.newHeaders().set(MSG_ID_HEADER, dedupId);
     if (spec.relayOrigin !== undefined && CR_LF.test(spec.relayOrigin)) d.newHeaders().set(RELAY_ORIGIN_HEADER, spec.relayOrigin);
     return { headers: encodeHeaders(message, spec.dueAt, spec.relayOrigin, dedupId), dedupId };
@@ -126,7 +127,7 @@ export function createPublishing(d: PublishDeps): Publishing {
     const sent: number[] = [];
     messages.forEach((m, i) => {
       try {
-        const h = headersOf(topic, m, { ...spec, dedupId: ids?.[i] });
+        const h = headersOf(topic, m, spec, ids?.[i]);
         dedupIds[i] = h.dedupId;
         items.push({ data: m.value, headers: h.headers });
         sent.push(i);

@@ -101,7 +101,6 @@ export function writeHeaders(into: MsgHdrs, message: Message, dueAt: number | un
 }
 
 const HEADER_LINE = 'NATS/1.0';
-const encoder = new TextEncoder();
 
 /**
  * The header block of a message as {@link writeHeaders} followed by `set('Nats-Msg-Id', msgId)`
@@ -109,7 +108,6 @@ const encoder = new TextEncoder();
  * NATS cannot carry. `msgId` must hold no CR or LF (the client refuses those: check first).
  */
 export function encodeHeaders(message: Message, dueAt: number | undefined, relayOrigin: string | undefined, msgId: string | undefined): EncodedHeaders {
-  const pairs: (readonly [string, string])[] = [];
   let text = HEADER_LINE;
   const headers = message.headers;
   for (const name in headers) {
@@ -118,21 +116,19 @@ export function encodeHeaders(message: Message, dueAt: number | undefined, relay
     checkName(name);
     const value: unknown = headers[name];
     checkValue(name, value);
-    const v = encodeValue(value);
-    pairs.push([name, v]);
-    text += `\r\n${name}: ${v}`;
+    text += `\r\n${name}: ${encodeValue(value)}`;
   }
-  const add = (name: string, v: string): void => {
-    pairs.push([name, v]);
-    text += `\r\n${name}: ${v}`;
-  };
   // The client trims values (and refuses CR/LF): the same here, so the bytes are the same.
-  if (message.key !== undefined) add(KEY_HEADER, encodeValue(message.key));
-  if (dueAt !== undefined) add(DUE_AT_HEADER, String(dueAt));
-  if (relayOrigin !== undefined) add(RELAY_ORIGIN_HEADER, relayOrigin.trim());
-  if (msgId !== undefined) add(MSG_ID_HEADER, msgId.trim());
+  if (message.key !== undefined) text += `\r\n${KEY_HEADER}: ${encodeValue(message.key)}`;
+  if (dueAt !== undefined) text += `\r\n${DUE_AT_HEADER}: ${String(dueAt)}`;
+  if (relayOrigin !== undefined) text += `\r\n${RELAY_ORIGIN_HEADER}: ${relayOrigin.trim()}`;
+  if (msgId !== undefined) text += `\r\n${MSG_ID_HEADER}: ${msgId.trim()}`;
   // No header at all: the client encodes an empty block (and still sends HPUB), so the same here.
-  return new EncodedHeaders(pairs, pairs.length === 0 ? new Uint8Array(0) : encoder.encode(`${text}\r\n\r\n`));
+  if (text.length === HEADER_LINE.length) return new EncodedHeaders('', new Uint8Array(0));
+  text += '\r\n\r\n';
+  // Buffer.from: a slice of Node's shared pool, not an ArrayBuffer of its own per message
+  // (TextEncoder's); the same UTF-8 bytes (lone surrogates become U+FFFD in both).
+  return new EncodedHeaders(text, Buffer.from(text, 'utf8'));
 }
 
 /** The JetStream dedup header. */
@@ -232,48 +228,64 @@ export function readMessage(data: Uint8Array, hdrs: MsgHdrs | undefined, raw?: U
   return { message: { ...(key !== undefined && { key }), value: data, headers, ...(invalid.length > 0 && { invalidHeaders: invalid }) }, dueAt };
 }
 
-/**
- * Name and value of one header line as the client decodes it (`MsgHdrsImpl.decode`: the name up
- * to the first colon, the value trimmed), or undefined for a line it skips; null when the
- * client would refuse the line (a name character outside `!`..`~`, a lone CR or LF in the
- * value): the caller then leaves the message to the client, which throws as it always did.
- */
-function headerLine(line: string): readonly [string, string] | undefined | null {
-  const colon = line.indexOf(':');
-  if (colon < 0) return undefined;
-  for (let i = 0; i < colon; i++) {
-    const c = line.charCodeAt(i);
-    if (c < 33 || c > 126) return null;
-  }
-  const value = line.slice(colon + 1).trim();
-  // A lone CR or LF left inside a value: the client refuses it.
-  if (value.includes('\n') || value.includes('\r')) return null;
-  return [line.slice(0, colon), value];
+/** Whether `c` is a character `String.prototype.trim` removes (ECMAScript WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 160) return false;
+  return c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
+
+const BLOCK_START = `${HEADER_LINE}\r\n`;
+
+/**
+ * The header names of the last block read, by position: jobs carry the same names in the same
+ * order, so a name is compared in place and reused instead of sliced (and, as a property key,
+ * looked up in V8's string table) for every message.
+ */
+const recentNames: string[] = [];
+const MAX_RECENT_NAMES = 64;
 
 /**
  * {@link readMessage} of a message's decoded header block `text`, as the client's header set
- * would have read it: the first value of a repeated name counts. Undefined when the block is
- * not a plain `NATS/1.0` block or has a name the client refuses (left to the client then).
+ * (`MsgHdrsImpl.decode`) would have read it: lines split at CRLF, the name up to the first
+ * colon, the value trimmed, lines without a colon skipped, the first value of a repeated name
+ * counts. Works on offsets into `text` (one string per name and value, nothing per line).
+ * Undefined for anything else — a status line, a lone CR or LF, a block not ending in an empty
+ * line, a name character outside `!`..`~` (the client throws on the last two) — which the caller
+ * leaves to the client.
  */
 function readHeaderText(data: Uint8Array, text: string, keepDueAt: boolean): ReadMessage | undefined {
-  let start = text.indexOf('\r\n');
-  if (start < 0 ? text !== HEADER_LINE : start !== HEADER_LINE.length || !text.startsWith(HEADER_LINE)) return undefined;
+  if (!text.startsWith(BLOCK_START) || !text.endsWith('\r\n\r\n')) return undefined;
   const headers: Record<string, string> = {};
   let key: string | undefined;
   let dueAt: number | undefined;
   let dueSeen = false;
   let originSeen = false;
-  while (start >= 0) {
-    const from = start + 2;
-    start = text.indexOf('\r\n', from);
-    if (start === from) continue; // an empty line (the block ends with two)
-    const line = start < 0 ? text.slice(from) : text.slice(from, start);
-    if (line === '') continue;
-    const nv = headerLine(line);
-    if (nv === null) return undefined;
-    if (nv === undefined) continue;
-    const [name, value] = nv;
+  let from = BLOCK_START.length;
+  let n = 0;
+  while (from < text.length) {
+    const nl = text.indexOf('\n', from);
+    const end = nl - 1; // the line is from..end, its CR at end
+    if (nl < 0 || text.indexOf('\r', from) !== end) return undefined; // a lone CR or LF
+    const line = from;
+    from = nl + 1;
+    const colon = text.indexOf(':', line);
+    if (colon < 0 || colon > end) continue; // no colon (or an empty line): skipped
+    let name = recentNames[n];
+    if (name === undefined || name.length !== colon - line || !text.startsWith(name, line)) {
+      for (let i = line; i < colon; i++) {
+        const c = text.charCodeAt(i);
+        if (c < 33 || c > 126) return undefined;
+      }
+      name = text.slice(line, colon);
+      if (n < MAX_RECENT_NAMES) recentNames[n] = name;
+    }
+    n++;
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && isTrimmed(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isTrimmed(text.charCodeAt(ve - 1))) ve--;
+    const value = text.slice(vs, ve);
     if (name === KEY_HEADER) {
       if (key === undefined) key = decodeValue(value);
     } else if (name === DUE_AT_HEADER) {

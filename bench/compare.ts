@@ -42,9 +42,9 @@ type KafkaDriver = 'kafkajs' | 'platformatic';
 /** Whether leg `id` runs (BENCH_ONLY lists ids or their prefixes). */
 const wanted = (id: string): boolean => !ONLY || ONLY.some((o) => id.startsWith(o));
 
-/** A Kafka bus on `driver`, 8 partitions per topic (the `driver` option set only when not the default). */
+/** A Kafka bus on `driver` (always named: the bus's default depends on what is installed), 8 partitions per topic. */
 function kafkaBus(brokers: readonly string[], driver: KafkaDriver) {
-  const options = { brokers: [...brokers], clientId: 'jobbus-bench', topics: { partitions: 8, replicationFactor: 1 }, ...(driver !== 'kafkajs' && { driver }) };
+  const options = { brokers: [...brokers], clientId: 'jobbus-bench', topics: { partitions: 8, replicationFactor: 1 }, driver };
   return createKafkaEventBus(options);
 }
 

@@ -47,7 +47,7 @@ let topics: KafkaTopics;
 const topicName = (what: string): string => topics.name(what);
 
 async function newBus(partitions: number): Promise<KafkaEventBus> {
-  return createKafkaEventBus({ brokers, clientId: 'jobbus-bench', topics: { partitions, replicationFactor: 1 } });
+  return createKafkaEventBus({ brokers, clientId: 'jobbus-bench', driver: 'kafkajs', topics: { partitions, replicationFactor: 1 } });
 }
 
 /** A worker stack on `bus` for `queue`; `handler` runs each job. */
@@ -159,7 +159,7 @@ async function keyParallel(): Promise<number> {
 async function delays(): Promise<{ p99: number; early: number }> {
   const queue = topicName('delay');
   const n = 1_000;
-  const bus = await createKafkaEventBus({ brokers, clientId: 'jobbus-bench', topics: { partitions: 8, replicationFactor: 1 } });
+  const bus = await createKafkaEventBus({ brokers, clientId: 'jobbus-bench', driver: 'kafkajs', topics: { partitions: 8, replicationFactor: 1 } });
   const late: number[] = [];
   let early = 0;
   const w = await startWorker(bus, queue, 64, async (job) => {

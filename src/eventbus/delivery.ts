@@ -35,10 +35,19 @@ export function settleOfRejection(err: unknown, redeliveryDelayMs: number): Sett
 
 /** Run the handler (a synchronous throw counts as a rejection) and resolve with its settle; never rejects. */
 export function settleOf(handler: DeliveryHandler, delivery: Delivery, redeliveryDelayMs: number): Promise<Settle> {
-  return callHandler(handler, delivery).then(
-    () => ACK,
-    (err: unknown) => settleOfRejection(err, redeliveryDelayMs),
-  );
+  return callHandler(handler, delivery).then(toAck, rejectionMapper(redeliveryDelayMs));
+}
+
+const toAck = (): Settle => ACK;
+
+/** The rejection callback of the last `redeliveryDelayMs` used: a subscription's deliveries share one. */
+let lastRejection: { readonly delayMs: number; readonly map: (err: unknown) => Settle } | undefined;
+
+function rejectionMapper(redeliveryDelayMs: number): (err: unknown) => Settle {
+  if (lastRejection?.delayMs !== redeliveryDelayMs) {
+    lastRejection = { delayMs: redeliveryDelayMs, map: (err: unknown) => settleOfRejection(err, redeliveryDelayMs) };
+  }
+  return lastRejection.map;
 }
 
 /** Subscribe options with every default filled in. */

@@ -53,8 +53,9 @@ export function encodeJob(job: Job): Message {
 /** The non-reserved headers, as own properties (a header named `__proto__` is kept as data). */
 function userHeadersOf(headers: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(headers)) {
-    if (RESERVED_HEADERS.has(k)) continue;
+  // for-in with hasOwn: the keys Object.keys gives, without an array of them per job.
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k) || RESERVED_HEADERS.has(k)) continue;
     setHeader(out, k, headers[k]!);
   }
   return out;

@@ -129,7 +129,9 @@ export function validateJob(job: Job): void {
     throw new ValidationError('headers', 'must be an object of string values');
   }
   const headers: Readonly<Record<string, unknown>> = job.headers;
-  for (const k of Object.keys(headers)) {
+  // for-in with hasOwn: the keys Object.keys gives, without an array of them per job.
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k)) continue;
     const v = headers[k];
     if (typeof v !== 'string') throw new ValidationError(`headers.${k}`, `must be a string (got ${typeof v})`);
   }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { ClosedError, ConflictError, describeError, InvalidArgumentError, NoHandlerError, NotInitializedError } from '../errors.js';
 import { parseWorkerConfig, type WorkerConfigInput } from '../jobs/config.js';
 import type { RegistrableJob } from '../jobs/define.js';
@@ -90,6 +91,15 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
   });
 
   /**
+   * The job-bound logger of a running job, made when first called. Made here, not inline in
+   * startJob: a closure there would capture its locals into a context allocated for every job.
+   */
+  const logOf =
+    (running: Running) =>
+    (): Logger =>
+      loggerOf(running, logger);
+
+  /**
    * Run a reserved job: admit it under its name's limits, run its handler, decide what the
    * outcome calls for and settle it. Few async functions on purpose: the common path (admitted,
    * handler resolved, ack) costs this function's promise, runHandler's, the handler's and their
@@ -105,12 +115,12 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
       const startedAt = Date.now();
       const decision = await attempt(running);
       if (running.released) return { kind: 'released', job: running.lease.job }; // stop() gave up on it; the bus redelivers it
-      if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, () => loggerOf(running, logger));
+      if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, logOf(running));
       const job = running.lease.job;
       try {
         await backend.ack(running.lease);
       } catch (err) {
-        return await settleFailed(settleDeps, job, err, () => loggerOf(running, logger));
+        return await settleFailed(settleDeps, job, err, logOf(running));
       }
       if (logger.isLevelEnabled('debug')) loggerOf(running, logger).debug('job completed');
       const hooked = completed(settleDeps, job, startedAt);

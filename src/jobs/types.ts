@@ -199,6 +199,12 @@ export interface PrefetchingBackend extends Backend {
    * returns without waiting, without its promises: the worker tries this first. Optional.
    */
   reserveReady?(queues: readonly string[], leaseForMs: number): Lease | undefined;
+  /**
+   * {@link Backend.ack} done synchronously: throws {@link LeaseExpiredError} when the lease is
+   * gone. For a backend whose ack needs no I/O (the runtime backend settles the held delivery),
+   * so the worker's ack costs no promise and no await. Optional.
+   */
+  ackNow?(lease: Lease): void;
 }
 
 /** True when the backend implements {@link PrefetchingBackend}. */

@@ -215,6 +215,10 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
       }
     },
 
+    ackNow(l) {
+      finish(leases.claim(l, 'ack'), undefined);
+    },
+
     async nack(l, nextRunAt, reason, opts: NackOptions = {}) {
       const held = leases.claim(l, 'nack');
       const job = held.job;

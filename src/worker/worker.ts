@@ -60,6 +60,8 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
   const handlers = createHandlerRegistry(queueNames);
   const inFlight = new Set<Running>();
   const prefetching = isPrefetching(backend) ? backend : undefined;
+  // A backend that acks without I/O acks synchronously: no promise or await per completed job.
+  const ackNow = prefetching?.ackNow?.bind(prefetching);
   const change = createChangeSignal();
   const sweep = createLeaseSweep(backend, config.leaseTtlMs, inFlight, logger);
   const attempts = createAttemptRunner({ sweep, retry: config.retry, middleware, asyncContext: options.asyncContext ?? true, logger });
@@ -118,7 +120,8 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
       if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, logOf(running));
       const job = running.lease.job;
       try {
-        await backend.ack(running.lease);
+        if (ackNow) ackNow(running.lease);
+        else await backend.ack(running.lease);
       } catch (err) {
         return await settleFailed(settleDeps, job, err, logOf(running));
       }

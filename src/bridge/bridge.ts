@@ -168,7 +168,7 @@ export function createEventBusBridge(bus: EventBus, options: EventBusBridgeOptio
   function poisonReason(message: Message): DecodeError | undefined {
     const invalid = message.invalidHeaders;
     if (invalid && invalid.length > 0) {
-      return new DecodeError(invalid[0]!, `header value is not valid UTF-8 (headers: ${invalid.join(', ')})`);
+      return new DecodeError(invalid[0]!, `header is not valid UTF-8 or not readable by the transport's client (headers: ${invalid.join(', ')})`);
     }
     return undefined;
   }

@@ -18,8 +18,10 @@ export interface Message {
   readonly headers: Readonly<Record<string, string>>;
   /**
    * Names of headers whose bytes on the wire were not valid UTF-8 (set by adapters on delivery
-   * only; the value in `headers` is then a lossy decoding). The jobs bridge treats such a message
-   * as poison, so a job never runs under a header value that differs per bus.
+   * only; the value in `headers` is then a lossy decoding), or, quoted, of header lines the
+   * transport's client refuses to read (NATS: a name outside printable ASCII; left out of
+   * `headers`). The jobs bridge treats such a message as poison, so a job never runs under a
+   * header value that differs per bus.
    */
   readonly invalidHeaders?: readonly string[];
 }

@@ -4,10 +4,12 @@
  * A topic without a stream has nothing to browse; browsing never creates one.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import { InvalidArgumentError } from '../../errors.js';
 import type { BrowsableBus, BrowsedMessage } from '../types.js';
 import type { Provisioner, StreamRef } from './provision.js';
 import { unavailable } from './unavailable.js';
+import { readRefusedBlock, storedHeaderBytes } from './refused-headers.js';
 import { readMessage } from './wire.js';
 
 /** Parallel single-message reads while browsing. */
@@ -36,7 +38,16 @@ export async function* newestFirst(jsm: JetStreamManager, ref: StreamRef): Async
     );
     for (const m of got) {
       if (!m) continue;
-      const { message } = readMessage(m.data, m.header);
+      let hdrs: MsgHdrs;
+      try {
+        hdrs = m.header;
+      } catch {
+        // A header line the client refuses (a foreign producer's): listed, never a failed browse.
+        const { message } = readRefusedBlock(m.data, storedHeaderBytes(m), false);
+        yield { ...message, position: `${ref.name}#${m.seq}`, publishedAt: m.time };
+        continue;
+      }
+      const { message } = readMessage(m.data, hdrs);
       yield { ...message, position: `${ref.name}#${m.seq}`, publishedAt: m.time };
     }
   }

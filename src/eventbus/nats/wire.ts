@@ -17,6 +17,7 @@
  * message names them in `invalidHeaders` instead of passing a silently altered value on.
  * The key header is the exception: a key is decoded lossily, as the Kafka bus does.
  */
+import { readRefusedBlock } from './refused-headers.js';
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import { DUE_AT_HEADER } from '../delivery.js';
 import { setHeader } from '../header-record.js';
@@ -325,5 +326,15 @@ export function readDelivered(msg: Msg, keepDueAt = false): ReadMessage {
     const read = text === undefined ? undefined : readHeaderText(data, text, keepDueAt);
     if (read) return read;
   }
-  return readMessage(data, msg.headers, raw, keepDueAt);
+  let hdrs: MsgHdrs | undefined;
+  try {
+    hdrs = msg.headers;
+  } catch {
+    // The client refuses a line of the block (a name outside printable ASCII, e.g. with a space;
+    // a CR or LF inside a value): it cannot build the header set, and its throw inside the
+    // subscription would stop the connection's reader. Poison instead: the lines it can read as
+    // headers, the others' names in `invalidHeaders` (the bridge dead-letters the message).
+    return readRefusedBlock(data, raw, keepDueAt);
+  }
+  return readMessage(data, hdrs, raw, keepDueAt);
 }

@@ -22,6 +22,8 @@ export interface BadCase {
   readonly bytes?: boolean;
   /** Some brokers refuse it at publish (then it never reached the broker and is counted as refused). */
   readonly mayBeRefused?: boolean;
+  /** Poison on this bus only (elsewhere the same bytes are a well-formed job). */
+  readonly only?: 'nats';
   build(queue: string, marker: string, maxBytes: number): RawMessage;
 }
 
@@ -71,6 +73,9 @@ export const BAD_CASES: readonly BadCase[] = [
   { name: 'utf8-surrogate-name', bytes: true, build: (q, marker) => jobMessage(q, marker, { [H.name]: Uint8Array.of(0xed, 0xa0, 0x80) }) },
   { name: 'utf8-bad-user-header', bytes: true, build: (q, marker) => jobMessage(q, marker, { note: Uint8Array.of(0xc3, 0x28) }) },
   { name: 'utf8-truncated-run-at', bytes: true, build: (q, marker) => jobMessage(q, marker, { [H.runAt]: Uint8Array.of(0x32, 0x30, 0xe2, 0x82) }) },
+  // A header line the NATS client refuses to parse (a space in the name): its header set throws
+  // on first use, which inside a subscription stopped the connection's reader.
+  { name: 'nats-refused-header-name', bytes: true, only: 'nats', build: (q, marker) => jobMessage(q, marker, { 'bad name': te.encode('x') }) },
 ];
 
 /** A good job of the scenario, `i`-th of its run. */

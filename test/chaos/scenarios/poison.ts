@@ -54,7 +54,7 @@ export interface PoisonReport {
   readonly refusalProblems: readonly string[];
   /** Dead-letter copies the broker refused even with a minimal reason (the bridge's counter). */
   readonly deadLetterRefused: number;
-  /** Bad cases not run on this bus (raw bytes on the memory bus). */
+  /** Bad cases not run on this bus (raw bytes on the memory bus, NATS-only cases elsewhere). */
   readonly skippedCases: readonly string[];
   readonly durationMs: number;
 }
@@ -104,7 +104,8 @@ export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'f
   const refusalProblems: string[] = [];
   const refusedIds: string[] = [];
   let refusedByBroker = 0;
-  const skippedCases = BAD_CASES.filter((c) => c.bytes && !rig.carriesBytes).map((c) => c.name);
+  const runsHere = (c: (typeof BAD_CASES)[number]): boolean => (!c.bytes || rig.carriesBytes) && (!c.only || c.only === rig.target);
+  const skippedCases = BAD_CASES.filter((c) => !runsHere(c)).map((c) => c.name);
 
   async function enqueueGood(job: Job): Promise<void> {
     enqueuedAt.set(job.id, Date.now());
@@ -144,7 +145,7 @@ export async function runPoisonScenario(target: PoisonTarget, size: 'short' | 'f
     let i = 1;
     for (let r = 0; r < rounds; r++) {
       for (const c of BAD_CASES) {
-        if (c.bytes && !rig.carriesBytes) continue;
+        if (!runsHere(c)) continue;
         const marker = `${c.name}/${r}`;
         await publishBad(marker, c.build(queue, marker, rig.maxBytes), c.mayBeRefused);
         for (let g = 0; g < goodPerCase; g++) await enqueueGood(goodJob(queue, i++));

@@ -13,8 +13,8 @@
  *   records dropped and fetched again (a batch waiting at the cap still holds the loop: the pause);
  * - fetch errors: retried with backoff; when every partition keeps failing (access denied
  *   after a few attempts, anything else for a session timeout) the member crashes (below);
- * - positions: on every assignment, the group's committed offset, else the earliest (new groups
- *   start at the earliest offset); an out-of-range position restarts at the earliest retained;
+ * - positions (platformatic-positions.ts): on every assignment, the group's committed offset, else
+ *   the earliest; an out-of-range position restarts at the earliest retained;
  * - commit (platformatic-commit.ts): one OffsetCommit request with metadata, on a connection of its own (never queued
  *   behind a long-polling fetch or a parked JoinGroup), with the generation the member had when it
  *   learned of a rebalance (pinned until the next assignment) or else the current one;
@@ -31,6 +31,7 @@ import { groupCommitted, watermarks } from './platformatic-admin.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import { hasProtocolError, normalize } from './platformatic-errors.js';
 import { holdJoinWhile, sendCommit } from './platformatic-commit.js';
+import { eachLimited, fetchTargets, key, positionsAfter, startPositions } from './platformatic-positions.js';
 import { closeForced, createFetchFailures, fetchPartitions, type FetchedPartition, type FetchTarget } from './platformatic-fetch.js';
 import type { KafkaBusLogger } from './options.js';
 import type { BatchControl, GroupConsumerPort, GroupConsumerSettings, GroupHandlers } from './port.js';
@@ -44,22 +45,8 @@ export interface HeldAdmin {
 /** Rejection of {@link BatchControl.heartbeat} once the group rebalances (or the member stopped). */
 class RebalancingError extends UnavailableError {}
 
-const key = (topic: string, partition: number): string => `${topic}:${partition}`;
-
 /** A fetch under way, and the epoch it was started in (its records are stale in any other). */
-interface Fetching {
-  readonly ep: number;
-  readonly result: Promise<{ readonly fetched: FetchedPartition[]; readonly errors: unknown[] }>;
-}
-
-/** Run `fn` over `items`, at most `limit` at once. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const worker = async (): Promise<void> => {
-    while (i < items.length) await fn(items[i++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
+type Fetching = { readonly ep: number; readonly result: Promise<{ readonly fetched: FetchedPartition[]; readonly errors: unknown[] }> };
 
 /** A group consumer over `@platformatic/kafka`. */
 export function createPlatformaticGroupConsumer(
@@ -149,22 +136,6 @@ export function createPlatformaticGroupConsumer(
     }
   };
 
-  /** Fetch positions of a new assignment: the group's committed offsets, else the earliest. */
-  const positionsOf = async (topic: string, partitions: readonly number[]): Promise<Map<number, number>> => {
-    const committed = new Map((await groupCommitted(admin.admin, settings.groupId, topic)).map((c) => [c.partition, c.offset]));
-    const out = new Map<number, number>();
-    let lows: Map<number, number> | undefined;
-    for (const p of partitions) {
-      const c = committed.get(p);
-      if (c !== undefined && c >= 0) out.set(p, c);
-      else {
-        lows ??= new Map((await watermarks(admin.admin, topic)).map((w) => [w.partition, w.low]));
-        out.set(p, lows.get(p) ?? 0);
-      }
-    }
-    return out;
-  };
-
   const onJoin = async (payload: Plt.ConsumerGroupJoinPayload): Promise<void> => {
     if (revoking) await revoking;
     if (stopped || crashed) return;
@@ -184,7 +155,7 @@ export function createPlatformaticGroupConsumer(
     for (let attempt = 0; ; attempt++) {
       try {
         positions.clear();
-        for (const [topic, partitions] of map) for (const [p, o] of await positionsOf(topic, partitions)) positions.set(key(topic, p), o);
+        for (const [topic, partitions] of map) for (const [p, o] of await startPositions(admin.admin, settings.groupId, topic, partitions)) positions.set(key(topic, p), o);
         break;
       } catch (err) {
         if (ep !== epoch) return;
@@ -236,20 +207,6 @@ export function createPlatformaticGroupConsumer(
     }
   };
 
-  /** The fetch positions to ask for: assigned, not paused partitions, at `at` (default: their positions). */
-  const targetsAt = (at: (k: string) => number | undefined): FetchTarget[] => {
-    const targets: FetchTarget[] = [];
-    for (const [topic, partitions] of assignment ?? []) {
-      if (pausedTopics.has(topic)) continue;
-      for (const partition of partitions) {
-        const k = key(topic, partition);
-        const offset = at(k);
-        if (offset !== undefined && !paused.has(k)) targets.push({ topic, partition, offset });
-      }
-    }
-    return targets;
-  };
-
   /** Start a fetch of `targets`; its result never rejects (errors are in `errors`). */
   const startFetch = (targets: readonly FetchTarget[]): Fetching => {
     const ep = epoch;
@@ -270,14 +227,9 @@ export function createPlatformaticGroupConsumer(
    * only through advance, so a dropped prefetch is simply fetched again.
    */
   const prefetchAfter = (fetched: readonly FetchedPartition[]): Fetching | undefined => {
-    const after = new Map<string, number>();
-    for (const f of fetched) {
-      const k = key(f.topic, f.partition);
-      // Only a batch that continues the current position will be delivered and move it.
-      if (f.outOfRange === undefined && f.nextOffset !== undefined && positions.get(k) === f.from) after.set(k, f.nextOffset);
-    }
+    const after = positionsAfter(fetched, positions);
     if (!after.size) return undefined;
-    const targets = targetsAt((k) => after.get(k) ?? positions.get(k));
+    const targets = fetchTargets(assignment, paused, pausedTopics, (k) => after.get(k) ?? positions.get(k));
     return targets.length ? startFetch(targets) : undefined;
   };
 
@@ -288,7 +240,7 @@ export function createPlatformaticGroupConsumer(
       let current = next;
       next = undefined;
       if (!current || current.ep !== epoch) {
-        const targets = targetsAt((k) => positions.get(k));
+        const targets = fetchTargets(assignment, paused, pausedTopics, (k) => positions.get(k));
         if (!targets.length) {
           await idle(settings.maxWaitTimeMs);
           continue;

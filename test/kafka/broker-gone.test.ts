@@ -6,42 +6,34 @@
  * member must be consuming again after the cut (re-created, or restarted by the client).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaEventBus, type KafkaEventBus } from '../../src/eventbus/kafka/index.js';
+import type { KafkaEventBus } from '../../src/eventbus/kafka/index.js';
 import type { KafkaSubscription } from '../../src/eventbus/kafka/subscription.js';
 import type { Delivery } from '../../src/eventbus/types.js';
-import { startOwnKafka, type OwnKafka } from '../chaos/infra/own-kafka.js';
-import { stablePort } from '../chaos/infra/own-process.js';
-import { startTcpProxy, type TcpProxy } from '../chaos/infra/tcp-proxy.js';
+import type { OwnKafka } from '../chaos/infra/own-kafka.js';
+import type { TcpProxy } from '../chaos/infra/tcp-proxy.js';
 import { uniqueName } from '../setup/env.js';
 import { testDriver } from './driver.js';
 import { msg, text, waitFor } from './helpers.js';
+import { startProxiedKafka, type ProxiedKafka } from './proxied-kafka.js';
 
 let kafka: OwnKafka;
 let proxy: TcpProxy;
 let bus: KafkaEventBus;
+let rig: ProxiedKafka | undefined;
 const SESSION_MS = 6_000;
 
 beforeAll(async () => {
-  const proxyPort = await stablePort();
-  kafka = await startOwnKafka({ advertisedPort: proxyPort });
-  proxy = await startTcpProxy({ target: kafka.listenAddress, port: proxyPort });
-  bus = await createKafkaEventBus({
-    driver: testDriver(),
-    brokers: [kafka.address],
+  rig = await startProxiedKafka({
     topics: { partitions: 1 },
     consumer: { sessionTimeoutMs: SESSION_MS, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 10_000, maxWaitTimeMs: 100 },
     requestTimeoutMs: 1_500,
     connectionTimeoutMs: 1_500,
     drainTimeoutMs: 1_000,
   });
+  ({ kafka, proxy, bus } = rig);
 }, 120_000);
 
-afterAll(async () => {
-  proxy?.heal();
-  await bus?.close();
-  await proxy?.close();
-  await kafka?.destroy();
-}, 60_000);
+afterAll(() => rig?.close(), 60_000);
 
 describe(`Kafka consumer while the broker is gone (${testDriver()})`, () => {
   it('reports the member down once the broker has been unreachable for longer than the session, and consumes again after', async () => {

@@ -10,37 +10,26 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isJobbusError } from '../../src/index.js';
-import { createKafkaEventBus, type KafkaEventBus } from '../../src/eventbus/kafka/index.js';
+import type { KafkaEventBus } from '../../src/eventbus/kafka/index.js';
 import type { Message } from '../../src/eventbus/types.js';
-import { startOwnKafka, type OwnKafka } from '../chaos/infra/own-kafka.js';
-import { stablePort } from '../chaos/infra/own-process.js';
-import { startTcpProxy, type TcpProxy } from '../chaos/infra/tcp-proxy.js';
+import type { OwnKafka } from '../chaos/infra/own-kafka.js';
+import type { TcpProxy } from '../chaos/infra/tcp-proxy.js';
 import { uniqueName } from '../setup/env.js';
 import { testDriver } from './driver.js';
+import { startProxiedKafka, type ProxiedKafka } from './proxied-kafka.js';
 
 let kafka: OwnKafka;
 let proxy: TcpProxy;
 let bus: KafkaEventBus;
+let rig: ProxiedKafka | undefined;
 
 beforeAll(async () => {
-  const proxyPort = await stablePort();
-  kafka = await startOwnKafka({ advertisedPort: proxyPort });
-  proxy = await startTcpProxy({ target: kafka.listenAddress, port: proxyPort });
-  bus = await createKafkaEventBus({
-    driver: testDriver(),
-    brokers: [kafka.address],
-    topics: { partitions: 1 },
-    // A send whose replies never come fails in seconds, not minutes.
-    requestTimeoutMs: 1_500,
-    connectionTimeoutMs: 1_500,
-  });
+  // A send whose replies never come fails in seconds, not minutes.
+  rig = await startProxiedKafka({ topics: { partitions: 1 }, requestTimeoutMs: 1_500, connectionTimeoutMs: 1_500 });
+  ({ kafka, proxy, bus } = rig);
 }, 120_000);
 
-afterAll(async () => {
-  await bus?.close();
-  await proxy?.close();
-  await kafka?.destroy();
-});
+afterAll(() => rig?.close());
 
 /** `n` messages whose values name them `${tag}-${i}`. */
 function batch(tag: string, n: number): Message[] {

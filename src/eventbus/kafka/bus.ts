@@ -72,7 +72,7 @@ interface ChosenClient {
 
 /**
  * The client driver: `options.client`, else the library `options.driver` names, else the default:
- * `@platformatic/kafka` when it can be loaded (measured faster on Node 20 and 24: bench/README.md),
+ * `@platformatic/kafka` when it can be loaded (the faster one in `npm run bench`: bench/README.md),
  * else kafkajs. Both are optional peer dependencies.
  */
 async function clientOf(options: KafkaEventBusOptions): Promise<ChosenClient> {

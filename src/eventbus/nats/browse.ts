@@ -9,8 +9,8 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { BrowsableBus, BrowsedMessage } from '../types.js';
 import type { Provisioner, StreamRef } from './provision.js';
 import { unavailable } from './unavailable.js';
-import { readRefusedBlock, storedHeaderBytes } from './refused-headers.js';
-import { readMessage } from './wire.js';
+import { storedHeaderBytes } from './refused-headers.js';
+import { readMessage, readRefusedBlock } from './wire.js';
 
 /** Parallel single-message reads while browsing. */
 const BROWSE_CHUNK = 64;

@@ -17,13 +17,13 @@
  * message names them in `invalidHeaders` instead of passing a silently altered value on.
  * The key header is the exception: a key is decoded lossily, as the Kafka bus does.
  */
-import { readRefusedBlock } from './refused-headers.js';
 import type { Msg, MsgHdrs } from '@nats-io/nats-core';
 import { DUE_AT_HEADER } from '../delivery.js';
 import { setHeader } from '../header-record.js';
 import { ValidationError } from '../../errors.js';
 import type { Message } from '../types.js';
 import { EncodedHeaders } from './encoded-headers.js';
+import { splitRefusedBlock } from './refused-headers.js';
 
 export { EncodedHeaders };
 
@@ -330,11 +330,19 @@ export function readDelivered(msg: Msg, keepDueAt = false): ReadMessage {
   try {
     hdrs = msg.headers;
   } catch {
-    // The client refuses a line of the block (a name outside printable ASCII, e.g. with a space;
-    // a CR or LF inside a value): it cannot build the header set, and its throw inside the
-    // subscription would stop the connection's reader. Poison instead: the lines it can read as
-    // headers, the others' names in `invalidHeaders` (the bridge dead-letters the message).
+    // The client refuses a line (a name outside printable ASCII, CR or LF in a value); its throw
+    // inside the subscription would stop the connection's reader. Poison instead (dead-lettered).
     return readRefusedBlock(data, raw, keepDueAt);
   }
   return readMessage(data, hdrs, raw, keepDueAt);
+}
+
+/**
+ * {@link readMessage} of a block the client refuses: the lines it would accept as headers, the
+ * others' names (quoted) in `invalidHeaders` (see refused-headers.ts).
+ */
+export function readRefusedBlock(data: Uint8Array, raw: Uint8Array | undefined, keepDueAt: boolean): ReadMessage {
+  const { headers, refused } = splitRefusedBlock(raw, (name) => HEADER_NAME.test(name));
+  const read = readMessage(data, headers, raw, keepDueAt);
+  return { ...read, message: { ...read.message, invalidHeaders: [...(read.message.invalidHeaders ?? []), ...refused] } };
 }

@@ -10,7 +10,7 @@
 import { createNodeRedisClient, Queue, RedisConnection, Worker } from 'bullmq';
 import { createClient } from 'redis';
 import { until } from '../lib.js';
-import { BATCH, CONCURRENCY, JOB_NAME, latencyProbe, PAYLOAD, ratePerSecond, type LatencyFigures } from './shared.js';
+import { BATCH, CONCURRENCY, concurrently, JOB_NAME, latencyProbe, PAYLOAD, ratePerSecond, type LatencyFigures } from './shared.js';
 
 /** The Redis of the BullMQ legs. */
 export const REDIS_URL = process.env.JOBBUS_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -90,4 +90,19 @@ export async function cleanupBullmq(): Promise<number> {
     await redis.close();
   }
   return deleted;
+}
+
+/** BullMQ enqueue only: `n` jobs added one `add` per call by `callers` concurrent callers (no worker), after `warm` added so off the clock; jobs/s. */
+export async function bullmqConcurrentAdd(name: string, n: number, callers: number, warm: number): Promise<number> {
+  const queue = new Queue(name, { connection: { url: REDIS_URL }, prefix: PREFIX, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  await queue.waitUntilReady();
+  try {
+    await concurrently(warm, callers, () => queue.add(JOB_NAME, PAYLOAD));
+    const t0 = performance.now();
+    await concurrently(n, callers, () => queue.add(JOB_NAME, PAYLOAD));
+    return ratePerSecond(n, t0, performance.now());
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
 }

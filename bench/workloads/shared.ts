@@ -81,3 +81,15 @@ export async function latencyProbe(
   const lat = [...startedAt].map(([i, t]) => t - sentAt.get(i)!);
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) };
 }
+
+/** Run `call` `n` times from `callers` concurrent callers, each awaiting its previous call. */
+export async function concurrently(n: number, callers: number, call: () => Promise<unknown>): Promise<void> {
+  let left = n;
+  const caller = async (): Promise<void> => {
+    while (left > 0) {
+      left--;
+      await call();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(callers, n) }, caller));
+}

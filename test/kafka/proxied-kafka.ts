@@ -18,13 +18,16 @@ export interface ProxiedKafka {
   close(): Promise<void>;
 }
 
-/** Start the broker and the proxy, then a bus with `options` (driver and brokers set here). */
-export async function startProxiedKafka(options: Omit<KafkaEventBusOptions, 'brokers' | 'driver'>): Promise<ProxiedKafka> {
+/** Start the broker and the proxy (seeing client bytes through `onClientData`), then a bus with `options` (driver and brokers set here). */
+export async function startProxiedKafka(
+  options: Omit<KafkaEventBusOptions, 'brokers' | 'driver'>,
+  onClientData?: (connection: number, chunk: Buffer) => void,
+): Promise<ProxiedKafka> {
   const proxyPort = await stablePort();
   const kafka = await startOwnKafka({ advertisedPort: proxyPort });
   let proxy: TcpProxy | undefined;
   try {
-    proxy = await startTcpProxy({ target: kafka.listenAddress, port: proxyPort });
+    proxy = await startTcpProxy({ target: kafka.listenAddress, port: proxyPort, ...(onClientData && { onClientData }) });
     const bus = await createKafkaEventBus({ ...options, driver: testDriver(), brokers: [kafka.address] });
     const p = proxy;
     return {

@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type * as KafkaJs from 'kafkajs';
 import { NotInitializedError, UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
-import { guardIdempotentProducer } from './idempotent-producer.js';
+import { guardIdempotentProducer, type MultiTopicProducer } from './idempotent-producer.js';
 import { stringKeyHash } from './murmur2.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
-import type { AdminPort, DriverOptions, KafkaClientPort, OffsetRange, PartitionRecord, ProducerPort } from './port.js';
+import type { AdminPort, DriverOptions, KafkaClientPort, OffsetRange, PartitionRecord, ProduceRecord, ProducerPort } from './port.js';
 import type { KafkaBusLogger } from './options.js';
 
 /** Connection settings of the kafkajs driver (idempotent: kafkajs `idempotent: true`, one request in flight per broker). */
@@ -99,7 +99,7 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
 
   return {
     async producer(): Promise<ProducerPort> {
-      const open = (): Promise<ProducerPort> => connectProducer(mod, kafka, options);
+      const open = (): Promise<MultiTopicProducer> => connectProducer(mod, kafka, options);
       return options.idempotent ? guardIdempotentProducer(await open(), open) : open();
     },
 
@@ -172,7 +172,7 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
 }
 
 /** A connected kafkajs producer behind the port (acks = all). */
-async function connectProducer(mod: KafkaJsModule, kafka: KafkaJs.Kafka, options: KafkaJsDriverOptions): Promise<ProducerPort> {
+async function connectProducer(mod: KafkaJsModule, kafka: KafkaJs.Kafka, options: KafkaJsDriverOptions): Promise<MultiTopicProducer> {
   const producer = kafka.producer({
     // Java-compatible murmur2 over the key (kafkajs 2's default), computed in 32-bit arithmetic.
     createPartitioner: () => keyedPartitioner(mod.Partitioners.DefaultPartitioner()),
@@ -183,19 +183,23 @@ async function connectProducer(mod: KafkaJsModule, kafka: KafkaJs.Kafka, options
   await producer.connect();
   return {
     async send(topic, records) {
-      await producer.send({
-        topic,
-        acks: -1,
-        timeout: options.requestTimeoutMs,
-        messages: records.map((r) => ({
-          key: r.key ?? null,
-          value: Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
-          headers: toBufferHeaders(r.headers),
-          ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
-        })),
-      });
+      await producer.send({ topic, acks: -1, timeout: options.requestTimeoutMs, messages: records.map(toKafkaJsMessage) });
+    },
+    async sendBatches(batches) {
+      const topicMessages = batches.map(({ topic, records }) => ({ topic, messages: records.map(toKafkaJsMessage) }));
+      await producer.sendBatch({ topicMessages, acks: -1, timeout: options.requestTimeoutMs });
     },
     disconnect: () => producer.disconnect(),
+  };
+}
+
+/** A record as kafkajs sends it. */
+function toKafkaJsMessage(r: ProduceRecord): KafkaJs.Message {
+  return {
+    key: r.key ?? null,
+    value: Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+    headers: toBufferHeaders(r.headers),
+    ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
   };
 }
 

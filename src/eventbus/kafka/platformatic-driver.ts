@@ -13,7 +13,7 @@
 import { Buffer } from 'node:buffer';
 import type * as Plt from '@platformatic/kafka';
 import { InvalidArgumentError, NotInitializedError } from '../../errors.js';
-import { guardIdempotentProducer } from './idempotent-producer.js';
+import { guardIdempotentProducer, type MultiTopicProducer, type TopicRecords } from './idempotent-producer.js';
 import { keyHash } from './murmur2.js';
 import { createPlatformaticAdmin } from './platformatic-admin.js';
 import { normalize } from './platformatic-errors.js';
@@ -124,7 +124,7 @@ function headerMap(headers: Readonly<Record<string, string | Uint8Array>>): Map<
 }
 
 /** A connected producer behind the port (acks = all); idempotent sends go through {@link guardIdempotentProducer}. */
-async function connectProducer(mod: PltModule, connection: PltConnection, options: PlatformaticDriverOptions): Promise<ProducerPort> {
+async function connectProducer(mod: PltModule, connection: PltConnection, options: PlatformaticDriverOptions): Promise<MultiTopicProducer> {
   // Keyed records: murmur2 & 0x7fffffff modulo the partitions (the Java client's and kafkajs'
   // DefaultPartitioner; murmur2.ts computes the library's compatibilityPartitioner without its
   // BigInt arithmetic); keyless ones round-robin (the library's default puts them all on 0).
@@ -151,25 +151,28 @@ async function connectProducer(mod: PltModule, connection: PltConnection, option
     await producer.close().catch(() => undefined);
     throw normalize(err);
   }
-  return {
-    async send(topic, records) {
-      const messages = new Array<Plt.MessageToProduce<string, Buffer, Buffer, Buffer>>(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        messages[i] = {
+  const sendBatches = async (batches: readonly TopicRecords[]): Promise<void> => {
+    const messages: Plt.MessageToProduce<string, Buffer, Buffer, Buffer>[] = [];
+    for (const { topic, records } of batches) {
+      for (const r of records) {
+        messages.push({
           topic,
           ...(r.key !== undefined ? { key: r.key } : {}),
           value: toBuffer(r.value),
           headers: headerMap(r.headers),
           ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
-        };
+        });
       }
-      try {
-        await producer.send({ messages });
-      } catch (err) {
-        throw normalize(err);
-      }
-    },
+    }
+    try {
+      await producer.send({ messages });
+    } catch (err) {
+      throw normalize(err);
+    }
+  };
+  return {
+    send: (topic, records) => sendBatches([{ topic, records }]),
+    sendBatches,
     disconnect: () => producer.close(),
   };
 }
@@ -204,7 +207,7 @@ function createPlatformaticDriver(mod: PltModule, options: PlatformaticDriverOpt
 
   return {
     async producer(): Promise<ProducerPort> {
-      const open = (): Promise<ProducerPort> => connectProducer(mod, connection, options);
+      const open = (): Promise<MultiTopicProducer> => connectProducer(mod, connection, options);
       return options.idempotent ? guardIdempotentProducer(await open(), open) : open();
     },
 

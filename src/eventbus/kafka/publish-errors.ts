@@ -42,6 +42,11 @@ export function kafkaErrorTypes(err: unknown): string[] {
   return out;
 }
 
+/** Whether the brokers refused a produce for good (sending the same records again fails the same way). */
+export function isPermanentProduceFailure(err: unknown): boolean {
+  return kafkaErrorTypes(err).some((t) => PERMANENT_TYPES.has(t));
+}
+
 /** Kafka error types and kafkajs error names that mean the brokers refused the credentials. */
 const AUTH_FAILURES: ReadonlySet<string> = new Set([
   'KafkaJSSASLAuthenticationError',

@@ -47,6 +47,8 @@ export interface TcpProxyOptions {
   target: string;
   /** Port to listen on, on 127.0.0.1 (default: any free port). */
   port?: number;
+  /** Sees every chunk a client sends (before it is forwarded), with the connection's number. */
+  onClientData?: (connection: number, chunk: Buffer) => void;
 }
 
 type Mode = 'forward' | 'cut' | 'stall' | 'dropReplies';
@@ -67,6 +69,7 @@ class Pair {
     readonly upstream: net.Socket,
     private readonly mode: () => Mode,
     private readonly onGone: (pair: Pair) => void,
+    private readonly onClientData?: (chunk: Buffer) => void,
   ) {
     this.wire(client, upstream);
     this.wire(upstream, client);
@@ -84,6 +87,7 @@ class Pair {
         this.dropped = true;
         return;
       }
+      if (from === this.client) this.onClientData?.(chunk);
       // Back-pressure: stop reading until the other side drains.
       if (!to.write(chunk)) from.pause();
     });
@@ -152,7 +156,9 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
       return;
     }
     const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
-    pairs.add(new Pair(client, upstream, () => mode, gone));
+    const id = accepted;
+    const observe = opts.onClientData;
+    pairs.add(new Pair(client, upstream, () => mode, gone, observe && ((chunk) => observe(id, chunk))));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

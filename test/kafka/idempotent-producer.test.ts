@@ -7,6 +7,10 @@
  * scenario lost one enqueue batch this way). With a different record count every later send
  * failed (OUT_OF_ORDER_SEQUENCE_NUMBER). Each send after the failure is checked here against
  * what the topic holds.
+ *
+ * One request at a time must not serialise the callers: publishes made while a request is in
+ * flight go out merged as the next one. The proxy counts the produce requests a burst of
+ * concurrent publishes took, and the topic must hold every record in each key's order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isJobbusError } from '../../src/index.js';
@@ -17,15 +21,17 @@ import type { TcpProxy } from '../chaos/infra/tcp-proxy.js';
 import { uniqueName } from '../setup/env.js';
 import { testDriver } from './driver.js';
 import { startProxiedKafka, type ProxiedKafka } from './proxied-kafka.js';
+import { API_KEYS, requestCounter } from './request-counter.js';
 
 let kafka: OwnKafka;
 let proxy: TcpProxy;
 let bus: KafkaEventBus;
 let rig: ProxiedKafka | undefined;
+const requests = requestCounter();
 
 beforeAll(async () => {
   // A send whose replies never come fails in seconds, not minutes.
-  rig = await startProxiedKafka({ topics: { partitions: 1 }, requestTimeoutMs: 1_500, connectionTimeoutMs: 1_500 });
+  rig = await startProxiedKafka({ topics: { partitions: 1 }, requestTimeoutMs: 1_500, connectionTimeoutMs: 1_500 }, requests.observe);
   ({ kafka, proxy, bus } = rig);
 }, 120_000);
 
@@ -70,4 +76,34 @@ describe(`Kafka idempotent producer after a lost reply (${testDriver()})`, () =>
     // The failed send was stored by the broker (its caller was told it may retry).
     expect(values).toEqual(expect.arrayContaining(names('lost-reply', 10)));
   }, 180_000);
+
+  it('merges publishes made while a request is in flight into the next request, keeping each key in order', async () => {
+    const topics = [uniqueName('idem-merge-a'), uniqueName('idem-merge-b')];
+    for (const t of topics) await kafka.createTopic(t, 4);
+    for (const t of topics) await bus.publishBatch(t, batch('warm', 1));
+    const enc = new TextEncoder();
+    const before = requests.count(API_KEYS.produce);
+    const n = 300;
+    // Two topics, ten keys each: a merged request spans topics and partitions.
+    const topicOf = (i: number): string => topics[i % 2]!;
+    const keyOf = (i: number): string => `k${i % 20}`;
+    await Promise.all(Array.from({ length: n }, (_, i) => bus.publish(topicOf(i), { key: keyOf(i), value: enc.encode(`${keyOf(i)}:${i}`), headers: {} })));
+    const took = requests.count(API_KEYS.produce) - before;
+    // One request per publish without the merge; here the first goes alone and the rest wait together.
+    expect(took, `${n} concurrent publishes took ${took} produce requests`).toBeLessThanOrEqual(10);
+
+    const offset = (position: string): number => Number(position.slice(position.lastIndexOf('@') + 1));
+    for (const topic of topics) {
+      const stored = (await bus.browse(topic, 10_000)).filter((m) => m.key !== undefined);
+      expect(stored).toHaveLength(n / 2);
+      for (const key of new Set(stored.map((m) => m.key))) {
+        const seq = stored
+          .filter((m) => m.key === key)
+          .sort((a, b) => offset(a.position) - offset(b.position))
+          .map((m) => Number(new TextDecoder().decode(m.value).split(':')[1]));
+        expect(seq, `${topic} key ${key}`).toEqual([...seq].sort((a, b) => a - b));
+        expect(seq).toHaveLength(n / 20);
+      }
+    }
+  }, 120_000);
 });

@@ -87,21 +87,22 @@ export function createPlatformaticGroupConsumer(
   const resets = new Map<string, number>();
   const paused = new Set<string>();
   const pausedTopics = new Set<string>();
-  let wake: (() => void) | undefined;
+  const waiters = new Set<() => void>();
   let loop: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
+  // Every waiter (the fetch loop, a committed-offset retry) wakes on a poke, not only the last.
   const idle = (ms: number): Promise<void> =>
     new Promise((resolve) => {
       const t = setTimeout(done, ms);
       function done(): void {
         clearTimeout(t);
-        if (wake === done) wake = undefined;
+        waiters.delete(done);
         resolve();
       }
-      wake = done;
+      waiters.add(done);
     });
-  const poke = (): void => wake?.();
+  const poke = (): void => [...waiters].forEach((done) => done());
 
   const closeAll = (): Promise<void> => {
     closing ??= (async () => {

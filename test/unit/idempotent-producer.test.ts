@@ -16,10 +16,13 @@ interface Recorded {
   maxConcurrent: number;
 }
 
-/** A refusal for good, as the drivers report one (a Kafka error type in the chain). */
-const tooLarge = (): Error => Object.assign(new Error('record too large'), { type: 'MESSAGE_TOO_LARGE' });
+/** A broker's error answer, as the drivers report one (a Kafka error type in the chain). */
+const refused = (type: string): Error => Object.assign(new Error(`refused: ${type}`), { type });
 
-/** Producers that record their requests; a request with topic `fail` rejects (reply lost), with `big` it is refused for good. */
+/**
+ * Producers that record their requests; a request with topic `fail` rejects with no answer
+ * (reply lost), with `big` the broker refuses it for good, with `gone` as an unknown topic.
+ */
 function recordingOpener(): { open: () => Promise<MultiTopicProducer>; rec: Recorded } {
   const rec: Recorded = { producers: [], maxConcurrent: 0 };
   let running = 0;
@@ -33,7 +36,8 @@ function recordingOpener(): { open: () => Promise<MultiTopicProducer>; rec: Reco
       running--;
       me.requests.push(batches.map((b) => `${b.topic}:${b.records.length}`).join('+'));
       if (batches.some((b) => b.topic === 'fail')) throw new Error('reply lost');
-      if (batches.some((b) => b.topic === 'big')) throw tooLarge();
+      if (batches.some((b) => b.topic === 'big')) throw refused('MESSAGE_TOO_LARGE');
+      if (batches.some((b) => b.topic === 'gone')) throw refused('UNKNOWN_TOPIC_OR_PARTITION');
     };
     return {
       send: (topic, records) => request([{ topic, records }]),
@@ -93,7 +97,7 @@ describe('guardIdempotentProducer', () => {
     expect(rec.producers[1]!.closed).toBe(false);
   });
 
-  it('a merged request that fails (not for good) fails every caller in it; the next request runs on a new producer', async () => {
+  it('a merged request that got no answer fails every caller in it; the next request runs on a new producer', async () => {
     const { open, rec } = recordingOpener();
     const p = guardIdempotentProducer(await open(), open);
     const results = await Promise.allSettled([p.send('a', one), p.send('b', one), p.send('fail', one), p.send('c', one)]);
@@ -102,13 +106,16 @@ describe('guardIdempotentProducer', () => {
     expect(rec.producers.map((x) => x.requests)).toEqual([['a:1', 'b:1+fail:1+c:1'], ['d:1']]);
   });
 
-  it('a merged request refused for good is sent again caller by caller: only the refused caller fails', async () => {
+  it.each([
+    ['refused for good', 'big', 'MESSAGE_TOO_LARGE'],
+    ['refused for now (topic unknown)', 'gone', 'UNKNOWN_TOPIC_OR_PARTITION'],
+  ])('a merged request a broker answered with an error (%s) is sent again caller by caller: only the refused caller fails', async (_what, topic, type) => {
     const { open, rec } = recordingOpener();
     const p = guardIdempotentProducer(await open(), open);
-    const results = await Promise.allSettled([p.send('a', one), p.send('b', one), p.send('big', one), p.send('c', one)]);
+    const results = await Promise.allSettled([p.send('a', one), p.send('b', one), p.send(topic, one), p.send('c', one)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ type: 'MESSAGE_TOO_LARGE' });
-    expect(rec.producers.map((x) => x.requests)).toEqual([['a:1', 'b:1+big:1+c:1'], ['b:1', 'big:1'], ['c:1']]);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ type });
+    expect(rec.producers.map((x) => x.requests)).toEqual([['a:1', `b:1+${topic}:1+c:1`], ['b:1', `${topic}:1`], ['c:1']]);
   });
 
   it('a failed reopen fails that request and the next send opens again', async () => {

@@ -19,9 +19,11 @@
  * One at a time must not mean one caller at a time: callers that send while a request is in
  * flight wait together and go out as the next request, merged (in arrival order, so per-partition
  * order holds) up to the sender's request limits; the driver sends it to every leader at once.
- * A merged request refused for good (e.g. one caller's record too large) is sent again caller by
- * caller, so each caller gets its own answer; any other failure fails every caller in it, as a
- * failed request of their own would have.
+ * A merged request a broker answered with an error (one caller's record too large, its topic
+ * unknown…) is sent again caller by caller, so no caller gets another's error (records of the
+ * others may be stored twice: at least once); a request that got no answer (connection lost,
+ * timed out) fails every caller in it, as a request of their own would have, without waiting out
+ * one timeout per caller.
  *
  *   OPEN(p) --request fails--> STALE(p) --next request: close p (not awaited), open p'--> OPEN(p')
  *   STALE --opening fails (that request's callers reject)--> STALE   any --disconnect--> CLOSED
@@ -29,7 +31,7 @@
  *   SENDING --request settled, none waiting--> IDLE
  */
 import type { ProduceRecord, ProducerPort } from './port.js';
-import { isPermanentProduceFailure } from './publish-errors.js';
+import { isBrokerErrorAnswer } from './publish-errors.js';
 import { approxSize, SEND_CHUNK_BYTES, SEND_CHUNK_RECORDS } from './sender.js';
 
 /** Records for one topic, as one part of a request to several topics. */
@@ -117,7 +119,7 @@ export function guardIdempotentProducer(
         throw err;
       }
     } catch (err) {
-      if (request.length > 1 && isPermanentProduceFailure(err)) {
+      if (request.length > 1 && isBrokerErrorAnswer(err)) {
         // Someone's records were refused: find out whose, caller by caller (at the head, in order).
         waiting.unshift(...request.map((w) => ({ ...w, alone: true })));
       } else {

@@ -42,9 +42,12 @@ export function kafkaErrorTypes(err: unknown): string[] {
   return out;
 }
 
-/** Whether the brokers refused a produce for good (sending the same records again fails the same way). */
-export function isPermanentProduceFailure(err: unknown): boolean {
-  return kafkaErrorTypes(err).some((t) => PERMANENT_TYPES.has(t));
+/**
+ * Whether a broker answered a request with a Kafka error (a topic, partition or record refused,
+ * for now or for good), as opposed to no answer at all (connection lost, request timed out).
+ */
+export function isBrokerErrorAnswer(err: unknown): boolean {
+  return kafkaErrorTypes(err).length > 0;
 }
 
 /** Kafka error types and kafkajs error names that mean the brokers refused the credentials. */

@@ -9,6 +9,7 @@ import { setHeader } from '../header-record.js';
 import { guardIdempotentProducer, type MultiTopicProducer } from './idempotent-producer.js';
 import { stringKeyHash } from './murmur2.js';
 import { createGroupConsumer, toRecord, type SharedAdmin } from './kafkajs-group-consumer.js';
+import { untilSettled, type DriverErrors } from './settling.js';
 import type { AdminPort, DriverOptions, KafkaClientPort, OffsetRange, PartitionRecord, ProduceRecord, ProducerPort } from './port.js';
 import type { KafkaBusLogger } from './options.js';
 
@@ -135,7 +136,7 @@ function createKafkaJsDriver(mod: KafkaJsModule, options: KafkaJsDriverOptions):
         },
         async topicOffsets(topic) {
           let offsets: Awaited<ReturnType<KafkaJs.Admin['fetchTopicOffsets']>> = [];
-          await untilSettled(`the offsets of topic ${topic} could not be read`, Math.max(options.requestTimeoutMs, 10_000), async () => {
+          await untilSettled(`the offsets of topic ${topic} could not be read`, Math.max(options.requestTimeoutMs, 10_000), KAFKAJS_ERRORS, async () => {
             try {
               offsets = await admin.fetchTopicOffsets(topic);
             } catch (e) {
@@ -219,29 +220,14 @@ function keyedPartitioner(fallback: (args: KafkaJs.PartitionerArgs) => number): 
   };
 }
 
-/** Kafka error types that mean "the topic's metadata has not settled yet". */
-const METADATA_SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_LEADER_OR_FOLLOWER']);
-
-/**
- * Run `attempt` until it returns true, treating the errors of a topic whose metadata has not
- * settled yet as "not yet"; any other error is thrown at once.
- */
-async function untilSettled(what: string, timeoutMs: number, attempt: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await attempt()) return;
-      last = undefined;
-    } catch (e) {
-      const type = (e as { type?: unknown }).type;
-      if (typeof type !== 'string' || !METADATA_SETTLING.has(type)) throw e;
-      last = e;
-    }
-    if (Date.now() >= deadline) throw new UnavailableError(`kafka: ${what} within ${timeoutMs} ms`, { cause: last });
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** kafkajs errors carry their Kafka error name as `type`. */
+const KAFKAJS_ERRORS: DriverErrors = {
+  names: (err) => {
+    const type = (err as { type?: unknown } | null)?.type;
+    return typeof type === 'string' ? [type] : [];
+  },
+  normalize: (err) => err,
+};
 
 /**
  * Wait until every partition of `topics` has a leader that answers: the metadata can name a
@@ -249,7 +235,7 @@ async function untilSettled(what: string, timeoutMs: number, attempt: () => Prom
  * wait ends with a successful offsets request per topic.
  */
 async function waitForLeaders(admin: KafkaJs.Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
-  await untilSettled(`topics ${topics.join(', ')} got no serving leader after creation`, timeoutMs, async () => {
+  await untilSettled(`topics ${topics.join(', ')} got no serving leader after creation`, timeoutMs, KAFKAJS_ERRORS, async () => {
     const { topics: meta } = await admin.fetchTopicMetadata({ topics: [...topics] });
     const led = topics.every((name) => {
       const t = meta.find((m) => m.name === name);

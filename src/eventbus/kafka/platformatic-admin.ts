@@ -4,33 +4,12 @@
  * (platformatic-errors.ts), as the kafkajs driver's do.
  */
 import type * as Plt from '@platformatic/kafka';
-import { UnavailableError } from '../../errors.js';
 import { hasProtocolError, normalize, normalized, protocolErrorIds } from './platformatic-errors.js';
 import type { AdminPort, CommittedOffset, PartitionOffsets, TopicSpec } from './port.js';
+import { untilSettled, type DriverErrors } from './settling.js';
 
-/** Kafka errors that mean "the topic's metadata has not settled yet". */
-const METADATA_SETTLING = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_OR_FOLLOWER', 'NOT_LEADER_FOR_PARTITION']);
-
-/**
- * Run `attempt` until it returns true, treating the errors of a topic whose metadata has not
- * settled yet as "not yet"; any other error is thrown at once (normalized).
- */
-export async function untilSettled(what: string, timeoutMs: number, attempt: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await attempt()) return;
-      last = undefined;
-    } catch (e) {
-      const ids = protocolErrorIds(e);
-      if (!ids.some((id) => METADATA_SETTLING.has(id))) throw normalize(e);
-      last = normalize(e);
-    }
-    if (Date.now() >= deadline) throw new UnavailableError(`kafka: ${what} within ${timeoutMs} ms`, { cause: last });
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The driver's errors: Kafka error names in `apiId`, normalized to carry them as `type`. */
+const PLATFORMATIC_ERRORS: DriverErrors = { names: protocolErrorIds, normalize };
 
 /** Partition count of `topic` (fresh metadata). */
 async function partitionsOf(admin: Plt.Admin, topic: string): Promise<number> {
@@ -89,7 +68,7 @@ async function createTopic(admin: Plt.Admin, s: TopicSpec): Promise<void> {
  * offsets request per topic.
  */
 async function waitForLeaders(admin: Plt.Admin, topics: readonly string[], timeoutMs: number): Promise<void> {
-  await untilSettled(`topics ${topics.join(', ')} got no serving leader after creation`, timeoutMs, async () => {
+  await untilSettled(`topics ${topics.join(', ')} got no serving leader after creation`, timeoutMs, PLATFORMATIC_ERRORS, async () => {
     const meta = await admin.metadata({ topics: [...topics], forceUpdate: true });
     const led = topics.every((name) => {
       const t = meta.topics.get(name);
@@ -115,7 +94,7 @@ export function createPlatformaticAdmin(admin: Plt.Admin, release: () => Promise
     },
     async topicOffsets(topic) {
       let offsets: PartitionOffsets[] = [];
-      await untilSettled(`the offsets of topic ${topic} could not be read`, settleTimeoutMs, async () => {
+      await untilSettled(`the offsets of topic ${topic} could not be read`, settleTimeoutMs, PLATFORMATIC_ERRORS, async () => {
         offsets = await watermarks(admin, topic);
         return true;
       });

@@ -10,13 +10,24 @@ import { wrappedClient } from './wrapped-client.js';
 
 afterEach(cleanup);
 
+/** Resolve once Date.now() has moved past the millisecond it was called in. */
+async function nextMillisecond(): Promise<void> {
+  const now = Date.now();
+  while (Date.now() === now) await new Promise((r) => setImmediate(r));
+}
+
 describe('kafka browse/remove', () => {
   it('browses newest first, removes selected records and keeps the rest', { timeout: 60_000 }, async () => {
     const bus = await makeBus({ topics: { partitions: 2, replicationFactor: 1 } });
     expect(isBrowsable(bus)).toBe(true);
     const topic = topicName('browse');
     expect(await bus.browse(topic, 10)).toEqual([]); // no topic yet: nothing retained
-    for (let i = 0; i < 6; i++) await bus.publish(topic, msg(`m${i}`, `k${i}`, { job_id: String(i) }));
+    for (let i = 0; i < 6; i++) {
+      // Newest first is by record timestamp (ms): two records of one ms on different partitions
+      // have no order, so each publish waits for the next millisecond.
+      await nextMillisecond();
+      await bus.publish(topic, msg(`m${i}`, `k${i}`, { job_id: String(i) }));
+    }
     const newest = await bus.browse(topic, 3);
     expect(newest.map((m) => text(m))).toEqual(['m5', 'm4', 'm3']);
     expect(newest[0]!.position).toMatch(new RegExp(`^${topic}/\\d+@\\d+$`));

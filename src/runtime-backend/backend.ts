@@ -91,9 +91,9 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
   // Clock 1 (see the top of this file): keep the transport from presuming held jobs dead.
   const keepAlive = setInterval(
     () => {
-      for (const h of intake.buffered()) h.working();
-      for (const h of leases.all()) h.working();
-      for (const h of settler.inFlight) h.working();
+      for (const h of intake.buffered()) h.delivery.working();
+      for (const h of leases.all()) h.delivery.working();
+      for (const h of settler.inFlight) h.delivery.working();
     },
     Math.max(100, Math.floor(ackTimeoutMs / 3)),
   );
@@ -110,7 +110,7 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
         reject(new RedeliverJob(0, closed ? 'backend closed' : 'queue detached'));
         return;
       }
-      const held: Held = { queue, job, deliveryCount: ctx.deliveryCount, working: ctx.working, signal: ctx.signal, resolve, reject, state: 'buffered' };
+      const held: Held = { queue, job, deliveryCount: ctx.deliveryCount, delivery: ctx, signal: ctx.signal, resolve, reject, state: 'buffered' };
       // The handler already ran and decided; only its copy is missing: publish it, do not run again.
       const again = settler.pendingFor(job);
       if (again) {

@@ -12,7 +12,7 @@
  * `settled` is final; settling twice is a no-op (a lease may expire while its ack is on the way).
  */
 import { ConflictError } from '../errors.js';
-import type { Job, Lease } from '../jobs/types.js';
+import type { DeliveryContext, Job, Lease } from '../jobs/types.js';
 
 /** Where a held job is; see the diagram above. */
 export type HeldState = 'buffered' | 'leased' | 'settling' | 'settled';
@@ -22,7 +22,11 @@ export interface Held {
   readonly queue: string;
   readonly job: Job;
   readonly deliveryCount: number;
-  readonly working: () => void;
+  /**
+   * The bus delivery's context, kept to call its `working()` when due (not `working` read off
+   * it per job: a bus may build that function only when asked).
+   */
+  readonly delivery: Pick<DeliveryContext, 'working'>;
   readonly signal: AbortSignal | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;

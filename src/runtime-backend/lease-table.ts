@@ -75,7 +75,7 @@ export function createLeaseTable(expired: (held: Held) => void): LeaseTable {
       if (!held || held.state !== 'leased') {
         throw new LeaseExpiredError(lease.job.id, `cannot renew job ${lease.job.id}: its lease expired or was settled`);
       }
-      held.working();
+      held.delivery.working();
       held.expiresAt = Date.now() + leaseForMs;
       return leaseOf(held);
     },

@@ -38,7 +38,7 @@ describe('held job transitions', () => {
     queue: 'q',
     job: createJob({ name: 'n', queue: 'q', payload: 'x' }),
     deliveryCount: 1,
-    working: () => undefined,
+    delivery: { working: () => undefined },
     signal: undefined,
     resolve: () => undefined,
     reject: () => undefined,

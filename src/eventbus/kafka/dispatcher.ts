@@ -89,6 +89,72 @@ function sharedSignal(ps: PartitionState): AbortController {
   return ps.signals;
 }
 
+/** What a {@link KafkaDelivery} reads of its dispatcher. */
+interface DeliverySource {
+  readonly topic: string;
+  readonly ackTimeoutMs: number;
+  readonly isClosing: () => boolean;
+}
+
+/** Broker coordinates of an entry, `topic/partition@offset`. */
+const positionOf = (topic: string, e: Entry): string => `${topic}/${e.ps.partition}@${e.offset}`;
+
+/**
+ * The Delivery of run `run` of an entry. A class, not an object literal with getters and
+ * closures: one small object per delivery, its accessors shared on the prototype (a literal
+ * cost three closures, their context and two accessor pairs per message). `position` and
+ * `signal` are built when read: most handlers never read them.
+ */
+class KafkaDelivery implements Delivery {
+  readonly topic: string;
+  readonly message: Message;
+  readonly deliveryCount: number;
+  // Private (#): a logged or inspected delivery shows what it always showed, not the entry.
+  readonly #source: DeliverySource;
+  readonly #entry: Entry;
+  readonly #run: number;
+  #signal: AbortSignal | undefined = undefined;
+  #working: (() => void) | undefined = undefined;
+
+  constructor(source: DeliverySource, entry: Entry, run: number) {
+    this.topic = source.topic;
+    this.message = entry.message;
+    this.deliveryCount = entry.deliveryCount;
+    this.#source = source;
+    this.#entry = entry;
+    this.#run = run;
+  }
+
+  get position(): string {
+    return positionOf(this.topic, this.#entry);
+  }
+
+  /**
+   * A function bound to this delivery, made when first read: `working` may be called
+   * destructured (`const { working } = delivery`), and most handlers never call it.
+   */
+  get working(): () => void {
+    return (this.#working ??= () => {
+      const e = this.#entry;
+      if (e.run === this.#run && e.state === 'running') e.ackDeadline = Date.now() + this.#source.ackTimeoutMs;
+    });
+  }
+
+  /** Built when first read. A run that already ended, or whose partition stopped dispatching, gets an aborted signal. */
+  get signal(): AbortSignal {
+    if (!this.#signal) {
+      const e = this.#entry;
+      if (e.run === this.#run && e.state === 'running' && e.ps.status === 'assigned' && !this.#source.isClosing()) {
+        e.abort = sharedSignal(e.ps);
+        this.#signal = e.abort.signal;
+      } else {
+        this.#signal = ABORTED;
+      }
+    }
+    return this.#signal;
+  }
+}
+
 /** Create the dispatcher. */
 export function createDispatcher(d: DispatcherDeps): Dispatcher {
   const lanes = createLanes<Entry>();
@@ -207,35 +273,8 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
     const run = ++e.run;
     e.ackDeadline = Date.now() + d.ackTimeoutMs;
     e.abort = undefined;
-    let signal: AbortSignal | undefined;
-    const delivery: Delivery = {
-      topic: d.topic,
-      message: e.message,
-      deliveryCount: e.deliveryCount,
-      get position() {
-        return position(e); // built on demand: most handlers never read it
-      },
-      // A method, not an arrow property: no per-delivery name definition under esbuild's keepNames
-      // (tsx); it reads no `this`, so a destructured `working` still works.
-      working() {
-        if (e.run === run && e.state === 'running') e.ackDeadline = Date.now() + d.ackTimeoutMs;
-      },
-      get signal() {
-        // Built when first read. A run that already ended, or whose partition stopped
-        // dispatching, gets an aborted signal.
-        if (!signal) {
-          if (e.run === run && e.state === 'running' && e.ps.status === 'assigned' && !d.isClosing()) {
-            e.abort = sharedSignal(e.ps);
-            signal = e.abort.signal;
-          } else {
-            signal = ABORTED;
-          }
-        }
-        return signal;
-      },
-    };
     // settleOf's mapping without its extra promise hop (one per message on the hot path).
-    callHandler(d.handler, delivery).then(
+    callHandler(d.handler, new KafkaDelivery(source, e, run)).then(
       () => onSettled(e, run, ACK),
       (err: unknown) => onSettled(e, run, settleOfRejection(err, d.redeliveryDelayMs)),
     );
@@ -248,12 +287,12 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
       if (e.state !== 'running' || now < e.ackDeadline) continue;
       // Presumed dead: the late settle of this run is ignored and the message delivered again.
       e.run++;
-      d.logger?.warn({ topic: d.topic, position: position(e) }, 'kafka: handler neither settled nor called working() within ackTimeoutMs; redelivering');
+      d.logger?.warn({ topic: d.topic, position: positionOf(d.topic, e) }, 'kafka: handler neither settled nor called working() within ackTimeoutMs; redelivering');
       scheduleRetry(e, 0);
     }
   };
 
-  const position = (e: Entry): string => `${d.topic}/${e.ps.partition}@${e.offset}`;
+  const source: DeliverySource = { topic: d.topic, ackTimeoutMs: d.ackTimeoutMs, isClosing: d.isClosing };
 
   return {
     running,

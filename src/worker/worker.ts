@@ -10,11 +10,17 @@ import { createJobLimits } from './limits.js';
 import { createLeaseSweep } from './lease-sweep.js';
 import { createDispatcher, sleep } from './dispatcher.js';
 import { createHandlerRegistry } from './registry.js';
-import { abortRunning, createAttemptRunner, loggerOf, type AttemptResult, type Registered, type Running } from './attempt.js';
+import { abortRunning, createAttemptRunner, loggerOf, type AttemptResult, type Running } from './attempt.js';
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 
 export type { JobContext, JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 export { currentJob } from './attempt.js';
+
+/** The decision for a job no handler is registered for: dead, the handler is missing for good. */
+function noHandler(name: string): Decision {
+  const error = new NoHandlerError(name);
+  return { kind: 'dead', reason: describeError(error), error };
+}
 
 /** Where a worker is in its life; see {@link createWorker}. */
 type WorkerState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -103,22 +109,44 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
 
   /**
    * Run a reserved job: admit it under its name's limits, run its handler, decide what the
-   * outcome calls for and settle it. Few async functions on purpose: the common path (admitted,
-   * handler resolved, ack) costs this function's promise, runHandler's, the handler's and their
-   * awaits, not a promise per step (each one also pays the promise hooks of `currentJob`'s
-   * async context).
+   * outcome calls for and settle it. One async function on purpose: the common path (admitted,
+   * handler resolved, ack) costs this function's promise, the handler's and one await, not a
+   * promise, a suspended frame and an await per step (each promise also pays the promise hooks
+   * of `currentJob`'s async context).
    */
   async function startJob(lease: Lease): Promise<JobOutcome> {
     const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0 };
     inFlight.add(running);
     sweep.ensure();
     dispatcher.track(lease.queue, 1);
+    // The job name counted against its limits while its attempt runs (undefined when not running).
+    let counted: string | undefined;
     try {
       const startedAt = Date.now();
-      const decision = await attempt(running);
+      const job = lease.job;
+      let decision: Decision;
+      const reg = handlers.get(job.name);
+      const admitted = reg ? limits.admit(job.name, reg.definition) : undefined;
+      if (!reg) decision = noHandler(job.name);
+      else if (!admitted!.ok) decision = { kind: 'rescheduled', delayMs: admitted!.delayMs, reason: admitted!.reason };
+      else {
+        limits.track((counted = job.name), 1);
+        const hooked = emit('onStarted', job);
+        if (hooked) await hooked;
+        let result: AttemptResult;
+        try {
+          const pending = attempts.call(running, reg);
+          if (pending) await pending;
+          result = attempts.end(running, false);
+        } catch (err) {
+          result = attempts.end(running, true, err);
+        }
+        decision = result.failed ? decide(job, result.error, reg.definition, decideSettings) : ACK;
+        limits.track(counted, -1);
+        counted = undefined;
+      }
       if (running.released) return { kind: 'released', job: running.lease.job }; // stop() gave up on it; the bus redelivers it
       if (decision !== ACK) return await settleAttempt(settleDeps, running.lease, decision, startedAt, logOf(running));
-      const job = running.lease.job;
       try {
         if (ackNow) ackNow(running.lease);
         else await backend.ack(running.lease);
@@ -130,6 +158,7 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
       if (hooked) await hooked;
       return { kind: 'completed', job };
     } catch (err) {
+      if (counted !== undefined) limits.track(counted, -1); // an onStarted hook or decide threw: the attempt is over
       logger.error({ err, jobId: lease.job.id }, 'unexpected worker error');
       await emit('onError', err, lease.job);
       return { kind: 'released', job: lease.job };
@@ -138,44 +167,6 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
       dispatcher.track(lease.queue, -1);
       sweep.release();
       change.signal();
-    }
-  }
-
-  /**
-   * Admit the job under its name's limits, run its handler, and decide what the outcome calls
-   * for. Not async: a job that is not run decides at once, and one that runs returns the
-   * promise of {@link runHandler}.
-   */
-  function attempt(running: Running): Decision | Promise<Decision> {
-    const job = running.lease.job;
-    const reg = handlers.get(job.name);
-    if (!reg) {
-      const error = new NoHandlerError(job.name);
-      return { kind: 'dead', reason: describeError(error), error };
-    }
-    const admitted = limits.admit(job.name, reg.definition);
-    if (!admitted.ok) return { kind: 'rescheduled', delayMs: admitted.delayMs, reason: admitted.reason };
-    return runHandler(running, reg);
-  }
-
-  /** Run an admitted job's attempt (counted against its name's limits while it runs). */
-  async function runHandler(running: Running, reg: Registered): Promise<Decision> {
-    const job = running.lease.job;
-    limits.track(job.name, 1);
-    try {
-      const hooked = emit('onStarted', job);
-      if (hooked) await hooked;
-      let result: AttemptResult;
-      try {
-        const pending = attempts.call(running, reg);
-        if (pending) await pending;
-        result = attempts.end(running, false);
-      } catch (err) {
-        result = attempts.end(running, true, err);
-      }
-      return result.failed ? decide(job, result.error, reg.definition, decideSettings) : ACK;
-    } finally {
-      limits.track(job.name, -1);
     }
   }
 

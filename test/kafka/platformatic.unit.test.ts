@@ -94,6 +94,13 @@ describe('platformatic driver', () => {
       [[b('job_ix'), b('1')], [b('job_typf'), b('t')], [b('emptz'), b('')], [b('x'), b('y')]],
       [[Buffer.from([0x6e, 0xff]), b('bad name')], [b('job_type'), b('t')]],
       [[Buffer.from([0x6e, 0xfe]), b('other bad name')], [b('job_type'), b('t')]],
+      // Short values remembered per position: the same again, same-length other values, a bad
+      // one as long as a remembered good one, values too long to remember.
+      [[b('q'), b('orders')], [b('n'), b('2026-11-28T21:00:00.000Z')]],
+      [[b('q'), b('orders')], [b('n'), b('2026-11-28T21:00:00.000Z')]],
+      [[b('q'), b('ordert')], [b('n'), b('2026-11-28T21:00:00.001Z')]],
+      [[b('q'), Buffer.from([0x6f, 0x72, 0x64, 0x65, 0x72, 0xff])], [b('n'), b('x'.repeat(40))]],
+      [[b('q'), b('ordert')], [b('n'), b('x'.repeat(40))]],
     ];
     for (const pairs of [...cases, ...cases]) {
       const fast = decodeHeaderPairs(pairs);
@@ -102,6 +109,11 @@ describe('platformatic driver', () => {
       expect(Object.keys(fast.headers)).toEqual(Object.keys(general.headers));
       expect(Object.getPrototypeOf(fast.headers)).toBe(Object.prototype);
     }
+    // A remembered value is a copy: a buffer reused for other bytes of the same length decodes as those.
+    const reused = b('orders');
+    expect(decodeHeaderPairs([[b('q'), reused]]).headers.q).toBe('orders');
+    reused[0] = 0x62;
+    expect(decodeHeaderPairs([[b('q'), reused]]).headers.q).toBe('brders');
     // A fetched record's message is the one built from its raw headers.
     const [record] = toRecords([batch(0, [{ key: b('k'), value: b('v'), headers: [[b('a'), bad], [b('job_id'), b('7')]] }])], 0).records;
     expect(recordToMessage(record!)).toEqual(toMessage(record!.key, record!.value, record!.headers));

@@ -119,25 +119,54 @@ function headerName(k: Uint8Array, position: number): string {
   return name;
 }
 
+/** Longest header value remembered per position: job_* values (queue, name, counts, times, content type), not ids. */
+const SEEN_VALUE_MAX = 32;
+/** The last short, valid header value at each position: its bytes (in a slot of its own), length and text. */
+const seenValueSlots: Uint8Array[] = [];
+const seenValueLengths: number[] = [];
+const seenValues: string[] = [];
+
+/** The remembered text of the value at `position` when `v` has the same bytes, else undefined. */
+function seenValue(v: Uint8Array, position: number): string | undefined {
+  const len = v.length;
+  if (position >= SEEN_NAMES_MAX || len > SEEN_VALUE_MAX || seenValueLengths[position] !== len) return undefined;
+  const slot = seenValueSlots[position]!;
+  for (let i = 0; i < len; i++) if (slot[i] !== v[i]) return undefined;
+  return seenValues[position];
+}
+
+/** Remember the valid value `text` of bytes `v` at `position`, when short enough. */
+function rememberValue(v: Uint8Array, position: number, text: string): void {
+  if (position >= SEEN_NAMES_MAX || v.length > SEEN_VALUE_MAX) return;
+  (seenValueSlots[position] ??= new Uint8Array(SEEN_VALUE_MAX)).set(v); // a copy: never hold on to a fetch response's buffer
+  seenValueLengths[position] = v.length;
+  seenValues[position] = text;
+}
+
 /**
  * {@link decodeHeaderValues} of {@link headersOfPairs}, straight from the pairs: one record
  * built instead of two, no entry arrays, names recognised instead of decoded (the consume hot
- * path). A repeated name, an inherited one (`__proto__`, `constructor`…) or the invalid-headers
- * list takes the general path, so the result is the same in every case.
+ * path), and so are short values equal to the previous record's at the same position (a
+ * producer's records repeat queue, name, counts and times; the text is the same either way).
+ * A repeated name, an inherited one (`__proto__`, `constructor`…) or the invalid-headers list
+ * takes the general path, so the result is the same in every case.
  */
 export function decodeHeaderPairs(pairs: HeaderPairs): DecodedHeaders {
   const headers: Record<string, string> = {};
   let invalid: string[] | undefined;
   for (let i = 0; i < pairs.length; i++) {
-    const [k, v] = pairs[i]!;
+    const pair = pairs[i]!; // indexed, not destructured: no iterator per header
+    const k = pair[0];
+    const v = pair[1];
     const name = k ? headerName(k, i) : '';
     if (headers[name] !== undefined || name === INVALID_HEADERS_HEADER) return decodeHeaderValues(headersOfPairs(pairs));
-    let text: string;
+    let text: string | undefined;
     if (v === null) text = '';
-    else {
+    else if ((text = seenValue(v, i)) === undefined) {
       const buf = asBuffer(v);
       text = buf.toString(); // UTF-8, lossy: U+FFFD per invalid sequence; keeps a leading BOM
       if (text.includes('\uFFFD') && !isUtf8(buf)) (invalid ??= []).push(name);
+      else rememberValue(v, i, text);
     }
     headers[name] = text; // not `__proto__`: that name reads as defined above
   }

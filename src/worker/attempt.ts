@@ -48,6 +48,8 @@ export interface Running {
   timeoutMs: number;
   /** Child logger bound to the job, made on first use (pino serialises bindings eagerly). */
   log?: Logger;
+  /** Index in the worker's in-flight list (in-flight.ts), -1 when not in it. */
+  slot: number;
 }
 
 /** The job-bound child logger of a running job, made on first use. */

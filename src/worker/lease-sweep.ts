@@ -33,7 +33,7 @@ export interface LeaseSweep {
 }
 
 /** Create the sweep over `inFlight`. */
-export function createLeaseSweep(backend: Pick<Backend, 'renew'>, leaseTtlMs: number, inFlight: ReadonlySet<Running>, logger: Logger): LeaseSweep {
+export function createLeaseSweep(backend: Pick<Backend, 'renew'>, leaseTtlMs: number, inFlight: { readonly size: number } & Iterable<Running>, logger: Logger): LeaseSweep {
   const renewEveryMs = Math.max(30, Math.floor(leaseTtlMs / 3));
   let timer: NodeJS.Timeout | undefined;
 

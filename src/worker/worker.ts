@@ -10,6 +10,7 @@ import { createJobLimits } from './limits.js';
 import { createLeaseSweep } from './lease-sweep.js';
 import { createDispatcher, sleep } from './dispatcher.js';
 import { createHandlerRegistry } from './registry.js';
+import { InFlight } from './in-flight.js';
 import { abortRunning, createAttemptRunner, loggerOf, type AttemptResult, type Running } from './attempt.js';
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 
@@ -64,7 +65,7 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
   const middleware: Middleware[] = [];
   const queueNames = config.queues.map((q) => q.name);
   const handlers = createHandlerRegistry(queueNames);
-  const inFlight = new Set<Running>();
+  const inFlight = new InFlight();
   const prefetching = isPrefetching(backend) ? backend : undefined;
   // A backend that acks without I/O acks synchronously: no promise or await per completed job.
   const ackNow = prefetching?.ackNow?.bind(prefetching);
@@ -115,7 +116,7 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
    * of `currentJob`'s async context).
    */
   async function startJob(lease: Lease): Promise<JobOutcome> {
-    const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0 };
+    const running: Running = { lease, released: false, aborted: false, renewAt: 0, renewing: false, deadline: 0, timeoutMs: 0, slot: -1 };
     inFlight.add(running);
     sweep.ensure();
     dispatcher.track(lease.queue, 1);

@@ -11,7 +11,7 @@ import { callHandler } from '../call-handler.js';
 import { ACK, settleOfRejection, type Settle } from '../delivery.js';
 import { createLanes, laneOf, type Lanes } from '../lanes.js';
 import type { KafkaBusLogger } from './options.js';
-import type { Entry, PartitionState } from './partition.js';
+import { EntryList, type Entry, type PartitionState } from './partition.js';
 import type { ConsumedRecord } from './port.js';
 import { DUE_AT_HEADER, recordToMessage } from './wire.js';
 
@@ -38,7 +38,7 @@ export interface DispatcherDeps {
 /** The dispatcher of one subscription. */
 export interface Dispatcher {
   /** Entries whose handler runs now (the handler promise has not settled). */
-  readonly running: ReadonlySet<Entry>;
+  readonly running: { readonly size: number } & Iterable<Entry>;
   /** Entries waiting for a redelivery timer or a persisted redelivery. */
   readonly retrying: ReadonlySet<Entry>;
   /** Waiting entries behind their lanes. */
@@ -158,7 +158,7 @@ class KafkaDelivery implements Delivery {
 /** Create the dispatcher. */
 export function createDispatcher(d: DispatcherDeps): Dispatcher {
   const lanes = createLanes<Entry>();
-  const running = new Set<Entry>();
+  const running = new EntryList();
   const retrying = new Set<Entry>();
   let unsettledCount = 0;
 
@@ -283,7 +283,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
   // One sweep over the (at most maxInFlight) running entries instead of a timer per delivery.
   const sweepAckDeadlines = (): void => {
     const now = Date.now();
-    for (const e of [...running]) {
+    for (const e of running) { // a snapshot: scheduleRetry removes from it
       if (e.state !== 'running' || now < e.ackDeadline) continue;
       // Presumed dead: the late settle of this run is ignored and the message delivered again.
       e.run++;
@@ -318,6 +318,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
         ackDeadline: 0,
         dueAt: takeDueAt(message),
         abort: undefined,
+        slot: -1,
       };
       unsettledCount++;
       if (lanes.admit(e.lane, e)) start(e);

@@ -195,7 +195,7 @@ const control = (): BatchControl & { advanced: number[] } => {
 const records = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => ({ offset: from + i, key: null, value: new Uint8Array([1]), headers: {}, timestamp: 0 }));
 
-function subscriptionOver(consumer: GroupConsumerPort, handler: (d: Delivery) => Promise<void>, extra: { maxOffsetSpan?: number; maxInFlight?: number } = {}) {
+function subscriptionOver(consumer: GroupConsumerPort, handler: (d: Delivery) => Promise<void>, extra: { maxOffsetSpan?: number; maxInFlight?: number; ackTimeoutMs?: number } = {}) {
   return createKafkaSubscription({
     topic: 't',
     group: 'g',
@@ -204,7 +204,7 @@ function subscriptionOver(consumer: GroupConsumerPort, handler: (d: Delivery) =>
     ordering: 'none',
     maxInFlight: extra.maxInFlight ?? 1_000,
     maxOffsetSpan: extra.maxOffsetSpan,
-    ackTimeoutMs: 60_000,
+    ackTimeoutMs: extra.ackTimeoutMs ?? 60_000,
     redeliveryDelayMs: 10,
     inMemoryRedeliveryMaxMs: 5_000,
     drainTimeoutMs: 100,
@@ -293,6 +293,30 @@ describe('kafka subscription through a scripted client port', () => {
     expect(signals.every((s) => !s.aborted)).toBe(true);
     consumer.handlers!.onRebalancing();
     expect(signals.every((s) => s.aborted)).toBe(true);
+    await sub.close();
+  });
+
+  it('a delivery shows its fields; working() called destructured keeps a slow handler from being redelivered', async () => {
+    const consumer = scriptedConsumer('t');
+    const seen: Delivery[] = [];
+    const sub = subscriptionOver(
+      consumer,
+      async (d) => {
+        seen.push(d);
+        const { working } = d;
+        for (let i = 0; i < 8; i++) {
+          await new Promise((r) => setTimeout(r, 40));
+          working();
+        }
+      },
+      { ackTimeoutMs: 120 },
+    );
+    await sub.start();
+    consumer.handlers!.onAssigned(new Map([['t', [0]]]), 1);
+    await consumer.handlers!.onBatch({ topic: 't', partition: 0, records: records(0, 1) }, control());
+    await waitFor(() => consumer.commits.some((c) => c.some((o) => o.offset === 1)), 'the slow delivery committed');
+    expect(seen).toHaveLength(1); // 320 ms of work under a 120 ms ack timeout: never presumed dead
+    expect([seen[0]!.topic, seen[0]!.deliveryCount, seen[0]!.position, seen[0]!.message.value]).toEqual(['t', 1, 't/0@0', new Uint8Array([1])]);
     await sub.close();
   });
 });

@@ -10,7 +10,7 @@ import { createJobLimits } from './limits.js';
 import { createLeaseSweep } from './lease-sweep.js';
 import { createDispatcher, sleep } from './dispatcher.js';
 import { createHandlerRegistry } from './registry.js';
-import { InFlight } from './in-flight.js';
+import { SlotList } from '../eventbus/slot-list.js';
 import { abortRunning, createAttemptRunner, loggerOf, type AttemptResult, type Running } from './attempt.js';
 import type { JobHandler, JobOutcome, Middleware, Worker, WorkerHooks, WorkerOptions } from './types.js';
 
@@ -65,7 +65,7 @@ export function createWorker(backend: Backend, configInput: WorkerConfigInput, o
   const middleware: Middleware[] = [];
   const queueNames = config.queues.map((q) => q.name);
   const handlers = createHandlerRegistry(queueNames);
-  const inFlight = new InFlight();
+  const inFlight = new SlotList<Running>();
   const prefetching = isPrefetching(backend) ? backend : undefined;
   // A backend that acks without I/O acks synchronously: no promise or await per completed job.
   const ackNow = prefetching?.ackNow?.bind(prefetching);

@@ -11,7 +11,8 @@ import { callHandler } from '../call-handler.js';
 import { ACK, settleOfRejection, type Settle } from '../delivery.js';
 import { createLanes, laneOf, type Lanes } from '../lanes.js';
 import type { KafkaBusLogger } from './options.js';
-import { EntryList, type Entry, type PartitionState } from './partition.js';
+import { SlotList } from '../slot-list.js';
+import type { Entry, PartitionState } from './partition.js';
 import type { ConsumedRecord } from './port.js';
 import { DUE_AT_HEADER, recordToMessage } from './wire.js';
 
@@ -158,7 +159,7 @@ class KafkaDelivery implements Delivery {
 /** Create the dispatcher. */
 export function createDispatcher(d: DispatcherDeps): Dispatcher {
   const lanes = createLanes<Entry>();
-  const running = new EntryList();
+  const running = new SlotList<Entry>();
   const retrying = new Set<Entry>();
   let unsettledCount = 0;
 

@@ -64,44 +64,8 @@ export interface Entry {
    * the subscription closes.
    */
   abort: AbortController | undefined;
-  /** Index in the dispatcher's {@link EntryList} of running entries, -1 when not running. */
+  /** Index in the dispatcher's list of running entries (a SlotList), -1 when not running. */
   slot: number;
-}
-
-/**
- * The running entries of a dispatcher, in no particular order, each holding its index (`slot`):
- * one entry in and out per message costs no hash-table rehash, as a Set's churn does. Iterates
- * over a snapshot, so entries may be added or removed meanwhile.
- */
-export class EntryList implements Iterable<Entry> {
-  readonly #items: Entry[] = [];
-
-  /** Entries in the list. */
-  get size(): number {
-    return this.#items.length;
-  }
-
-  /** Add `e` (not in the list). */
-  add(e: Entry): void {
-    e.slot = this.#items.length;
-    this.#items.push(e);
-  }
-
-  /** Remove `e` if it is in the list. */
-  delete(e: Entry): void {
-    const i = e.slot;
-    if (i < 0 || this.#items[i] !== e) return;
-    const last = this.#items.pop()!;
-    if (last !== e) {
-      this.#items[i] = last;
-      last.slot = i;
-    }
-    e.slot = -1;
-  }
-
-  [Symbol.iterator](): Iterator<Entry> {
-    return this.#items.slice()[Symbol.iterator]();
-  }
 }
 
 /** A fresh partition state, not ready until its committed offset was read. */

@@ -48,7 +48,7 @@ export interface Running {
   timeoutMs: number;
   /** Child logger bound to the job, made on first use (pino serialises bindings eagerly). */
   log?: Logger;
-  /** Index in the worker's in-flight list (in-flight.ts), -1 when not in it. */
+  /** Index in the worker's in-flight list (a SlotList), -1 when not in it. */
   slot: number;
 }
 

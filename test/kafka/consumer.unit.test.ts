@@ -304,18 +304,18 @@ describe('kafka subscription through a scripted client port', () => {
       async (d) => {
         seen.push(d);
         const { working } = d;
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 12; i++) {
           await new Promise((r) => setTimeout(r, 40));
           working();
         }
       },
-      { ackTimeoutMs: 120 },
+      { ackTimeoutMs: 300 }, // room for a stalled event loop between two working() calls
     );
     await sub.start();
     consumer.handlers!.onAssigned(new Map([['t', [0]]]), 1);
     await consumer.handlers!.onBatch({ topic: 't', partition: 0, records: records(0, 1) }, control());
     await waitFor(() => consumer.commits.some((c) => c.some((o) => o.offset === 1)), 'the slow delivery committed');
-    expect(seen).toHaveLength(1); // 320 ms of work under a 120 ms ack timeout: never presumed dead
+    expect(seen).toHaveLength(1); // 480 ms of work under a 300 ms ack timeout: never presumed dead
     expect([seen[0]!.topic, seen[0]!.deliveryCount, seen[0]!.position, seen[0]!.message.value]).toEqual(['t', 1, 't/0@0', new Uint8Array([1])]);
     await sub.close();
   });

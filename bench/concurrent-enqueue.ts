@@ -2,8 +2,9 @@
  * `npm run bench:enqueue`: enqueue throughput from many concurrent callers, one job per call, as
  * a web service enqueues one job per request. `BENCH_JOBS` jobs (default 20 000) from
  * `BENCH_CALLERS` callers (default 64), each awaiting its previous `enqueue` before the next,
- * after `WARM` jobs enqueued the same way off the clock (JIT, connections); no worker runs. Legs, alternating per repetition (median of `BENCH_REPS`, default 3): jobbus on
- * Kafka with each installed driver (8 partitions), jobbus on NATS, BullMQ `queue.add` on the
+ * after `WARM` jobs enqueued the same way off the clock (JIT, connections); no worker runs.
+ * Legs, alternating per repetition (median of `BENCH_REPS`, default 3): jobbus on Kafka with
+ * each installed driver (8 partitions), jobbus on NATS, BullMQ `queue.add` on the
  * machine's Redis. The Kafka bus's idempotent producer sends one request at a time, and the calls
  * made meanwhile go out merged as the next one (src/eventbus/kafka/idempotent-producer.ts).
  * Prints every run, the medians, and last `RESULT {json}`.

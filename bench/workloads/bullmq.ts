@@ -19,10 +19,15 @@ const PREFIX = 'jobbus-bench';
 
 RedisConnection.clientFactory = () => createNodeRedisClient(createClient({ url: REDIS_URL }));
 
+/** A queue of the benchmark (under its key prefix) that removes finished jobs. */
+function benchQueue(name: string): Queue {
+  return new Queue(name, { connection: { url: REDIS_URL }, prefix: PREFIX, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+}
+
 /** A queue and its worker; `onStart` runs at each processor start, `onDone` after each completion. */
 async function queueAndWorker(name: string, onStart: (data: { i?: number }) => void, onDone: () => void) {
   const connection = { url: REDIS_URL };
-  const queue = new Queue(name, { connection, prefix: PREFIX, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  const queue = benchQueue(name);
   const worker = new Worker(
     name,
     async (job) => {
@@ -94,7 +99,7 @@ export async function cleanupBullmq(): Promise<number> {
 
 /** BullMQ enqueue only: `n` jobs added one `add` per call by `callers` concurrent callers (no worker), after `warm` added so off the clock; jobs/s. */
 export async function bullmqConcurrentAdd(name: string, n: number, callers: number, warm: number): Promise<number> {
-  const queue = new Queue(name, { connection: { url: REDIS_URL }, prefix: PREFIX, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+  const queue = benchQueue(name);
   await queue.waitUntilReady();
   try {
     await concurrently(warm, callers, () => queue.add(JOB_NAME, PAYLOAD));

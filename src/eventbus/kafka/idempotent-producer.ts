@@ -50,8 +50,10 @@ export interface MultiTopicProducer extends ProducerPort {
 interface Waiting extends TopicRecords {
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
-  /** Send without merging (its merged request was refused for good). */
+  /** Send without merging (a broker refused its merged request). */
   readonly alone: boolean;
+  /** Estimated bytes of `records`, once computed (a caller may be weighed for several requests). */
+  bytes?: number;
 }
 
 /** Most records and estimated bytes of one merged request (a single caller's send goes as it is). */
@@ -99,8 +101,8 @@ export function guardIdempotentProducer(
     while (n < waiting.length) {
       const next = waiting[n]!;
       if (next.alone || records + next.records.length > limits.maxRecords) break;
-      if (bytes < 0) bytes = sizeOf(head.records);
-      const size = sizeOf(next.records);
+      if (bytes < 0) bytes = sizeOf(head);
+      const size = sizeOf(next);
       if (bytes + size > limits.maxBytes) break;
       records += next.records.length;
       bytes += size;
@@ -159,11 +161,14 @@ export function guardIdempotentProducer(
   };
 }
 
-/** Estimated bytes of `records` (the sender's estimate). */
-function sizeOf(records: readonly ProduceRecord[]): number {
-  let n = 0;
-  for (const r of records) n += approxSize(r);
-  return n;
+/** Estimated bytes of a caller's records (the sender's estimate), computed once. */
+function sizeOf(w: Waiting): number {
+  if (w.bytes === undefined) {
+    let n = 0;
+    for (const r of w.records) n += approxSize(r);
+    w.bytes = n;
+  }
+  return w.bytes;
 }
 
 /** The callers' records by topic, each topic's in arrival order. */

@@ -177,7 +177,11 @@ export async function beginRun(o: RunOptions): Promise<Run> {
     },
     async account(faults, windowMs) {
       const [enqueued, executions, deadLetterIds] = await Promise.all([ledger.enqueued(), ledger.executions(), o.target.deadLetterIds(queue)]);
-      return account({ enqueued, executions, deadLetterIds, ...(faults && { faults }), ...(windowMs !== undefined && { windowMs }) });
+      const a = account({ enqueued, executions, deadLetterIds, ...(faults && { faults }), ...(windowMs !== undefined && { windowMs }) });
+      if (a.samples.lost.length === 0) return a;
+      // Say where the broker has each lost job: never stored, consumed past, or still waiting.
+      const where = await o.target.whereabouts(queue, a.samples.lost).catch((err: unknown) => new Map<string, string>([['?', String(err)]]));
+      return { ...a, samples: { ...a.samples, lost: a.samples.lost.map((id) => `${id} (${where.get(id) ?? where.get('?') ?? '?'})`) } };
     },
     stderr: () => workers.map((w) => `--- worker ${w.pid} ---\n${w.stderr()}`).join('\n'),
     async end() {

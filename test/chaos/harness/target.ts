@@ -2,8 +2,9 @@
  * Where a chaos scenario runs: a bus the scenario's own process uses to enqueue and to read the
  * DLQ, and the configuration its worker processes build the same bus from.
  */
-import { createBusDLQStore, createEventBusBridge, type EventBusBridge } from '../../../src/advanced.js';
-import type { BrowsableBus, EventBus } from '../../../src/eventbus/types.js';
+import { createBusDLQStore, createEventBusBridge, HEADERS, type EventBusBridge } from '../../../src/advanced.js';
+import { hasTopicStats, type BrowsableBus, type EventBus } from '../../../src/eventbus/types.js';
+import { DEFAULTS } from '../../../src/jobs/config.js';
 
 type Bus = EventBus & BrowsableBus;
 import { uniqueName } from '../../setup/env.js';
@@ -21,6 +22,12 @@ export interface ChaosTarget {
   producer(direct?: boolean): Promise<EventBusBridge>;
   /** Ids of the jobs in `queue`'s DLQ. */
   deadLetterIds(queue: string): Promise<Set<string>>;
+  /**
+   * Where the broker has each of `ids` (lost jobs, for the failure message): its position in the
+   * queue's topic or "not in the topic" (never stored), and how many messages the workers' group
+   * has yet to take ("waiting 0" with the job in the topic: consumed past it).
+   */
+  whereabouts(queue: string, ids: readonly string[]): Promise<Map<string, string>>;
   /** Close what this target opened. */
   close(): Promise<void>;
 }
@@ -62,6 +69,10 @@ export async function kafkaTarget(o: KafkaTargetOptions): Promise<ChaosTarget> {
     async deadLetterIds(queue) {
       reader ??= await makeBus(o.directBrokers ?? o.brokers);
       return idsOf(reader, queue);
+    },
+    async whereabouts(queue, ids) {
+      reader ??= await makeBus(o.directBrokers ?? o.brokers);
+      return whereaboutsIn(reader, queue, ids);
     },
     async close() {
       await Promise.allSettled([...opened.map((b) => b.close()), reader?.close()]);
@@ -105,11 +116,28 @@ export async function natsTarget(o: NatsTargetOptions): Promise<ChaosTarget> {
       reader ??= await makeBus(o.directServers ?? o.servers);
       return idsOf(reader, queue);
     },
+    async whereabouts(queue, ids) {
+      reader ??= await makeBus(o.directServers ?? o.servers);
+      return whereaboutsIn(reader, queue, ids);
+    },
     async close() {
       await Promise.allSettled([...opened.map((b) => b.close()), reader?.close()]);
       await deleteStreams(o.directServers ?? o.servers, streamPrefix).catch(() => undefined);
     },
   };
+}
+
+async function whereaboutsIn(bus: Bus, queue: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const [messages, stats] = await Promise.all([
+    bus.browse(queue, 1_000_000),
+    hasTopicStats(bus) ? bus.topicStats(queue, DEFAULTS.group).then((s) => `group ${DEFAULTS.group} waiting ${s.waiting}`, (err: unknown) => String(err)) : 'no stats',
+  ]);
+  const at = new Map<string, string>();
+  for (const m of messages) {
+    const id = m.headers?.[HEADERS.id];
+    if (id !== undefined && ids.includes(id)) at.set(id, `${at.has(id) ? `${at.get(id)!}, ` : ''}${m.position}`);
+  }
+  return new Map(ids.map((id) => [id, `${at.has(id) ? `in the topic at ${at.get(id)!}` : 'not in the topic'}; ${stats}`]));
 }
 
 async function idsOf(bus: Bus, queue: string): Promise<Set<string>> {

@@ -29,6 +29,7 @@ function poisonResult(p: PoisonReport, f: FuzzReport, ms: number): ScenarioResul
     account: {
       enqueued: p.good + p.bad,
       completed: p.completed,
+      completedAtKill: 0,
       deadLettered: p.deadLettered,
       lost: p.lost,
       early: p.early,

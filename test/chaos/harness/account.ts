@@ -2,9 +2,13 @@
  * The exact account of a chaos scenario: every enqueued job, read against the ledger's executions
  * and the broker's dead-letter queue.
  *
- * - completed: acked at least once (the worker's onCompleted hook ran).
+ * - completed: acked at least once (the worker's onCompleted hook ran), or its handler returned in
+ *   a process later SIGKILLed: the hook runs after the ack, and the ack (and the offset commit
+ *   past the job) may reach the broker before the hook's ledger write, which the kill cuts off.
+ *   The work was done; nobody runs it again. Counted apart as `completedAtKill`.
  * - dead-lettered: found in the DLQ.
- * - lost: enqueued (its enqueue resolved), never completed and not in the DLQ.
+ * - lost: enqueued (its enqueue resolved), never completed and not in the DLQ; its sample lists
+ *   the job's executions.
  * - early: an execution that started before the job's runAt.
  * - duplicates: executions beyond the first of one (job, attempt); a retry is a new attempt, not a
  *   duplicate.
@@ -45,6 +49,8 @@ export interface Spread {
 export interface Account {
   readonly enqueued: number;
   readonly completed: number;
+  /** Of `completed`: jobs whose only success is a handler that returned in a killed process (ack not recorded). */
+  readonly completedAtKill: number;
   readonly deadLettered: number;
   readonly lost: number;
   readonly early: number;
@@ -55,7 +61,7 @@ export interface Account {
   readonly wrongOutcome: number;
   /** First start minus runAt, over every job that ran. */
   readonly lateness: Spread;
-  /** A few ids per problem, for the hunt. */
+  /** A few per problem, for the hunt, each starting with the job id. */
   readonly samples: { readonly lost: string[]; readonly early: string[]; readonly unexplainedDuplicates: string[]; readonly wrongOutcome: string[] };
 }
 
@@ -87,24 +93,34 @@ export interface AccountInput {
   /** Job ids found in the DLQ. */
   readonly deadLetterIds: ReadonlySet<string>;
   readonly faults?: readonly FaultWindow[];
+  /** Worker processes that died by SIGKILL. */
+  readonly killedPids?: ReadonlySet<number>;
   /** Slack around a fault for settlements in transit (an ack or offset commit not yet stored). Default 500 ms (the Kafka adapter commits settled offsets behind a slow one every 200 ms). */
   readonly windowMs?: number;
 }
 
 /** Turn the ledger and the DLQ into the scenario's account. */
-export function account({ enqueued, executions, deadLetterIds, faults = [], windowMs = 500 }: AccountInput): Account {
+export function account({ enqueued, executions, deadLetterIds, faults = [], killedPids = new Set(), windowMs = 500 }: AccountInput): Account {
   const runAtOf = new Map(enqueued.map((j) => [j.id, j.runAt]));
   const byAttempt = new Map<string, Execution[]>();
+  const byJob = new Map<string, Execution[]>();
   const completed = new Set<string>();
+  const returnedAtKill = new Set<string>();
   const firstStart = new Map<string, number>();
   for (const e of executions) {
     const k = `${e.jobId}\u0000${e.attempt}`;
     const list = byAttempt.get(k) ?? [];
     list.push(e);
     byAttempt.set(k, list);
+    const ofJob = byJob.get(e.jobId) ?? [];
+    ofJob.push(e);
+    byJob.set(e.jobId, ofJob);
     if (e.ackedAt !== null) completed.add(e.jobId);
+    else if (e.returned && killedPids.has(e.pid)) returnedAtKill.add(e.jobId);
     if (!firstStart.has(e.jobId)) firstStart.set(e.jobId, e.startedAt);
   }
+  const completedAtKill = [...returnedAtKill].filter((id) => !completed.has(id));
+  for (const id of completedAtKill) completed.add(id);
   let duplicates = 0;
   const unexplained: string[] = [];
   for (const [k, list] of byAttempt) {
@@ -113,10 +129,7 @@ export function account({ enqueued, executions, deadLetterIds, faults = [], wind
     // Every execution but the last must have been exposed to a fault, or nothing explains the rerun.
     if (!list.slice(0, -1).every((e) => exposed(e, faults, windowMs))) {
       const [id, attempt] = k.split('\u0000');
-      const t0 = runAtOf.get(id!) ?? list[0]!.runAt;
-      const at = (t: number | null): string => (t === null ? '-' : `${t - t0}`);
-      const what = (e: Execution): string => `pid ${e.pid} start ${at(e.startedAt)} ${e.ackedAt !== null ? `acked ${at(e.ackedAt)}` : (e.outcome ?? 'unsettled')}`;
-      unexplained.push(`${id} attempt ${attempt} (ms after runAt): ${list.map(what).join(', ')}`);
+      unexplained.push(`${id} attempt ${attempt} (ms after runAt): ${describeExecutions(list, runAtOf.get(id!))}`);
     }
   }
   const early = executions.filter((e) => e.startedAt < (runAtOf.get(e.jobId) ?? e.runAt));
@@ -125,6 +138,7 @@ export function account({ enqueued, executions, deadLetterIds, faults = [], wind
   return {
     enqueued: enqueued.length,
     completed: enqueued.filter((j) => completed.has(j.id)).length,
+    completedAtKill: completedAtKill.length,
     deadLettered: enqueued.filter((j) => deadLetterIds.has(j.id)).length,
     lost: lost.length,
     early: early.length,
@@ -134,10 +148,18 @@ export function account({ enqueued, executions, deadLetterIds, faults = [], wind
     wrongOutcome: wrong.length,
     lateness: spread(enqueued.filter((j) => firstStart.has(j.id)).map((j) => firstStart.get(j.id)! - j.runAt)),
     samples: {
-      lost: lost.slice(0, 5).map((j) => j.id),
+      lost: lost.slice(0, 5).map((j) => `${j.id} (ms after runAt: ${describeExecutions(byJob.get(j.id) ?? [], j.runAt) || 'never started'})`),
       early: early.slice(0, 5).map((e) => `${e.jobId} ${(runAtOf.get(e.jobId) ?? e.runAt) - e.startedAt} ms early`),
       unexplainedDuplicates: unexplained.slice(0, 5),
       wrongOutcome: wrong.slice(0, 5).map((j) => `${j.id} expected ${j.expect}`),
     },
   };
+}
+
+/** Each execution of `list`: process, start, end and settle, in ms after `runAt` (the first's when unknown). */
+function describeExecutions(list: readonly Execution[], runAt: number | undefined): string {
+  const t0 = runAt ?? list[0]?.runAt ?? 0;
+  const at = (t: number | null): string => (t === null ? '-' : `${t - t0}`);
+  const settled = (e: Execution): string => (e.ackedAt !== null ? `acked ${at(e.ackedAt)}` : (e.outcome ?? (e.returned ? 'returned, unacked' : 'unsettled')));
+  return list.map((e) => `attempt ${e.attempt} pid ${e.pid} start ${at(e.startedAt)} end ${at(e.finishedAt)} ${settled(e)}`).join(', ');
 }

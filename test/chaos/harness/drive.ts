@@ -170,18 +170,21 @@ export async function beginRun(o: RunOptions): Promise<Run> {
     async waitSettled(timeoutMs) {
       return pollUntil(async () => {
         const jobs = await ledger.enqueued();
-        const p = await ledger.progress();
+        const p = await ledger.progress(workers.filter((w) => w.killed()).map((w) => w.pid));
         const dead = jobs.filter((j) => j.expect === 'dead').length;
         return p.completed >= jobs.length - dead && p.dead >= dead;
       }, timeoutMs, 250);
     },
     async account(faults, windowMs) {
       const [enqueued, executions, deadLetterIds] = await Promise.all([ledger.enqueued(), ledger.executions(), o.target.deadLetterIds(queue)]);
-      const a = account({ enqueued, executions, deadLetterIds, ...(faults && { faults }), ...(windowMs !== undefined && { windowMs }) });
+      const killedPids = new Set(workers.filter((w) => w.killed()).map((w) => w.pid));
+      const a = account({ enqueued, executions, deadLetterIds, killedPids, ...(faults && { faults }), ...(windowMs !== undefined && { windowMs }) });
       if (a.samples.lost.length === 0) return a;
       // Say where the broker has each lost job: never stored, consumed past, or still waiting.
-      const where = await o.target.whereabouts(queue, a.samples.lost).catch((err: unknown) => new Map<string, string>([['?', String(err)]]));
-      return { ...a, samples: { ...a.samples, lost: a.samples.lost.map((id) => `${id} (${where.get(id) ?? where.get('?') ?? '?'})`) } };
+      const idOf = (sample: string): string => sample.split(' ', 1)[0]!;
+      const where = await o.target.whereabouts(queue, a.samples.lost.map(idOf)).catch((err: unknown) => new Map<string, string>([['?', String(err)]]));
+      const at = (id: string): string => where.get(id) ?? where.get('?') ?? '?';
+      return { ...a, samples: { ...a.samples, lost: a.samples.lost.map((s) => `${s} (broker: ${at(idOf(s))})`) } };
     },
     stderr: () => workers.map((w) => `--- worker ${w.pid} ---\n${w.stderr()}`).join('\n'),
     async end() {

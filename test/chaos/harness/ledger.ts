@@ -26,6 +26,8 @@ export interface Execution {
   readonly ackedAt: number | null;
   /** 'retry' or 'dead' as the worker's hooks reported the failure; null otherwise. */
   readonly outcome: 'retry' | 'dead' | null;
+  /** The handler returned (did not throw); written with finishedAt. */
+  readonly returned: boolean;
 }
 
 /** What a job should end as. */
@@ -64,8 +66,11 @@ export interface Ledger {
   /** Record jobs whose enqueue resolved. */
   recordEnqueued(jobs: readonly Enqueued[]): Promise<void>;
   enqueued(): Promise<Enqueued[]>;
-  /** Distinct jobs acked at least once, and distinct jobs the worker dead-lettered. */
-  progress(): Promise<{ completed: number; dead: number; started: number }>;
+  /**
+   * Distinct jobs completed (acked at least once, or whose handler returned in one of the
+   * `killed` processes: see account.ts), and distinct jobs the worker dead-lettered.
+   */
+  progress(killed?: readonly number[]): Promise<{ completed: number; dead: number; started: number }>;
   /** Every execution, oldest start first. */
   executions(): Promise<Execution[]>;
   samples(): Promise<Sample[]>;
@@ -84,6 +89,7 @@ interface ExecRow {
   finished_at: string | null;
   acked_at: string | null;
   outcome: 'retry' | 'dead' | null;
+  returned: boolean;
 }
 
 /** The DDL of the execution table, shared with worker-process.ts's expectations. */
@@ -91,7 +97,8 @@ function ddl(t: string): string[] {
   return [
     `create table ${t} (
        id bigserial primary key, job_id text not null, attempt int not null, pid int not null,
-       started_at bigint not null, run_at bigint not null, finished_at bigint, acked_at bigint, outcome text)`,
+       started_at bigint not null, run_at bigint not null, finished_at bigint, acked_at bigint, outcome text,
+       returned boolean not null default false)`,
     `create index on ${t} (job_id)`,
     `create table ${t}_jobs (job_id text primary key, run_at bigint not null, expect text not null)`,
     `create table ${t}_samples (pid int not null, at bigint not null, rss bigint not null, lag_max double precision not null, lag_p99 double precision not null)`,
@@ -125,11 +132,12 @@ export async function createLedger(pgUrl: string, table: string): Promise<Ledger
       const r = await client.query<{ job_id: string; run_at: string; expect: Expectation }>(`select * from ${t}_jobs`);
       return r.rows.map((x) => ({ id: x.job_id, runAt: Number(x.run_at), expect: x.expect }));
     },
-    async progress() {
+    async progress(killed = []) {
       const r = await client.query<{ completed: string; dead: string; started: string }>(
-        `select count(distinct job_id) filter (where acked_at is not null) as completed,
+        `select count(distinct job_id) filter (where acked_at is not null or (returned and pid = any($1::int[]))) as completed,
                 count(distinct job_id) filter (where outcome = 'dead') as dead,
                 count(distinct job_id) as started from ${t}`,
+        [killed],
       );
       const row = r.rows[0]!;
       return { completed: Number(row.completed), dead: Number(row.dead), started: Number(row.started) };
@@ -145,6 +153,7 @@ export async function createLedger(pgUrl: string, table: string): Promise<Ledger
         finishedAt: num(x.finished_at),
         ackedAt: num(x.acked_at),
         outcome: x.outcome,
+        returned: x.returned,
       }));
     },
     async samples() {

@@ -22,6 +22,8 @@ export interface WorkerProcess {
   stderr(): string;
   /** Still running (not exited, not killed). */
   alive(): boolean;
+  /** Ended by SIGKILL (a crash, or a stop that outlived its grace): it may have died between a settle and its ledger record. */
+  killed(): boolean;
   /** SIGKILL: a real crash, no cleanup of any kind in the child. */
   crash(): Promise<void>;
   /** SIGTERM (graceful stop), then SIGKILL if it has not exited within `graceMs`. */
@@ -74,6 +76,7 @@ export function startWorkerProcess(config: WorkerProcessConfig, readyTimeoutMs =
     exited,
     stderr: () => err,
     alive: () => child.exitCode === null && child.signalCode === null,
+    killed: () => child.signalCode === 'SIGKILL',
     async crash() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

@@ -6,8 +6,8 @@
  * the bridge, the runtime backend, a worker. Every handler execution is written to the ledger in
  * PostgreSQL, outside the system under test, before the handler does its work:
  *
- *   started_at (row inserted) -> handler works -> finished_at -> acked_at (onCompleted)
- *                                                             -> outcome 'retry' | 'dead' (hooks)
+ *   started_at (row inserted) -> handler works -> finished_at, returned -> acked_at (onCompleted)
+ *                                                                       -> outcome 'retry' | 'dead' (hooks)
  *
  * so after a crash the ledger tells which executions were cut short. What the handler does is
  * in the job's payload ({@link ChaosPayload}). Run with
@@ -108,13 +108,15 @@ worker.register(cfg.jobName, async (job) => {
   );
   const row = Number(res.rows[0]!.id);
   rowOf.set(job.id, row);
+  let returned = false;
   try {
     // A stuck handler ignores its abort signal on purpose.
     await sleep(stuckMs ?? p.ms ?? cfg.handlerMs);
     if (p.permanent) throw new PermanentError(`chaos job ${p.i ?? '?'} fails for good`);
     if (p.failTimes !== undefined && job.attempt < p.failTimes) throw new Error(`chaos job ${p.i ?? '?'} fails attempt ${job.attempt}`);
+    returned = true;
   } finally {
-    await pool.query(`update ${table} set finished_at = $1 where id = $2`, [Date.now(), row]);
+    await pool.query(`update ${table} set finished_at = $1, returned = $2 where id = $3`, [Date.now(), returned, row]);
   }
 });
 

@@ -32,7 +32,7 @@ export async function workerCrash(target: ChaosTarget, size: Size): Promise<Scen
       scenario: '1 worker crash',
       bus: target.kind,
       account: a,
-      figures: { killedInFlight: a.duplicateBound, settledInTime: String(settled), enqueueErrors: tally.retryableErrors + tally.otherErrors },
+      figures: { killedInFlight: a.duplicateBound, completedAtKill: a.completedAtKill, settledInTime: String(settled), enqueueErrors: tally.retryableErrors + tally.otherErrors },
       checks: [...standardChecks(a), { name: 'every enqueue resolved', ok: tally.resolved === n, detail: `${tally.resolved}/${n}` }],
       ms: Date.now() - started,
     };

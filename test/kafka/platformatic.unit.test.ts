@@ -7,7 +7,7 @@ import type * as Plt from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { createKafkaEventBus, type KafkaSaslOptions } from '../../src/eventbus/kafka/index.js';
-import { connectionOf } from '../../src/eventbus/kafka/platformatic-driver.js';
+import { connectionOf, headerMap } from '../../src/eventbus/kafka/platformatic-driver.js';
 import { normalize } from '../../src/eventbus/kafka/platformatic-errors.js';
 import { toRecords } from '../../src/eventbus/kafka/platformatic-fetch.js';
 import { decodeHeaderPairs, decodeHeaderValues, headersOfPairs, INVALID_HEADERS_HEADER, recordToMessage, toMessage, type HeaderPairs } from '../../src/eventbus/kafka/wire.js';
@@ -118,5 +118,26 @@ describe('platformatic driver', () => {
     const [record] = toRecords([batch(0, [{ key: b('k'), value: b('v'), headers: [[b('a'), bad], [b('job_id'), b('7')]] }])], 0).records;
     expect(recordToMessage(record!)).toEqual(toMessage(record!.key, record!.value, record!.headers));
     expect(recordToMessage(record!).invalidHeaders).toEqual(['a']);
+  });
+
+  it('encodes the headers of each record as their own bytes when values and names repeat from the previous record', () => {
+    const records: Record<string, string | Uint8Array>[] = [
+      { job_id: 'a1', job_queue: 'orders', job_run_at: '2026-11-28T21:00:00.000Z', job_attempt: '0' },
+      { job_id: 'a2', job_queue: 'orders', job_run_at: '2026-11-28T21:00:00.000Z', job_attempt: '0' },
+      { job_id: 'a3', job_queue: 'ordert', job_run_at: '2026-11-28T21:00:00.001Z', job_attempt: '1' }, // same lengths, other bytes
+      { job_queue: 'orders', job_id: 'a4', job_attempt: '' }, // names at other positions, an empty value
+      { job_id: 'a5', job_queue: '\u00e9t\u00e9', job_run_at: 'x'.repeat(40), job_attempt: Buffer.from('raw') },
+      { job_id: 'a6', job_queue: '\u00e9t\u00e9', job_run_at: 'x'.repeat(40), job_attempt: Buffer.from('raw') },
+      { __proto__: 'p', job_id: 'a7' } as unknown as Record<string, string>,
+      { job_id: 'a1', job_queue: 'orders', job_run_at: '2026-11-28T21:00:00.000Z', job_attempt: '0' },
+    ];
+    for (const headers of [...records, ...records]) {
+      const written = [...headerMap(headers)].map(([k, v]) => [k.toString(), v.toString('hex')]);
+      const expected = Object.keys(headers).map((k) => {
+        const v = headers[k]!;
+        return [k, (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)).toString('hex')];
+      });
+      expect(written).toEqual(expected);
+    }
   });
 });

@@ -116,10 +116,49 @@ function headerNameBytes(name: string): Buffer {
   return b;
 }
 
-/** A record's headers as the library writes them: a Map of name and value bytes (it would build one from the entries). */
-function headerMap(headers: Readonly<Record<string, string | Uint8Array>>): Map<Buffer, Buffer> {
+/**
+ * The last header name and short string value written at each position of a record, with their
+ * bytes. A producer's records repeat names in the same order and most values (queue, name,
+ * counts, times, content type): equal text reuses the bytes instead of encoding them again. The
+ * library only reads header bytes (it appends them to its request buffers, never writes into
+ * them), and so does nothing else here, so one Buffer can serve many records.
+ */
+const lastNames: string[] = [];
+const lastNameBytes: Buffer[] = [];
+const lastValues: string[] = [];
+const lastValueBytes: Buffer[] = [];
+/** Positions remembered (records with more headers encode the rest each time). */
+const LAST_POSITIONS = 64;
+/** Longest value remembered: job_* values, not ids or failure reasons. */
+const LAST_VALUE_MAX = 32;
+
+/** The bytes of header value `v` at `position` (a string's UTF-8, reused when equal to the last one there). */
+function headerValueBytes(v: string | Uint8Array, position: number): Buffer {
+  if (typeof v !== 'string' || position >= LAST_POSITIONS || v.length > LAST_VALUE_MAX) return toBuffer(v);
+  if (lastValues[position] === v) return lastValueBytes[position]!;
+  const b = Buffer.from(v, 'utf8');
+  lastValues[position] = v;
+  lastValueBytes[position] = b;
+  return b;
+}
+
+/** A record's headers as the library writes them: a Map of name and value bytes (it would build one from the entries). Exported for tests. */
+export function headerMap(headers: Readonly<Record<string, string | Uint8Array>>): Map<Buffer, Buffer> {
   const out = new Map<Buffer, Buffer>();
-  for (const name in headers) out.set(headerNameBytes(name), toBuffer(headers[name]!));
+  let i = 0;
+  for (const name in headers) {
+    let nameBytes: Buffer;
+    if (i < LAST_POSITIONS && lastNames[i] === name) nameBytes = lastNameBytes[i]!;
+    else {
+      nameBytes = headerNameBytes(name);
+      if (i < LAST_POSITIONS) {
+        lastNames[i] = name;
+        lastNameBytes[i] = nameBytes;
+      }
+    }
+    out.set(nameBytes, headerValueBytes(headers[name]!, i));
+    i++;
+  }
   return out;
 }
 
@@ -155,13 +194,12 @@ async function connectProducer(mod: PltModule, connection: PltConnection, option
     const messages: Plt.MessageToProduce<string, Buffer, Buffer, Buffer>[] = [];
     for (const { topic, records } of batches) {
       for (const r of records) {
-        messages.push({
-          topic,
-          ...(r.key !== undefined ? { key: r.key } : {}),
-          value: toBuffer(r.value),
-          headers: headerMap(r.headers),
-          ...(r.timestamp !== undefined ? { timestamp: BigInt(r.timestamp) } : {}),
-        });
+        const value = toBuffer(r.value);
+        const headers = headerMap(r.headers);
+        // Literals, not spreads of conditional objects (a temporary object and a copy per record).
+        const m: Plt.MessageToProduce<string, Buffer, Buffer, Buffer> = r.key !== undefined ? { topic, key: r.key, value, headers } : { topic, value, headers };
+        if (r.timestamp !== undefined) m.timestamp = BigInt(r.timestamp);
+        messages.push(m);
       }
     }
     try {

@@ -32,15 +32,16 @@ export function newJobId(now: number = Date.now()): string {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const b = pool.subarray(poolOffset, poolOffset + 16);
+  // The id's 16 bytes are written in place in the pool (a subarray would cost a Buffer per id).
+  const o = poolOffset;
   poolOffset += 16;
-  b.writeUIntBE(now, 0, 6);
-  b[6] = 0x70 | ((seq >> 8) & 0x0f);
-  b[7] = seq & 0xff;
-  b[8] = 0x80 | (b[8]! & 0x3f);
+  pool.writeUIntBE(now, o, 6);
+  pool[o + 6] = 0x70 | ((seq >> 8) & 0x0f);
+  pool[o + 7] = seq & 0xff;
+  pool[o + 8] = 0x80 | (pool[o + 8]! & 0x3f);
   let j = 0;
   for (let i = 0; i < 16; i++) {
-    const v = b[i]!;
+    const v = pool[o + i]!;
     text[j++] = HEX_DIGITS[v >> 4]!;
     text[j++] = HEX_DIGITS[v & 15]!;
     if (i === 3 || i === 5 || i === 7 || i === 9) text[j++] = 45; // '-'

@@ -50,22 +50,36 @@ export function encodePayload(payload: Uint8Array | string | JsonValue): { bytes
 export function createJob(input: JobInput): Job {
   const now = new Date();
   const { bytes, contentType } = encodePayload(input.payload);
-  const job: Job = {
-    id: input.id ?? newJobId(now.getTime()),
-    name: input.name,
-    queue: input.queue,
-    payload: bytes,
-    headers: input.headers ? { ...input.headers } : {},
-    contentType: input.contentType ?? contentType,
-    ...(input.tenantId !== undefined && { tenantId: input.tenantId }),
-    ...(input.correlationId !== undefined && { correlationId: input.correlationId }),
-    ...(input.idempotencyKey !== undefined && { idempotencyKey: input.idempotencyKey }),
-    ...(input.partitionKey !== undefined && { partitionKey: input.partitionKey }),
-    runAt: input.runAt ?? now,
-    attempt: input.attempt ?? 0,
-    maxAttempts: input.maxAttempts ?? 0,
-    createdAt: input.createdAt ?? now,
-  };
+  const id = input.id ?? newJobId(now.getTime());
+  const headers = input.headers ? { ...input.headers } : {};
+  const runAt = input.runAt ?? now;
+  const attempt = input.attempt ?? 0;
+  const maxAttempts = input.maxAttempts ?? 0;
+  const createdAt = input.createdAt ?? now;
+  const { tenantId, correlationId, idempotencyKey, partitionKey } = input;
+  let job: Job;
+  if (tenantId === undefined && correlationId === undefined && idempotencyKey === undefined && partitionKey === undefined) {
+    // The common job as one literal, properties in the same order: after a spread, each
+    // property is added to the object one at a time.
+    job = { id, name: input.name, queue: input.queue, payload: bytes, headers, contentType: input.contentType ?? contentType, runAt, attempt, maxAttempts, createdAt };
+  } else {
+    job = {
+      id,
+      name: input.name,
+      queue: input.queue,
+      payload: bytes,
+      headers,
+      contentType: input.contentType ?? contentType,
+      ...(tenantId !== undefined && { tenantId }),
+      ...(correlationId !== undefined && { correlationId }),
+      ...(idempotencyKey !== undefined && { idempotencyKey }),
+      ...(partitionKey !== undefined && { partitionKey }),
+      runAt,
+      attempt,
+      maxAttempts,
+      createdAt,
+    };
+  }
   validateJob(job);
   return job;
 }

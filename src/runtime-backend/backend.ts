@@ -110,9 +110,9 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
         reject(new RedeliverJob(0, closed ? 'backend closed' : 'queue detached'));
         return;
       }
-      // token and expiresAt in the literal (set when leased): a property added later would cost
+      // token, leaseSeq and expiresAt in the literal (set when leased): a property added later would cost
       // every held job a property array of its own.
-      const held: Held = { queue, job, deliveryCount: ctx.deliveryCount, delivery: ctx, signal: ctx.signal, resolve, reject, state: 'buffered', token: undefined, expiresAt: undefined };
+      const held: Held = { queue, job, deliveryCount: ctx.deliveryCount, delivery: ctx, signal: ctx.signal, resolve, reject, state: 'buffered', token: undefined, leaseSeq: undefined, expiresAt: undefined };
       // The handler already ran and decided; only its copy is missing: publish it, do not run again.
       const again = settler.pendingFor(job);
       if (again) {
@@ -245,7 +245,7 @@ export function createRuntimeBackend(runtime: Runtime & DeadLettering, options: 
     },
 
     async release(l) {
-      const held = leases.find(l.token);
+      const held = leases.find(l);
       if (held) finish(held, new RedeliverJob(0, 'released'));
     },
 

@@ -33,6 +33,8 @@ export interface Held {
   state: HeldState;
   /** Set when first leased. */
   token?: string;
+  /** The lease table's number for it, set with the token (a number key is cheaper to hash than the token). */
+  leaseSeq?: number;
   /** When the lease lapses, epoch ms (while leased). */
   expiresAt?: number;
 }
@@ -45,21 +47,26 @@ function move(held: Held, from: readonly HeldState[], to: HeldState): void {
   held.state = to;
 }
 
+// The states each transition starts from, built once (a literal in each call cost every job an array per transition).
+const FROM_BUFFERED: readonly HeldState[] = ['buffered'];
+const FROM_LEASED_OR_BUFFERED: readonly HeldState[] = ['leased', 'buffered'];
+const FROM_SETTLING: readonly HeldState[] = ['settling'];
+
 /** buffered → leased, under `token` until `expiresAt`. */
 export function enterLeased(held: Held, token: string, expiresAt: number): void {
-  move(held, ['buffered'], 'leased');
+  move(held, FROM_BUFFERED, 'leased');
   held.token = token;
   held.expiresAt = expiresAt;
 }
 
 /** leased (claimed by a settle) or buffered (its copy pending from an earlier try) → settling. */
 export function enterSettling(held: Held): void {
-  move(held, ['leased', 'buffered'], 'settling');
+  move(held, FROM_LEASED_OR_BUFFERED, 'settling');
 }
 
 /** settling → leased again until `expiresAt`: the settle gave up and the caller may settle another way. */
 export function backToLeased(held: Held, expiresAt: number): void {
-  move(held, ['settling'], 'leased');
+  move(held, FROM_SETTLING, 'leased');
   held.expiresAt = expiresAt;
 }
 
@@ -78,20 +85,31 @@ export interface Waiter {
 
 /** A lease handed out by reserve/renew; `expiresAt` becomes a Date only when read. */
 export class HeldLease implements Lease {
+  // Private (#): a logged or compared lease shows what it always showed.
+  readonly #seq: number;
+
   constructor(
     readonly token: string,
     readonly job: Job,
     readonly queue: string,
     private readonly expiresAtMs: number,
     readonly deliveryCount: number,
-  ) {}
+    seq: number,
+  ) {
+    this.#seq = seq;
+  }
 
   get expiresAt(): Date {
     return new Date(this.expiresAtMs);
+  }
+
+  /** The lease table's number of `lease` (its held job's {@link Held.leaseSeq} when it was made). */
+  static seqOf(lease: HeldLease): number {
+    return lease.#seq;
   }
 }
 
 /** The lease of `held` as it stands (token and expiry). */
 export function leaseOf(held: Held): Lease {
-  return new HeldLease(held.token!, held.job, held.queue, held.expiresAt!, held.deliveryCount);
+  return new HeldLease(held.token!, held.job, held.queue, held.expiresAt!, held.deliveryCount, held.leaseSeq ?? -1);
 }

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { LeaseExpiredError } from '../errors.js';
 import type { Lease } from '../jobs/types.js';
-import { backToLeased, enterLeased, enterSettling, leaseOf, type Held } from './held.js';
+import { backToLeased, enterLeased, enterSettling, HeldLease, leaseOf, type Held } from './held.js';
 
 /** How often expired leases are looked for, ms: the precision of lease expiry. */
 export const LEASE_SWEEP_MS = 25;
@@ -25,8 +25,8 @@ export interface LeaseTable {
   claim(lease: Lease, op: string): Held;
   /** Put a claimed job back, leased until at least `untilMs`, for the caller to settle another way. */
   restore(held: Held, untilMs: number): void;
-  /** The leased job of `token`, if it still is. */
-  find(token: string): Held | undefined;
+  /** The leased job of `lease` (by its token), if it still is. */
+  find(lease: Lease): Held | undefined;
   /** A settled job leaves the table. */
   forget(held: Held): void;
   /** Every leased job. */
@@ -41,11 +41,30 @@ export interface LeaseTable {
 
 /** Create a lease table; `expired` gets each job whose lease lapsed, to settle it (hand it back). */
 export function createLeaseTable(expired: (held: Held) => void): LeaseTable {
-  const leases = new Map<string, Held>();
+  // By lease number (Held.leaseSeq): a small integer key costs no string hashing per job.
+  const leases = new Map<number, Held>();
   let sweep: NodeJS.Timeout | undefined;
-  // Lease tokens only need to be unique within this backend: a random prefix and a counter.
-  const tokenPrefix = randomBytes(6).toString('hex');
+  // Lease tokens only need to be unique within this backend: a random prefix and a counter
+  // (the lease number, base 36).
+  const tokenPrefix = `${randomBytes(6).toString('hex')}-`;
   let tokenSeq = 0;
+
+  /**
+   * The leased job whose token `lease` carries, if it still is. A lease made here knows its
+   * number; any other (a copy, another backend's) is looked up by the number its token spells,
+   * and the token must match either way.
+   */
+  function lookup(lease: Lease): Held | undefined {
+    let seq: number;
+    if (lease instanceof HeldLease) seq = HeldLease.seqOf(lease);
+    else {
+      const token: unknown = lease.token;
+      if (typeof token !== 'string' || !token.startsWith(tokenPrefix)) return undefined;
+      seq = parseInt(token.slice(tokenPrefix.length), 36);
+    }
+    const held = leases.get(seq);
+    return held !== undefined && held.token === lease.token ? held : undefined;
+  }
 
   function sweepExpired(): void {
     const now = Date.now();
@@ -59,19 +78,21 @@ export function createLeaseTable(expired: (held: Held) => void): LeaseTable {
   }
 
   function put(held: Held): void {
-    leases.set(held.token!, held);
+    leases.set(held.leaseSeq!, held);
     sweep ??= setInterval(sweepExpired, LEASE_SWEEP_MS);
   }
 
   return {
     lease(held, leaseForMs) {
-      enterLeased(held, `${tokenPrefix}-${(++tokenSeq).toString(36)}`, Date.now() + leaseForMs);
+      const seq = ++tokenSeq;
+      enterLeased(held, tokenPrefix + seq.toString(36), Date.now() + leaseForMs);
+      held.leaseSeq = seq;
       put(held);
       return leaseOf(held);
     },
 
     renew(lease, leaseForMs) {
-      const held = leases.get(lease.token);
+      const held = lookup(lease);
       if (!held || held.state !== 'leased') {
         throw new LeaseExpiredError(lease.job.id, `cannot renew job ${lease.job.id}: its lease expired or was settled`);
       }
@@ -81,12 +102,12 @@ export function createLeaseTable(expired: (held: Held) => void): LeaseTable {
     },
 
     claim(lease, op) {
-      const held = leases.get(lease.token);
+      const held = lookup(lease);
       if (!held || held.state !== 'leased') {
         const id = lease.job.id;
         throw new LeaseExpiredError(id, `cannot ${op} job ${id}: its lease expired or was settled already; the job is redelivered`);
       }
-      leases.delete(lease.token);
+      leases.delete(held.leaseSeq!);
       enterSettling(held);
       return held;
     },
@@ -96,8 +117,8 @@ export function createLeaseTable(expired: (held: Held) => void): LeaseTable {
       put(held);
     },
 
-    find: (token) => leases.get(token),
-    forget: (held) => void (held.token !== undefined && leases.delete(held.token)),
+    find: (lease) => lookup(lease),
+    forget: (held) => void (held.leaseSeq !== undefined && leases.delete(held.leaseSeq)),
     all: () => leases.values(),
     hasQueue: (queue) => [...leases.values()].some((h) => h.queue === queue),
     get size() {

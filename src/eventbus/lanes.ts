@@ -37,17 +37,21 @@ export interface Lanes<T> {
 /** Create an empty set of lanes. */
 export function createLanes<T>(): Lanes<T> {
   // lane -> queue of waiting items; presence of the key means the lane has a running item.
+  // A lane with nothing waiting (nearly every lane: keys are mostly unique) maps to the shared
+  // NONE_WAITING, so that admitting an item costs no array; its own array comes with a waiter.
   const busy = new Map<string, T[]>();
+  const NONE_WAITING: T[] = [];
   let waitingCount = 0;
   return {
     admit(lane, item) {
       if (lane === undefined) return true;
       const queue = busy.get(lane);
       if (!queue) {
-        busy.set(lane, []);
+        busy.set(lane, NONE_WAITING);
         return true;
       }
-      queue.push(item);
+      if (queue === NONE_WAITING) busy.set(lane, [item]);
+      else queue.push(item);
       waitingCount++;
       return false;
     },
@@ -55,7 +59,7 @@ export function createLanes<T>(): Lanes<T> {
       if (lane === undefined) return undefined;
       const queue = busy.get(lane);
       if (!queue) return undefined;
-      const next = queue.shift();
+      const next = queue === NONE_WAITING ? undefined : queue.shift();
       if (next === undefined) {
         busy.delete(lane);
         return undefined;
@@ -66,6 +70,7 @@ export function createLanes<T>(): Lanes<T> {
     removeWaiting(drop) {
       const removed: T[] = [];
       for (const [lane, queue] of busy) {
+        if (queue === NONE_WAITING) continue;
         const keep = queue.filter((item) => {
           if (drop(item)) {
             removed.push(item);
@@ -80,6 +85,58 @@ export function createLanes<T>(): Lanes<T> {
     },
     waiting() {
       return waitingCount;
+    },
+  };
+}
+
+/**
+ * The lane of a message within its partition (see {@link laneOf}): for a bus whose lanes are
+ * kept per partition ({@link createPartitionedLanes}), the key alone is the lane, with no
+ * `partition + key` string built (and hashed) per message.
+ */
+export function laneInPartition(ordering: Ordering, key: string | undefined): string | undefined {
+  switch (ordering) {
+    case 'none':
+      return undefined;
+    case 'partition':
+      return '';
+    case 'key':
+      return key;
+  }
+}
+
+/** {@link Lanes} of several partitions: a lane is a partition number and a lane within it ({@link laneInPartition}). */
+export interface PartitionedLanes<T> {
+  /** As {@link Lanes.admit}, in `partition`. */
+  admit(partition: number, lane: string | undefined, item: T): boolean;
+  /** As {@link Lanes.release}, in `partition`. */
+  release(partition: number, lane: string | undefined): T | undefined;
+  /** Remove waiting items (of every partition) for which `drop` returns true; returns them. */
+  removeWaiting(drop: (item: T) => boolean): T[];
+  /** Number of items waiting (not running), in every partition. */
+  waiting(): number;
+}
+
+/** Create empty lanes for any number of partitions (each partition's made when first used). */
+export function createPartitionedLanes<T>(): PartitionedLanes<T> {
+  const byPartition = new Map<number, Lanes<T>>();
+  const of = (partition: number): Lanes<T> => {
+    let l = byPartition.get(partition);
+    if (l === undefined) byPartition.set(partition, (l = createLanes<T>()));
+    return l;
+  };
+  return {
+    admit: (partition, lane, item) => lane === undefined || of(partition).admit(lane, item),
+    release: (partition, lane) => (lane === undefined ? undefined : byPartition.get(partition)?.release(lane)),
+    removeWaiting(drop) {
+      const removed: T[] = [];
+      for (const l of byPartition.values()) removed.push(...l.removeWaiting(drop));
+      return removed;
+    },
+    waiting() {
+      let n = 0;
+      for (const l of byPartition.values()) n += l.waiting();
+      return n;
     },
   };
 }

@@ -9,7 +9,7 @@ import { describeError } from '../../errors.js';
 import type { Delivery, DeliveryHandler, Message, Ordering } from '../types.js';
 import { callHandler } from '../call-handler.js';
 import { ACK, settleOfRejection, type Settle } from '../delivery.js';
-import { createLanes, laneOf, type Lanes } from '../lanes.js';
+import { createPartitionedLanes, laneInPartition, type PartitionedLanes } from '../lanes.js';
 import type { KafkaBusLogger } from './options.js';
 import { SlotList } from '../slot-list.js';
 import type { Entry, PartitionState } from './partition.js';
@@ -43,7 +43,7 @@ export interface Dispatcher {
   /** Entries waiting for a redelivery timer or a persisted redelivery. */
   readonly retrying: ReadonlySet<Entry>;
   /** Waiting entries behind their lanes. */
-  readonly lanes: Lanes<Entry>;
+  readonly lanes: PartitionedLanes<Entry>;
   /** Admitted, not settled. */
   unsettled(): number;
   /** Admit a fetched record of `ps` (already tracked): runs it now or queues it behind its lane. */
@@ -158,7 +158,7 @@ class KafkaDelivery implements Delivery {
 
 /** Create the dispatcher. */
 export function createDispatcher(d: DispatcherDeps): Dispatcher {
-  const lanes = createLanes<Entry>();
+  const lanes = createPartitionedLanes<Entry>();
   const running = new SlotList<Entry>();
   const retrying = new Set<Entry>();
   let unsettledCount = 0;
@@ -178,7 +178,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
     e.state = 'done';
     e.run++;
     unsettledCount--;
-    const next = lanes.release(e.lane);
+    const next = lanes.release(e.ps.partition, e.lane);
     if (next) dispatch(next);
     d.onSlotFreed();
   };
@@ -193,7 +193,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
       if (e.ps.tracker.settle(e.offset)) d.onHeadMoved(e.ps);
       else d.onMetadataChanged(); // only the metadata changed: written within the interval
     }
-    const next = lanes.release(e.lane);
+    const next = lanes.release(e.ps.partition, e.lane);
     if (next) dispatch(next);
     d.onSlotFreed();
   };
@@ -310,7 +310,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
       const e: Entry = {
         ps,
         offset: r.offset,
-        lane: laneOf(d.ordering, ps.partition, message.key),
+        lane: laneInPartition(d.ordering, message.key), // lanes are kept per partition
         message,
         state: 'waiting',
         deliveryCount: 1,
@@ -322,7 +322,7 @@ export function createDispatcher(d: DispatcherDeps): Dispatcher {
         slot: -1,
       };
       unsettledCount++;
-      if (lanes.admit(e.lane, e)) start(e);
+      if (lanes.admit(ps.partition, e.lane, e)) start(e);
     },
     dispatch,
     drop,

@@ -47,6 +47,7 @@ export type EntryState = 'waiting' | 'running' | 'retrying' | 'done';
 export interface Entry {
   readonly ps: PartitionState;
   readonly offset: number;
+  /** Its ordering lane within its partition (lanes.ts `laneInPartition`). */
   readonly lane: string | undefined;
   readonly message: Message;
   state: EntryState;

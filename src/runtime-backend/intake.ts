@@ -60,11 +60,14 @@ export function createIntake(dropped: (held: Held) => void, paused: (queue: stri
 
   return {
     offer(held) {
-      for (const w of paused(held.queue) ? [] : waiters) {
-        if (w.queues.includes(held.queue)) {
-          waiters.delete(w);
-          w.resolve(held);
-          return;
+      // Checked first: with no reserve waiting (the common case under load) no iterator is made.
+      if (waiters.size > 0 && !paused(held.queue)) {
+        for (const w of waiters) {
+          if (w.queues.includes(held.queue)) {
+            waiters.delete(w);
+            w.resolve(held);
+            return;
+          }
         }
       }
       let buf = buffers.get(held.queue);

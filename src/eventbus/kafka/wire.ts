@@ -34,8 +34,11 @@ function asBuffer(v: Uint8Array | string): Buffer {
 export interface DecodedHeaders {
   readonly headers: Record<string, string>;
   /** Empty when every value was valid UTF-8. */
-  readonly invalid: string[];
+  readonly invalid: readonly string[];
 }
+
+/** The `invalid` of headers that were all valid: one shared empty list instead of an array per message. */
+const NONE_INVALID: readonly string[] = Object.freeze([]);
 
 /**
  * Decode consumed record headers strictly. A repeated header name keeps its last value (Java's
@@ -170,7 +173,7 @@ export function decodeHeaderPairs(pairs: HeaderPairs): DecodedHeaders {
     }
     headers[name] = text; // not `__proto__`: that name reads as defined above
   }
-  return { headers, invalid: invalid ?? [] };
+  return { headers, invalid: invalid ?? NONE_INVALID };
 }
 
 /** {@link decodeHeaderValues} without the list of invalid names. */

@@ -6,6 +6,7 @@ import { createPendingSettles } from '../../src/runtime-backend/pending-settles.
 import { TimerQueue } from '../../src/eventbus/memory/timer-queue.js';
 import { settleRetryDelayMs } from '../../src/jobs/settle-retry.js';
 import { elapse } from '../support/wait.js';
+import { bufferedHeld } from './held-fixture.js';
 
 describe('pending settles', () => {
   it('remembers a failed settle per delivered message (id, attempt, runAt) and counts its failures', () => {
@@ -34,16 +35,8 @@ describe('pending settles', () => {
 });
 
 describe('held job transitions', () => {
-  const heldJob = (): Held => ({
-    queue: 'q',
-    job: createJob({ name: 'n', queue: 'q', payload: 'x' }),
-    deliveryCount: 1,
-    delivery: { working: () => undefined },
-    signal: undefined,
-    resolve: () => undefined,
-    reject: () => undefined,
-    state: 'buffered',
-  });
+  const heldJob = (): Held => bufferedHeld();
+
 
   it('moves buffered -> leased -> settling -> leased -> settling -> settled, once', () => {
     const h = heldJob();

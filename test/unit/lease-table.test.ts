@@ -1,23 +1,10 @@
 /** The lease table finds a leased job by its lease's token, whatever object carries the token. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createJob, LeaseExpiredError } from '../../src/index.js';
-import type { Held } from '../../src/runtime-backend/held.js';
+import { LeaseExpiredError } from '../../src/index.js';
+import { bufferedHeld } from './held-fixture.js';
 import { createLeaseTable, type LeaseTable } from '../../src/runtime-backend/lease-table.js';
 import type { Lease } from '../../src/jobs/types.js';
 
-const buffered = (id: string): Held => ({
-  queue: 'q',
-  job: createJob({ id, name: 'n', queue: 'q', payload: 'x' }),
-  deliveryCount: 1,
-  delivery: { working: () => undefined },
-  signal: undefined,
-  resolve: () => undefined,
-  reject: () => undefined,
-  state: 'buffered',
-  token: undefined,
-  leaseSeq: undefined,
-  expiresAt: undefined,
-});
 
 describe('lease table', () => {
   const tables: LeaseTable[] = [];
@@ -30,7 +17,7 @@ describe('lease table', () => {
 
   it('finds a job by the lease handed out, a plain copy of it, or its token; not by another token or table', () => {
     const t = table();
-    const [a, b] = [buffered('a'), buffered('b')];
+    const [a, b] = [bufferedHeld('a'), bufferedHeld('b')];
     const la = t.lease(a, 60_000);
     const lb = t.lease(b, 60_000);
     expect(la.token).not.toBe(lb.token);
@@ -42,7 +29,7 @@ describe('lease table', () => {
     expect(t.find({ ...la, token: 'nope' } as Lease)).toBeUndefined();
     // Another table's lease with the same number is not this table's job.
     const other = table();
-    const lo = other.lease(buffered('o'), 60_000);
+    const lo = other.lease(bufferedHeld('o'), 60_000);
     expect(t.find(lo)).toBeUndefined();
     expect(() => t.claim(lo, 'ack')).toThrow(LeaseExpiredError);
     expect(t.size).toBe(2);
@@ -50,7 +37,7 @@ describe('lease table', () => {
 
   it('claims once, renews a copy, restores and forgets', () => {
     const t = table();
-    const a = buffered('a');
+    const a = bufferedHeld('a');
     const la = t.lease(a, 60_000);
     const renewed = t.renew({ ...la, token: la.token } as Lease, 120_000);
     expect(renewed.token).toBe(la.token);

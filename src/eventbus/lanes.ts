@@ -9,16 +9,26 @@
  */
 import type { Ordering } from './types.js';
 
-/** Lane id of a message, or undefined when it may run concurrently with anything. */
+/** Lane id of a message across partitions ({@link laneInPartition} qualified by its partition), or undefined when it may run concurrently with anything. */
 export function laneOf(ordering: Ordering, partition: number, key: string | undefined): string | undefined {
+  const lane = laneInPartition(ordering, key);
+  return lane === undefined ? undefined : `${partition}\u0000${lane}`;
+}
+
+/**
+ * The lane of a message within its partition: `none` no lane, `partition` one lane, `key` one
+ * per key. A bus whose lanes are kept per partition ({@link createPartitionedLanes}) uses it as
+ * it is, with no `partition + key` string built (and hashed) per message; others use {@link laneOf}.
+ */
+export function laneInPartition(ordering: Ordering, key: string | undefined): string | undefined {
   switch (ordering) {
     case 'none':
       return undefined;
     case 'partition':
-      return String(partition);
+      return '';
     case 'key':
       // Kafka spreads null-key messages round-robin: they promise no order, so none is kept.
-      return key === undefined ? undefined : `${partition}\u0000${key}`;
+      return key;
   }
 }
 
@@ -87,22 +97,6 @@ export function createLanes<T>(): Lanes<T> {
       return waitingCount;
     },
   };
-}
-
-/**
- * The lane of a message within its partition (see {@link laneOf}): for a bus whose lanes are
- * kept per partition ({@link createPartitionedLanes}), the key alone is the lane, with no
- * `partition + key` string built (and hashed) per message.
- */
-export function laneInPartition(ordering: Ordering, key: string | undefined): string | undefined {
-  switch (ordering) {
-    case 'none':
-      return undefined;
-    case 'partition':
-      return '';
-    case 'key':
-      return key;
-  }
 }
 
 /** {@link Lanes} of several partitions: a lane is a partition number and a lane within it ({@link laneInPartition}). */

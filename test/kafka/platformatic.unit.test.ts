@@ -10,7 +10,8 @@ import { createKafkaEventBus, type KafkaSaslOptions } from '../../src/eventbus/k
 import { connectionOf, headerMap } from '../../src/eventbus/kafka/platformatic-driver.js';
 import { normalize } from '../../src/eventbus/kafka/platformatic-errors.js';
 import { toRecords } from '../../src/eventbus/kafka/platformatic-fetch.js';
-import { decodeHeaderPairs, decodeHeaderValues, headersOfPairs, INVALID_HEADERS_HEADER, recordToMessage, toMessage, type HeaderPairs } from '../../src/eventbus/kafka/wire.js';
+import { decodeHeaderPairs, decodeHeaderValues, headersOfPairs, recordToMessage, toMessage } from '../../src/eventbus/kafka/wire.js';
+import { HEADER_CASES } from './header-cases.js';
 import { classifyPublishError, kafkaAuthError } from '../../src/eventbus/kafka/publish-errors.js';
 import { PublishRejectedError } from '../../src/errors.js';
 
@@ -78,31 +79,7 @@ describe('platformatic driver', () => {
   it('decodes header pairs straight into message headers exactly as the general path does', () => {
     const b = (x: string): Buffer => Buffer.from(x);
     const bad = Buffer.from([0x61, 0xff, 0x62]);
-    const cases: HeaderPairs[] = [
-      [],
-      [[b('job_id'), b('1')], [b('job_type'), b('t')], [b('empty'), null], [null, b('no name')]],
-      [[b('x'), bad], [b('y'), b('ok \uFFFD real replacement char')]],
-      [[b('x'), b('1')], [b('y'), b('2')], [b('x'), b('3')]], // repeated: last value, first position
-      [[b('x'), bad], [b('x'), b('fine')]], // repeated: only the last value's validity counts
-      [[b('x'), b('fine')], [b('x'), bad]],
-      [[b('__proto__'), b('p')], [b('a'), b('1')]],
-      [[b('constructor'), b('c')], [b('toString'), b('s')]],
-      [[b('a'), bad], [b(INVALID_HEADERS_HEADER), b('b,c')], [b('b'), b('lossy copy')]],
-      [[b('k'), null], [b('k'), null]],
-      // Names remembered per position: the same layout again, then same-length other names.
-      [[b('job_id'), b('1')], [b('job_type'), b('t')], [b('empty'), null], [null, b('no name')]],
-      [[b('job_ix'), b('1')], [b('job_typf'), b('t')], [b('emptz'), b('')], [b('x'), b('y')]],
-      [[Buffer.from([0x6e, 0xff]), b('bad name')], [b('job_type'), b('t')]],
-      [[Buffer.from([0x6e, 0xfe]), b('other bad name')], [b('job_type'), b('t')]],
-      // Short values remembered per position: the same again, same-length other values, a bad
-      // one as long as a remembered good one, values too long to remember.
-      [[b('q'), b('orders')], [b('n'), b('2026-11-28T21:00:00.000Z')]],
-      [[b('q'), b('orders')], [b('n'), b('2026-11-28T21:00:00.000Z')]],
-      [[b('q'), b('ordert')], [b('n'), b('2026-11-28T21:00:00.001Z')]],
-      [[b('q'), Buffer.from([0x6f, 0x72, 0x64, 0x65, 0x72, 0xff])], [b('n'), b('x'.repeat(40))]],
-      [[b('q'), b('ordert')], [b('n'), b('x'.repeat(40))]],
-    ];
-    for (const pairs of [...cases, ...cases]) {
+    for (const pairs of [...HEADER_CASES, ...HEADER_CASES]) {
       const fast = decodeHeaderPairs(pairs);
       const general = decodeHeaderValues(headersOfPairs(pairs));
       expect(fast, JSON.stringify(pairs.map(([k, v]) => [k && Buffer.from(k).toString(), v && Buffer.from(v).toString()]))).toEqual(general);

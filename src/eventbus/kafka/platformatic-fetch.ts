@@ -2,7 +2,9 @@
  * Fetching with `@platformatic/kafka` (part of the platformatic driver): partitions at explicit
  * positions, from their leaders, through a connection pool of the caller's (so a long-polling
  * fetch never delays the group's heartbeats or commits), records converted to
- * {@link ConsumedRecord}s. Also the group-less range read of the browse tools ({@link readRanges}).
+ * {@link ConsumedRecord}s: by jobbus's reader (platformatic-fetch-response.ts) where the
+ * negotiated Fetch version is 12–17, else by the library's (`fetch`, {@link toRecords}). Also the
+ * group-less range read of the browse tools ({@link readRanges}).
  */
 import { randomUUID } from 'node:crypto';
 import type * as Plt from '@platformatic/kafka';
@@ -10,6 +12,8 @@ import { UnavailableError } from '../../errors.js';
 import { isAccessDenied, normalize } from './platformatic-errors.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import type { ConsumedRecord, OffsetRange, PartitionRecord } from './port.js';
+import { FAST_FETCH_VERSIONS, libraryDecompress, negotiatedFetchVersion, sendFetch } from './platformatic-fetch-response.js';
+import type { Decompress, ReadBatches } from './record-batch.js';
 import { decodeHeaderPairs, headersOfPairs, type DecodedHeaders, type HeaderPairs, type RawHeaderValue } from './wire.js';
 
 /** A partition to fetch at `offset`. */
@@ -37,17 +41,29 @@ export interface FetchedPartition {
 const OFFSET_OUT_OF_RANGE = 1;
 const IS_CONTROL = 1 << 5;
 
-/** The fields of a fetch response read here (fetch v12..v17). */
+/** The fields of a fetch response read here (fetch v12..v17): the library's (`records`) or jobbus's reader's (`batches`). */
 interface FetchResponseLike {
   readonly responses: readonly {
     readonly topicId: string;
     readonly partitions: readonly {
       readonly partitionIndex: number;
       readonly errorCode: number;
-      readonly logStartOffset: bigint;
-      readonly records?: readonly Plt.RecordsBatch[];
+      readonly logStartOffset: bigint | number;
+      readonly records?: readonly Plt.RecordsBatch[] | null;
+      readonly batches?: ReadBatches | undefined;
     }[];
   }[];
+}
+
+/** A partition that brought no records. */
+const NOTHING: ReadBatches = Object.freeze({ records: [], nextOffset: undefined });
+
+/** The decompressor of each module (one closure per driver module, not per fetch). */
+const decompressors = new WeakMap<PltModule, Decompress>();
+function decompressOf(mod: PltModule): Decompress {
+  let d = decompressors.get(mod);
+  if (!d) decompressors.set(mod, (d = libraryDecompress(mod)));
+  return d;
 }
 
 /**
@@ -162,6 +178,11 @@ export function closeForced(client: Plt.Consumer): Promise<void> {
 export interface FetchSettings {
   readonly maxWaitTimeMs: number;
   readonly maxBytesPerPartition: number;
+  /**
+   * Whose reader reads the responses: jobbus's (record-batch.ts; the default where the
+   * negotiated Fetch version is 12–17) or the library's (`fetch`; tests compare the two).
+   */
+  readonly reader?: 'jobbus' | 'library';
 }
 
 /**
@@ -170,6 +191,7 @@ export interface FetchSettings {
  * offset is out of range comes back with `outOfRange`.
  */
 export async function fetchPartitions(
+  mod: PltModule,
   client: Plt.Consumer,
   pool: Plt.ConnectionPool,
   targets: readonly FetchTarget[],
@@ -178,6 +200,8 @@ export async function fetchPartitions(
 ): Promise<FetchedPartition[]> {
   const topics = [...new Set(targets.map((t) => t.topic))];
   const meta = await client.metadata({ topics });
+  const version = s.reader === 'library' ? undefined : await negotiatedFetchVersion(mod, client);
+  const ownReader = version !== undefined && version >= FAST_FETCH_VERSIONS.first && version <= FAST_FETCH_VERSIONS.last;
   const byLeader = new Map<number, Map<string, { topicId: string; partitions: { partition: number; fetchOffset: bigint; partitionMaxBytes: number; currentLeaderEpoch: number; lastFetchedEpoch: number }[] }>>();
   const names = new Map<string, string>();
   const requested = new Map<string, number>();
@@ -203,20 +227,25 @@ export async function fetchPartitions(
       lastFetchedEpoch: -1,
     });
   }
+  const positionOf = (topicId: string, partition: number): number => requested.get(`${names.get(topicId)}:${partition}`) ?? 0;
   /** The error a partial response came with (its protocol errors name each failed partition's). */
   const partialErrors = new Map<FetchResponseLike, unknown>();
   const responses = await Promise.all(
-    [...byLeader].map(async ([node, topicsOfLeader]) => {
+    [...byLeader].map(async ([node, topicsOfLeader]): Promise<FetchResponseLike | undefined> => {
+      const request = {
+        node,
+        topics: [...topicsOfLeader.values()],
+        maxWaitTime: s.maxWaitTimeMs,
+        minBytes: 1,
+        maxBytes: Math.max(s.maxBytesPerPartition * 4, 1_048_576),
+        isolationLevel: 0,
+        connectionPool: pool,
+      };
       try {
-        return (await client.fetch({
-          node,
-          topics: [...topicsOfLeader.values()],
-          maxWaitTime: s.maxWaitTimeMs,
-          minBytes: 1,
-          maxBytes: Math.max(s.maxBytesPerPartition * 4, 1_048_576),
-          isolationLevel: 0,
-          connectionPool: pool,
-        })) as unknown as FetchResponseLike;
+        if (!ownReader) return (await client.fetch(request)) as unknown as FetchResponseLike;
+        const broker = meta.brokers.get(node);
+        if (!broker) throw new UnavailableError(`kafka: broker ${node} is not in the metadata`);
+        return await sendFetch(mod, await pool.get(broker), version, request, positionOf, decompressOf(mod));
       } catch (err) {
         // A partition-level error fails the whole response; the other partitions' data is in it.
         const partial = (err as { response?: FetchResponseLike }).response;
@@ -249,7 +278,7 @@ export async function fetchPartitions(
           client.clearMetadata();
           continue;
         }
-        const { records, nextOffset } = toRecords(p.records ?? [], from);
+        const { records, nextOffset } = ownReader ? (p.batches ?? NOTHING) : toRecords(p.records ?? [], from);
         out.push({ topic, partition: p.partitionIndex, from, records, nextOffset });
       }
     }
@@ -281,7 +310,7 @@ export async function readRanges(
       if (Date.now() > deadline) throw new UnavailableError(`kafka: reading "${topic}" took longer than ${timeoutMs} ms`);
       const failures: unknown[] = [];
       const targets = [...position.values()].map((p) => ({ topic, partition: p.partition, offset: p.at }));
-      const fetched = await fetchPartitions(client, pool, targets, { maxWaitTimeMs: 100, maxBytesPerPartition: 1_048_576 }, failures);
+      const fetched = await fetchPartitions(mod, client, pool, targets, { maxWaitTimeMs: 100, maxBytesPerPartition: 1_048_576 }, failures);
       for (const f of fetched) {
         const p = position.get(f.partition);
         if (!p) continue;

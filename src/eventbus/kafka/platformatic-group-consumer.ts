@@ -212,7 +212,7 @@ export function createPlatformaticGroupConsumer(
   const startFetch = (targets: readonly FetchTarget[]): Fetching => {
     const ep = epoch;
     const errors: unknown[] = [];
-    const result = fetchPartitions(consumer, fetchPool, targets, settings, errors).then(
+    const result = fetchPartitions(mod, consumer, fetchPool, targets, settings, errors).then(
       (fetched) => ({ fetched, errors }),
       (err: unknown) => ({ fetched: [] as FetchedPartition[], errors: [...errors, normalize(err)] }),
     );

@@ -106,17 +106,18 @@ const seenNames: string[] = [];
 /** Positions remembered (records with more headers decode the rest each time). */
 const SEEN_NAMES_MAX = 64;
 
-/** The name of the header at `position` whose name bytes are `k`. */
-function headerName(k: Uint8Array, position: number): string {
+/** The name of the header at `position` whose name bytes are `src[start..end)`. */
+function headerName(src: Uint8Array, start: number, end: number, position: number): string {
+  const len = end - start;
   const seen = position < SEEN_NAMES_MAX ? seenNameBytes[position] : undefined;
-  if (seen !== undefined && seen.length === k.length) {
+  if (seen !== undefined && seen.length === len) {
     let i = 0;
-    while (i < k.length && seen[i] === k[i]) i++;
-    if (i === k.length) return seenNames[position]!;
+    while (i < len && seen[i] === src[start + i]) i++;
+    if (i === len) return seenNames[position]!;
   }
-  const name = asBuffer(k).toString();
-  if (position < SEEN_NAMES_MAX && k.length <= 256) {
-    seenNameBytes[position] = Uint8Array.from(k); // a copy: never hold on to a fetch response's buffer
+  const name = asBuffer(src).toString('utf8', start, end);
+  if (position < SEEN_NAMES_MAX && len <= 256) {
+    seenNameBytes[position] = Uint8Array.from(src.subarray(start, end)); // a copy: never hold on to a fetch response's buffer
     seenNames[position] = name;
   }
   return name;
@@ -129,26 +130,74 @@ const seenValueSlots: Uint8Array[] = [];
 const seenValueLengths: number[] = [];
 const seenValues: string[] = [];
 
-/** The remembered text of the value at `position` when `v` has the same bytes, else undefined. */
-function seenValue(v: Uint8Array, position: number): string | undefined {
-  const len = v.length;
+/** The remembered text of the value at `position` when `src[start..end)` has the same bytes, else undefined. */
+function seenValue(src: Uint8Array, start: number, end: number, position: number): string | undefined {
+  const len = end - start;
   if (position >= SEEN_NAMES_MAX || len > SEEN_VALUE_MAX || seenValueLengths[position] !== len) return undefined;
   const slot = seenValueSlots[position]!;
-  for (let i = 0; i < len; i++) if (slot[i] !== v[i]) return undefined;
+  for (let i = 0; i < len; i++) if (slot[i] !== src[start + i]) return undefined;
   return seenValues[position];
 }
 
-/** Remember the valid value `text` of bytes `v` at `position`, when short enough. */
-function rememberValue(v: Uint8Array, position: number, text: string): void {
-  if (position >= SEEN_NAMES_MAX || v.length > SEEN_VALUE_MAX) return;
-  (seenValueSlots[position] ??= new Uint8Array(SEEN_VALUE_MAX)).set(v); // a copy: never hold on to a fetch response's buffer
-  seenValueLengths[position] = v.length;
+/** Remember the valid value `text` of bytes `src[start..end)` at `position`, when short enough. */
+function rememberValue(src: Uint8Array, start: number, end: number, position: number, text: string): void {
+  const len = end - start;
+  if (position >= SEEN_NAMES_MAX || len > SEEN_VALUE_MAX) return;
+  (seenValueSlots[position] ??= new Uint8Array(SEEN_VALUE_MAX)).set(src.subarray(start, end)); // a copy: never hold on to a fetch response's buffer
+  seenValueLengths[position] = len;
   seenValues[position] = text;
+}
+
+/** Names of invalid values of the header decode running now (synchronous, never nested). */
+let invalidNow: string[] | undefined;
+
+/**
+ * Decode one header into `headers`: the name `src[ns..ne)` and the value `vsrc[vs..ve)` (null:
+ * no value) at `position` of its record. False, adding nothing, when the name is already there
+ * or is {@link INVALID_HEADERS_HEADER}: the caller then takes the general path
+ * ({@link decodeHeaderValues} of the raw form). Start a record with {@link startHeaderDecode},
+ * end it with {@link endHeaderDecode}.
+ */
+export function decodeHeaderSpan(
+  headers: Record<string, string>,
+  position: number,
+  src: Uint8Array,
+  ns: number,
+  ne: number,
+  vsrc: Uint8Array | null,
+  vs: number,
+  ve: number,
+): boolean {
+  const name = ne > ns ? headerName(src, ns, ne, position) : '';
+  if (headers[name] !== undefined || name === INVALID_HEADERS_HEADER) return false;
+  let text: string | undefined;
+  if (vsrc === null) text = '';
+  else if ((text = seenValue(vsrc, vs, ve, position)) === undefined) {
+    const buf = asBuffer(vsrc);
+    text = buf.toString('utf8', vs, ve); // lossy: U+FFFD per invalid sequence; keeps a leading BOM
+    if (text.includes('\uFFFD') && !isUtf8(buf.subarray(vs, ve))) (invalidNow ??= []).push(name);
+    else rememberValue(vsrc, vs, ve, position, text);
+  }
+  headers[name] = text; // not `__proto__`: that name reads as defined above
+  return true;
+}
+
+/** Start decoding one record's headers with {@link decodeHeaderSpan}. */
+export function startHeaderDecode(): void {
+  invalidNow = undefined;
+}
+
+/** The decoded headers of the record started last. */
+export function endHeaderDecode(headers: Record<string, string>): DecodedHeaders {
+  const invalid = invalidNow ?? NONE_INVALID;
+  invalidNow = undefined;
+  return { headers, invalid };
 }
 
 /**
  * {@link decodeHeaderValues} of {@link headersOfPairs}, straight from the pairs: one record
- * built instead of two, no entry arrays, names recognised instead of decoded (the consume hot
+ * object, no intermediate raw-header record, no Buffer views. Names equal to the previous
+ * record's at the same position reuse its string (compared as bytes: the common, same-producer
  * path), and so are short values equal to the previous record's at the same position (a
  * producer's records repeat queue, name, counts and times; the text is the same either way).
  * A repeated name, an inherited one (`__proto__`, `constructor`…) or the invalid-headers list
@@ -156,25 +205,17 @@ function rememberValue(v: Uint8Array, position: number, text: string): void {
  */
 export function decodeHeaderPairs(pairs: HeaderPairs): DecodedHeaders {
   const headers: Record<string, string> = {};
-  let invalid: string[] | undefined;
+  startHeaderDecode();
   for (let i = 0; i < pairs.length; i++) {
     const pair = pairs[i]!; // indexed, not destructured: no iterator per header
     const k = pair[0];
     const v = pair[1];
-    const name = k ? headerName(k, i) : '';
-    if (headers[name] !== undefined || name === INVALID_HEADERS_HEADER) return decodeHeaderValues(headersOfPairs(pairs));
-    let text: string | undefined;
-    if (v === null) text = '';
-    else if ((text = seenValue(v, i)) === undefined) {
-      const buf = asBuffer(v);
-      text = buf.toString(); // UTF-8, lossy: U+FFFD per invalid sequence; keeps a leading BOM
-      if (text.includes('\uFFFD') && !isUtf8(buf)) (invalid ??= []).push(name);
-      else rememberValue(v, i, text);
-    }
-    headers[name] = text; // not `__proto__`: that name reads as defined above
+    if (!decodeHeaderSpan(headers, i, k ?? EMPTY, 0, k ? k.length : 0, v, 0, v ? v.length : 0)) return decodeHeaderValues(headersOfPairs(pairs));
   }
-  return { headers, invalid: invalid ?? NONE_INVALID };
+  return endHeaderDecode(headers);
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** {@link decodeHeaderValues} without the list of invalid names. */
 export function decodeHeaders(raw: Readonly<Record<string, RawHeaderValue>> | undefined): Record<string, string> {

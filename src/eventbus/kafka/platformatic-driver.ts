@@ -19,6 +19,7 @@ import { createPlatformaticAdmin } from './platformatic-admin.js';
 import { normalize } from './platformatic-errors.js';
 import { readRanges } from './platformatic-fetch.js';
 import { createPlatformaticGroupConsumer } from './platformatic-group-consumer.js';
+import { useOwnProduceWriter } from './platformatic-produce.js';
 import type { KafkaSaslOptions } from './options.js';
 import type { AdminPort, DriverOptions, KafkaClientPort, ProducerPort } from './port.js';
 
@@ -184,6 +185,7 @@ async function connectProducer(mod: PltModule, connection: PltConnection, option
     },
     partitioner: (_message, key) => (key ? keyHash(key) : next++ & 0x7fffffff),
   });
+  useOwnProduceWriter(mod, producer);
   try {
     await producer.metadata({ topics: [] });
   } catch (err) {

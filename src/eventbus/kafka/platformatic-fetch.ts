@@ -55,9 +55,6 @@ interface FetchResponseLike {
   }[];
 }
 
-/** A partition that brought no records. */
-const NOTHING: ReadBatches = Object.freeze({ records: [], nextOffset: undefined });
-
 /** The decompressor of each module (one closure per driver module, not per fetch). */
 const decompressors = new WeakMap<PltModule, Decompress>();
 function decompressOf(mod: PltModule): Decompress {
@@ -278,7 +275,7 @@ export async function fetchPartitions(
           client.clearMetadata();
           continue;
         }
-        const { records, nextOffset } = ownReader ? (p.batches ?? NOTHING) : toRecords(p.records ?? [], from);
+        const { records, nextOffset } = ownReader ? (p.batches ?? { records: [], nextOffset: undefined }) : toRecords(p.records ?? [], from);
         out.push({ topic, partition: p.partitionIndex, from, records, nextOffset });
       }
     }

@@ -34,4 +34,8 @@ export const HEADER_CASES: readonly HeaderPairs[] = [
   [[b('q'), b('ordert')], [b('n'), b('2026-11-28T21:00:00.001Z')]],
   [[b('q'), Buffer.from([0x6f, 0x72, 0x64, 0x65, 0x72, 0xff])], [b('n'), b('x'.repeat(40))]],
   [[b('q'), b('ordert')], [b('n'), b('x'.repeat(40))]],
+  // Every byte of a remembered value is kept: 'ab' after 'ac' (after 'abc') is 'ab'.
+  [[b('q'), b('abc')]],
+  [[b('q'), b('ac')]],
+  [[b('q'), b('ab')]],
 ];

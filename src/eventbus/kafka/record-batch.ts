@@ -127,22 +127,39 @@ class BatchRecord implements ConsumedRecord {
 
   decodeHeaders(): DecodedHeaders {
     const headers: Record<string, string> = {};
-    const c = new ByteCursor(this.buf, this.headersAt, this.headersEnd);
+    const buf = this.buf;
+    // Checked when the record was read (readRecords walks its headers to its end): no bounds
+    // checks and no cursor object here, on the hot path.
+    at = this.headersAt;
     startHeaderDecode();
     for (let i = 0; i < this.headerCount; i++) {
-      const nlen = c.varint();
-      const ns = c.pos;
-      c.skip(Math.max(nlen, 0));
-      const vlen = c.varint();
-      const vs = c.pos;
-      c.skip(Math.max(vlen, 0));
-      if (!decodeHeaderSpan(headers, i, this.buf, ns, ns + Math.max(nlen, 0), vlen < 0 ? null : this.buf, vs, vs + Math.max(vlen, 0))) {
+      const nlen = Math.max(nextVarint(buf), 0);
+      const ns = at;
+      at += nlen;
+      const vlen = nextVarint(buf);
+      const vs = at;
+      at += Math.max(vlen, 0);
+      if (!decodeHeaderSpan(headers, i, buf, ns, ns + nlen, vlen < 0 ? null : buf, vs, vs + Math.max(vlen, 0))) {
         endHeaderDecode(headers);
         return decodeHeaderValues(this.headers);
       }
     }
     return endHeaderDecode(headers);
   }
+}
+
+/** Where the header walk running now reads ({@link decodeHeaders} is synchronous and never nested). */
+let at = 0;
+
+/** The zigzag varint at {@link at} of bytes already checked, moving past it. */
+function nextVarint(buf: Buffer): number {
+  let b = buf[at++]!;
+  let u = b & 0x7f;
+  for (let mul = 128; b >= 0x80; mul *= 128) {
+    b = buf[at++]!;
+    u += (b & 0x7f) * mul;
+  }
+  return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
 }
 
 /** The raw header record of {@link ConsumedRecord.headers}: a repeated name keeps every value, in order. */

@@ -115,7 +115,7 @@ function headerName(src: Uint8Array, start: number, end: number, position: numbe
     while (i < len && seen[i] === src[start + i]) i++;
     if (i === len) return seenNames[position]!;
   }
-  const name = asBuffer(src).toString('utf8', start, end);
+  const name = asBuffer(src).toString(undefined, start, end); // no encoding: UTF-8 without the encoding lookup
   if (position < SEEN_NAMES_MAX && len <= 256) {
     seenNameBytes[position] = Uint8Array.from(src.subarray(start, end)); // a copy: never hold on to a fetch response's buffer
     seenNames[position] = name;
@@ -143,7 +143,9 @@ function seenValue(src: Uint8Array, start: number, end: number, position: number
 function rememberValue(src: Uint8Array, start: number, end: number, position: number, text: string): void {
   const len = end - start;
   if (position >= SEEN_NAMES_MAX || len > SEEN_VALUE_MAX) return;
-  (seenValueSlots[position] ??= new Uint8Array(SEEN_VALUE_MAX)).set(src.subarray(start, end)); // a copy: never hold on to a fetch response's buffer
+  // A copy (never hold on to a fetch response's buffer), byte by byte: at most 32, no view made.
+  const slot = (seenValueSlots[position] ??= new Uint8Array(SEEN_VALUE_MAX));
+  for (let i = 0; i < len; i++) slot[i] = src[start + i]!;
   seenValueLengths[position] = len;
   seenValues[position] = text;
 }
@@ -174,7 +176,7 @@ export function decodeHeaderSpan(
   if (vsrc === null) text = '';
   else if ((text = seenValue(vsrc, vs, ve, position)) === undefined) {
     const buf = asBuffer(vsrc);
-    text = buf.toString('utf8', vs, ve); // lossy: U+FFFD per invalid sequence; keeps a leading BOM
+    text = buf.toString(undefined, vs, ve); // UTF-8 (no encoding: no lookup), lossy: U+FFFD per invalid sequence; keeps a leading BOM
     if (text.includes('\uFFFD') && !isUtf8(buf.subarray(vs, ve))) (invalidNow ??= []).push(name);
     else rememberValue(vsrc, vs, ve, position, text);
   }

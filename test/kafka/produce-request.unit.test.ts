@@ -8,6 +8,7 @@
 import { Buffer } from 'node:buffer';
 import * as Plt from '@platformatic/kafka';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { OWN_PRODUCE_VERSIONS } from '../../src/eventbus/kafka/platformatic-produce.js';
 import { encodeProduceRequest, type Crc32c, type GroupBy, type ProduceMessage, type ProduceOptions } from '../../src/eventbus/kafka/produce-request.js';
 
@@ -106,6 +107,6 @@ describe('Produce request writer', () => {
   });
 
   it('refuses a field that is not bytes instead of writing something else', () => {
-    expect(() => ownBytes(-1, [{ topic: 't', partition: 0, value: 'text' as unknown as Uint8Array, timestamp: T }], {})).toThrow(TypeError);
+    expect(() => ownBytes(-1, [{ topic: 't', partition: 0, value: 'text' as unknown as Uint8Array, timestamp: T }], {})).toThrow(InvalidArgumentError);
   });
 });

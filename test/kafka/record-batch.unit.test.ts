@@ -155,7 +155,8 @@ describe('record batches read by jobbus', () => {
     }
   });
 
-  it('rejects malformed batches with a RecordBatchError', () => {
+  it('rejects malformed batches with a RecordBatchError (retryable, UNAVAILABLE)', () => {
+    expect(new RecordBatchError('x')).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
     expect(() => read(batch(0, [{}], { magic: 1 }))).toThrow(RecordBatchError);
     expect(() => read(batch(0, [{}], { rawRecords: record({}, 0, Buffer.from([1])) }))).toThrow(/longer than its fields/);
     expect(() => read(batch(0, [{}], { rawRecords: record({}, 0).subarray(0, 4) }))).toThrow(RecordBatchError);

@@ -7,6 +7,7 @@
  * jobs; the platformatic driver decides when it applies (platformatic-produce.ts).
  */
 import { Buffer } from 'node:buffer';
+import { InvalidArgumentError } from '../../errors.js';
 
 /** A record as the library's producer hands it to the Produce request (after its serialisers). */
 export interface ProduceMessage {
@@ -95,7 +96,7 @@ class Out {
       this.varint(-1);
       return;
     }
-    if (!(b instanceof Uint8Array)) throw new TypeError(`kafka: a record field must be bytes by now, not ${typeof b}`);
+    if (!(b instanceof Uint8Array)) throw new InvalidArgumentError(`kafka: a record field must be bytes by now, not ${typeof b}`);
     this.varint(b.length);
     this.bytes(b);
   }

@@ -9,6 +9,7 @@
  * the same way; control batches (transaction markers) yield no records.
  */
 import { Buffer } from 'node:buffer';
+import { UnavailableError } from '../../errors.js';
 import { setHeader } from '../header-record.js';
 import { decodeHeaderSpan, decodeHeaderValues, endHeaderDecode, startHeaderDecode, type DecodedHeaders, type RawHeaderValue } from './wire.js';
 import type { ConsumedRecord } from './port.js';
@@ -32,8 +33,12 @@ const BATCH_HEAD = 12;
 /** From the batch start to the record count included: offset 8, length 4, leader epoch 4, magic 1, crc 4, attributes 2, last offset delta 4, two timestamps 16, producer id 8, epoch 2, sequence 4, count 4. */
 const BATCH_HEADER = 61;
 
-/** A malformed batch or record: the bytes end before what they announce. */
-export class RecordBatchError extends Error {
+/**
+ * A malformed batch or record (the bytes end before what they announce, or hold more): the fetch
+ * fails and is tried again (`UNAVAILABLE`, retryable, as Kafka's Java client treats a corrupt
+ * record), never read past.
+ */
+export class RecordBatchError extends UnavailableError {
   override readonly name = 'RecordBatchError';
 }
 

@@ -10,8 +10,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { UnavailableError } from '../../errors.js';
-import { setHeader } from '../header-record.js';
-import { decodeHeaderSpan, decodeHeaderValues, endHeaderDecode, startHeaderDecode, type DecodedHeaders, type RawHeaderValue } from './wire.js';
+import { addRawHeader, decodeHeaderSpan, decodeHeaderValues, endHeaderDecode, startHeaderDecode, type DecodedHeaders, type RawHeaderValue } from './wire.js';
 import type { ConsumedRecord } from './port.js';
 
 /** Inflate the records of a batch compressed with codec `bitmask` (attributes & 7). */
@@ -179,10 +178,7 @@ function rawHeaders(c: ByteCursor, count: number): Record<string, RawHeaderValue
     const vlen = c.varint();
     const value = vlen < 0 ? null : buf.subarray(c.pos, c.pos + vlen);
     c.skip(Math.max(vlen, 0));
-    // Own properties only: any name can come from the wire, `__proto__` included.
-    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
-    const v = value ?? new Uint8Array(0);
-    setHeader(out, name, prev === undefined ? value : Array.isArray(prev) ? [...(prev as Uint8Array[]), v] : [prev as Uint8Array, v]);
+    addRawHeader(out, name, value);
   }
   return out;
 }

@@ -85,14 +85,16 @@ export type HeaderPairs = readonly (readonly [Uint8Array | null, Uint8Array | nu
 export function headersOfPairs(pairs: HeaderPairs): Record<string, RawHeaderValue> | undefined {
   if (pairs.length === 0) return undefined;
   const out: Record<string, RawHeaderValue> = {};
-  for (const [k, v] of pairs) {
-    const name = k ? asBuffer(k).toString('utf8') : '';
-    // Own properties only: any name can come from the wire, `__proto__` included.
-    const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
-    if (prev === undefined) setHeader(out, name, v);
-    else setHeader(out, name, Array.isArray(prev) ? [...(prev as Uint8Array[]), v ?? new Uint8Array(0)] : [prev as Uint8Array, v ?? new Uint8Array(0)]);
-  }
+  for (const [k, v] of pairs) addRawHeader(out, k ? asBuffer(k).toString('utf8') : '', v);
   return out;
+}
+
+/** Add a header to a raw header record: a repeated name keeps every value, in order (a missing later value as empty bytes). */
+export function addRawHeader(out: Record<string, RawHeaderValue>, name: string, value: Uint8Array | null): void {
+  // Own properties only: any name can come from the wire, `__proto__` included.
+  const prev = Object.prototype.hasOwnProperty.call(out, name) ? out[name] : undefined;
+  if (prev === undefined) setHeader(out, name, value);
+  else setHeader(out, name, Array.isArray(prev) ? [...(prev as Uint8Array[]), value ?? new Uint8Array(0)] : [prev as Uint8Array, value ?? new Uint8Array(0)]);
 }
 
 /**

@@ -142,15 +142,9 @@ export function negotiatedFetchVersion(mod: PltModule, client: Plt.Consumer): Pr
   );
 }
 
-/** Send a Fetch of `version` (12–17) on `connection` and read its response here. */
-export function sendFetch(
-  mod: PltModule,
-  connection: Plt.Connection,
-  version: number,
-  r: FetchRequest,
-  from: FetchPositions,
-  decompress: Decompress,
-): Promise<FetchResponseData> {
+/** Send a Fetch of `version` (12–17) on `connection` and read its response here (compressed batches with the library's codecs). */
+export function sendFetch(mod: PltModule, connection: Plt.Connection, version: number, r: FetchRequest, from: FetchPositions): Promise<FetchResponseData> {
+  const decompress = libraryDecompress(mod);
   const createRequest = (mod as unknown as Record<string, { createRequest?: (...args: unknown[]) => unknown } | undefined>)[`fetchV${version}`]?.createRequest;
   if (!createRequest) return Promise.reject(new mod.UnsupportedApiError(`Fetch v${version} is not implemented by this @platformatic/kafka`));
   return new Promise((resolve, reject) => {

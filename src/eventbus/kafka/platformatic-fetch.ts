@@ -12,8 +12,8 @@ import { UnavailableError } from '../../errors.js';
 import { isAccessDenied, normalize } from './platformatic-errors.js';
 import type { PltConnection, PltModule } from './platformatic-driver.js';
 import type { ConsumedRecord, OffsetRange, PartitionRecord } from './port.js';
-import { FAST_FETCH_VERSIONS, libraryDecompress, negotiatedFetchVersion, sendFetch } from './platformatic-fetch-response.js';
-import type { Decompress, ReadBatches } from './record-batch.js';
+import { FAST_FETCH_VERSIONS, negotiatedFetchVersion, sendFetch } from './platformatic-fetch-response.js';
+import { IS_CONTROL, type ReadBatches } from './record-batch.js';
 import { decodeHeaderPairs, headersOfPairs, type DecodedHeaders, type HeaderPairs, type RawHeaderValue } from './wire.js';
 
 /** A partition to fetch at `offset`. */
@@ -39,7 +39,6 @@ export interface FetchedPartition {
 
 /** Kafka error code OFFSET_OUT_OF_RANGE. */
 const OFFSET_OUT_OF_RANGE = 1;
-const IS_CONTROL = 1 << 5;
 
 /** The fields of a fetch response read here (fetch v12..v17): the library's (`records`) or jobbus's reader's (`batches`). */
 interface FetchResponseLike {
@@ -53,14 +52,6 @@ interface FetchResponseLike {
       readonly batches?: ReadBatches | undefined;
     }[];
   }[];
-}
-
-/** The decompressor of each module (one closure per driver module, not per fetch). */
-const decompressors = new WeakMap<PltModule, Decompress>();
-function decompressOf(mod: PltModule): Decompress {
-  let d = decompressors.get(mod);
-  if (!d) decompressors.set(mod, (d = libraryDecompress(mod)));
-  return d;
 }
 
 /**
@@ -242,7 +233,7 @@ export async function fetchPartitions(
         if (!ownReader) return (await client.fetch(request)) as unknown as FetchResponseLike;
         const broker = meta.brokers.get(node);
         if (!broker) throw new UnavailableError(`kafka: broker ${node} is not in the metadata`);
-        return await sendFetch(mod, await pool.get(broker), version, request, positionOf, decompressOf(mod));
+        return await sendFetch(mod, await pool.get(broker), version, request, positionOf);
       } catch (err) {
         // A partition-level error fails the whole response; the other partitions' data is in it.
         const partial = (err as { response?: FetchResponseLike }).response;

@@ -26,7 +26,8 @@ export interface ReadBatches {
 
 const COMPRESSION = 0b111;
 const LOG_APPEND_TIME = 1 << 3;
-const IS_CONTROL = 1 << 5;
+/** Batch attribute of control batches (transaction markers). */
+export const IS_CONTROL = 1 << 5;
 /** firstOffset (8) + length (4): the part of a batch before what `length` counts. */
 const BATCH_HEAD = 12;
 /** From the batch start to the record count included: offset 8, length 4, leader epoch 4, magic 1, crc 4, attributes 2, last offset delta 4, two timestamps 16, producer id 8, epoch 2, sequence 4, count 4. */
